@@ -1,0 +1,140 @@
+import { z } from 'zod';
+
+// Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
+// Slurm (states, "exit:signal", "200M") are kept as Slurm wrote them; diagnosis reads them with core/units.
+
+const Id = z.string().min(1).max(200);
+const Text = z.string().max(4096);
+
+export const EnvelopeSchema = z.object({
+  /** Idempotency key: a repeated id is accepted and ignored. */
+  id: Id,
+  version: z.literal(1),
+  /** Who sent it: "jobcomp", "epilog-ctld", "relay:sacct", "relay:torc", "relay:executor". */
+  source: z.string().min(1).max(100),
+  occurredAt: z.iso.datetime({ offset: true }),
+  cluster: z.string().min(1).max(100),
+});
+
+const SlurmJobId = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
+
+/** What every Slurm source knows about a job that ended. */
+const SlurmJobBase = z.object({
+  jobId: SlurmJobId,
+  jobName: Text.optional(),
+  partition: Text.optional(),
+  user: Text.optional(),
+  account: Text.optional(),
+  workDir: Text.optional(),
+});
+
+/** jobcomp/script: final state and exit code, once per job; no MaxRSS, no comment. */
+export const SlurmJobcompEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.jobcomp'),
+  data: SlurmJobBase.extend({
+    state: z.string().min(1),
+    exitCode: Text,
+    derivedExitCode: Text.optional(),
+    timeLimit: Text.optional(),
+    startedAt: z.number().int().nonnegative().optional(),
+    endedAt: z.number().int().nonnegative().optional(),
+  }),
+});
+
+/** EpilogSlurmctld / Epilog: no state; raw wait status and "exit:signal". Incomplete evidence by design. */
+export const SlurmEpilogEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.epilog'),
+  data: SlurmJobBase.extend({
+    rawExitStatus: z.number().int().nonnegative().optional(),
+    exitCode: Text.optional(),
+    restartCount: z.number().int().nonnegative().optional(),
+  }),
+});
+
+/** The relay's sacct watcher (and enrichment): the only source of MaxRSS. */
+export const SlurmSacctEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.sacct'),
+  data: SlurmJobBase.extend({
+    state: z.string().min(1),
+    exitCode: Text,
+    reason: Text.optional(),
+    maxRss: Text.optional(),
+    reqMem: Text.optional(),
+    elapsed: Text.optional(),
+    timeLimit: Text.optional(),
+    comment: Text.optional(),
+  }),
+});
+
+/** A Torc job reached a terminal status, enriched by the forwarder with its result and resources. */
+export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
+  type: z.literal('torc.job.finished'),
+  data: z.object({
+    workflowId: z.number().int().positive(),
+    jobId: z.number().int().positive(),
+    jobName: Text,
+    status: z.enum(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']),
+    returnCode: z.number().int(),
+    execTimeMinutes: z.number().nonnegative(),
+    peakMemoryBytes: z.number().int().nonnegative().optional(),
+    attemptId: z.number().int().positive().default(1),
+    resourceRequirements: z.object({
+      id: z.number().int().positive(),
+      name: Text,
+      memory: Text,
+      runtime: Text,
+      numCpus: z.number().int().positive(),
+      numGpus: z.number().int().nonnegative().default(0),
+      numNodes: z.number().int().positive().default(1),
+    }),
+  }),
+});
+
+/** Torc emits no such event; the forwarder detects completion (is_complete) and emits it. */
+export const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
+  type: z.literal('torc.workflow.completed'),
+  data: z.object({
+    workflowId: z.number().int().positive(),
+    isCanceled: z.boolean().default(false),
+  }),
+});
+
+/** A Slurm allocation that ran Torc's job runner is gone (from squeue/sacct or the allocation's jobcomp). */
+export const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.allocation.ended'),
+  data: z.object({
+    workflowId: z.number().int().positive(),
+    slurmJobId: SlurmJobId,
+    scheduledComputeNodeId: z.number().int().positive().optional(),
+    state: Text,
+  }),
+});
+
+/** The relay's report on a command it executed. */
+export const CommandResultEventSchema = EnvelopeSchema.extend({
+  type: z.literal('relay.command.result'),
+  data: z.object({
+    commandId: Id,
+    ok: z.boolean(),
+    /** For submissions: the Slurm job id(s) created (or found already submitted). */
+    slurmJobIds: z.array(SlurmJobId).default([]),
+    alreadyDone: z.boolean().default(false),
+    output: Text.default(''),
+    error: Text.optional(),
+  }),
+});
+
+export const EventSchema = z.discriminatedUnion('type', [
+  SlurmJobcompEventSchema,
+  SlurmEpilogEventSchema,
+  SlurmSacctEventSchema,
+  TorcJobFinishedEventSchema,
+  TorcWorkflowCompletedEventSchema,
+  SlurmAllocationEndedEventSchema,
+  CommandResultEventSchema,
+]);
+
+export type Event = z.infer<typeof EventSchema>;
+export type EventType = Event['type'];
+export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
+export type SlurmJobEvent = EventOf<'slurm.jobcomp' | 'slurm.epilog' | 'slurm.sacct'>;
