@@ -1,0 +1,137 @@
+import { type ResourceRequest, bestPartition, describeMisfit } from './partition.ts';
+import type { Profile } from './profiles.ts';
+import { formatSlurmClock, formatSlurmMemory, MINUTE, MiB } from './units.ts';
+
+/** A Torc resource-requirements row, in bytes and seconds. */
+export interface ResourceGroup {
+  name: string;
+  cpus: number;
+  memoryBytes: number;
+  runtimeSeconds: number;
+  gpus: number;
+  nodes: number;
+}
+
+export interface PendingJob {
+  id: number;
+  rr: string;
+  /** It waits on a job that is not complete yet: its allocation is deferred until it becomes ready. */
+  waits: boolean;
+}
+
+export interface AllocationOptions {
+  /** Walltime = runtime × this, plus the runner buffer (Torc's default strategy uses 1.5). */
+  walltimeMultiplier?: number;
+  /**
+   * Time an allocation cannot spend on jobs: Torc's runner stops at end − 2 × expiration buffer (60 s each)
+   * and claims only jobs that fit the rest floored to minutes (torc-slurm.md §8 B7), plus start-up.
+   */
+  runnerBufferSeconds?: number;
+  /** Makes names unique per recovery attempt, so a repeated submission is recognised, not doubled. */
+  suffix: string;
+}
+
+export interface PlannedAllocation {
+  name: string;
+  rr: string;
+  deferred: boolean;
+  partition: string;
+  /** sbatch allocations to submit, each of `nodes` nodes. */
+  count: number;
+  nodes: number;
+  walltime: string;
+  mem: string;
+  cpusPerTask: number;
+  gres?: string;
+  jobsPerAllocation: number;
+  jobIds: number[];
+}
+
+export interface AllocationPlan {
+  allocations: PlannedAllocation[];
+  unplaceable: { rr: string; jobIds: number[]; reason: string }[];
+}
+
+/**
+ * Torc-style regenerate, corrected: groups pending jobs by (resource requirements, waits); packs as many
+ * jobs per node as CPUs, memory and GPUs allow; sizes time slots from the walltime actually requested (Torc
+ * uses the partition maximum and under-counts, §8 B1); multi-node jobs get multi-node allocations (§8 B3);
+ * the allocation asks for the CPUs, memory and GPUs its jobs use (§8 B4/B5). Order and names are
+ * deterministic (§8 B14).
+ */
+export function planAllocations(
+  jobs: readonly PendingJob[],
+  groups: readonly ResourceGroup[],
+  profile: Profile,
+  options: AllocationOptions,
+): AllocationPlan {
+  const multiplier = options.walltimeMultiplier ?? 1.5;
+  const buffer = options.runnerBufferSeconds ?? 180;
+  const byName = new Map(groups.map((g) => [g.name, g]));
+  const buckets = new Map<string, { rr: string; deferred: boolean; jobIds: number[] }>();
+  for (const job of jobs) {
+    const key = `${job.rr}\0${job.waits ? 1 : 0}`;
+    const bucket = buckets.get(key) ?? { rr: job.rr, deferred: job.waits, jobIds: [] };
+    bucket.jobIds.push(job.id);
+    buckets.set(key, bucket);
+  }
+  const ordered = [...buckets.values()].sort(
+    (a, b) => (a.rr < b.rr ? -1 : a.rr > b.rr ? 1 : 0) || Number(a.deferred) - Number(b.deferred),
+  );
+
+  const plan: AllocationPlan = { allocations: [], unplaceable: [] };
+  for (const bucket of ordered) {
+    const jobIds = [...bucket.jobIds].sort((a, b) => a - b);
+    const rr = byName.get(bucket.rr);
+    if (!rr) {
+      plan.unplaceable.push({
+        rr: bucket.rr,
+        jobIds,
+        reason: `resource requirements "${bucket.rr}" not found`,
+      });
+      continue;
+    }
+    const request: ResourceRequest = {
+      cpus: rr.cpus,
+      memoryBytes: rr.memoryBytes,
+      walltimeSeconds: rr.runtimeSeconds + buffer,
+      gpus: rr.gpus,
+    };
+    const partition = bestPartition(profile, request);
+    if (!partition) {
+      plan.unplaceable.push({ rr: rr.name, jobIds, reason: describeMisfit(profile, request) });
+      continue;
+    }
+    const perNode = rr.nodes > 1 ? 1 : concurrentPerNode(rr, partition);
+    const wanted = Math.ceil((rr.runtimeSeconds * multiplier) / MINUTE) * MINUTE + buffer;
+    const walltime = Math.min(wanted, partition.maxWalltimeSeconds);
+    const slots = Math.max(1, Math.floor((walltime - buffer) / Math.max(rr.runtimeSeconds, 1)));
+    const jobsPerAllocation = perNode * slots;
+    const gpus = rr.gpus * perNode;
+    plan.allocations.push({
+      name: `${rr.name}${bucket.deferred ? '_deferred' : ''}_${options.suffix}`,
+      rr: rr.name,
+      deferred: bucket.deferred,
+      partition: partition.name,
+      count: Math.ceil(jobIds.length / jobsPerAllocation),
+      nodes: rr.nodes,
+      walltime: formatSlurmClock(walltime),
+      mem: formatSlurmMemory(Math.min(rr.memoryBytes * perNode, partition.memoryMb * MiB)),
+      cpusPerTask: rr.cpus * perNode,
+      ...(gpus > 0 ? { gres: `gpu:${gpus}` } : {}),
+      jobsPerAllocation,
+      jobIds,
+    });
+  }
+  return plan;
+}
+
+function concurrentPerNode(
+  rr: ResourceGroup,
+  p: { cpusPerNode: number; memoryMb: number; gpusPerNode?: number },
+) {
+  const byCpu = Math.floor(p.cpusPerNode / Math.max(rr.cpus, 1));
+  const byMem = Math.floor((p.memoryMb * MiB) / Math.max(rr.memoryBytes, 1));
+  const byGpu = rr.gpus > 0 ? Math.floor((p.gpusPerNode ?? 0) / rr.gpus) : Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.min(byCpu, byMem, byGpu));
+}

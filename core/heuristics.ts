@@ -1,0 +1,46 @@
+import type { Cause } from './diagnose.ts';
+import type { EffectivePolicy } from './policy.ts';
+import { MINUTE, MiB } from './units.ts';
+
+export interface Limits {
+  memoryBytes: number;
+  runtimeSeconds: number;
+}
+
+export interface Observed {
+  peakMemoryBytes?: number;
+  elapsedSeconds?: number;
+}
+
+export interface Escalation extends Limits {
+  changed: ('memory' | 'runtime')[];
+}
+
+/**
+ * New limits for one failed job. OOM raises memory only, timeout raises runtime only, anything else keeps
+ * both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
+ * growth), and a sampled peak below it must never shrink the request (Torc can, torc-recovery.md §10.2).
+ * Results are rounded up (MiB, whole minutes), so 1g × 1.5 is 1536m, not Torc's 1g (§10.1).
+ */
+export function escalate(
+  cause: Cause,
+  current: Limits,
+  observed: Observed,
+  policy: Pick<EffectivePolicy, 'memoryMultiplier' | 'runtimeMultiplier'>,
+): Escalation {
+  if (cause === 'oom') {
+    const base = Math.max(current.memoryBytes, observed.peakMemoryBytes ?? 0);
+    const memoryBytes = Math.ceil((base * policy.memoryMultiplier) / MiB) * MiB;
+    return { ...current, memoryBytes: Math.max(memoryBytes, current.memoryBytes), changed: ['memory'] };
+  }
+  if (cause === 'timeout') {
+    const base = Math.max(current.runtimeSeconds, observed.elapsedSeconds ?? 0);
+    const runtimeSeconds = Math.ceil((base * policy.runtimeMultiplier) / MINUTE) * MINUTE;
+    return {
+      ...current,
+      runtimeSeconds: Math.max(runtimeSeconds, current.runtimeSeconds),
+      changed: ['runtime'],
+    };
+  }
+  return { ...current, changed: [] };
+}

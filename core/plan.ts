@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { SlurmResourcesSchema } from './commands.ts';
+import { CauseSchema } from './diagnose.ts';
+
+// A plan is a value: what recovery would do and why, in words a person reads. The worker executes it,
+// `rebound plan` prints it, the status API shows it; all three call the same planner.
+
+const ChangeSchema = z.object({
+  what: z.enum(['memory', 'runtime', 'partition']),
+  from: z.string(),
+  to: z.string(),
+});
+
+export const DecisionSchema = z.object({
+  jobId: z.string(),
+  jobName: z.string(),
+  cause: CauseSchema,
+  confidence: z.enum(['high', 'medium', 'low']),
+  summary: z.string(),
+  retry: z.boolean(),
+  changes: z.array(ChangeSchema),
+  note: z.string(),
+});
+
+const AllocationSchema = z.object({
+  name: z.string(),
+  rr: z.string(),
+  deferred: z.boolean(),
+  partition: z.string(),
+  count: z.number().int(),
+  nodes: z.number().int(),
+  walltime: z.string(),
+  mem: z.string(),
+  cpusPerTask: z.number().int(),
+  gres: z.string().optional(),
+  jobsPerAllocation: z.number().int(),
+  jobIds: z.array(z.number().int()),
+});
+
+export const PlanActionSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('resubmit-job'), jobId: z.string(), resources: SlurmResourcesSchema }),
+  z.object({
+    type: z.literal('update-resources'),
+    rrId: z.number().int(),
+    rrName: z.string(),
+    cloneAs: z.string().optional(),
+    jobIds: z.array(z.number().int()),
+    memory: z.string(),
+    runtime: z.string(),
+  }),
+  z.object({ type: z.literal('run-hook'), hook: z.string() }),
+  z.object({ type: z.literal('reset-jobs'), jobIds: z.array(z.number().int()) }),
+  z.object({ type: z.literal('submit-allocations'), allocations: z.array(AllocationSchema) }),
+]);
+
+export const STOP_REASONS = [
+  'max-retries',
+  'nothing-recoverable',
+  'exceeds-partitions',
+  'nothing-failed',
+] as const;
+
+export const PlanSchema = z.object({
+  workload: z.string(),
+  kind: z.enum(['slurm', 'torc']),
+  /** The attempt this plan would use (attempts used + 1). */
+  attempt: z.number().int().positive(),
+  createdAt: z.string(),
+  outcome: z.enum(['recover', 'stop']),
+  stopReason: z.enum(STOP_REASONS).optional(),
+  decisions: z.array(DecisionSchema),
+  actions: z.array(PlanActionSchema),
+  report: z.array(z.string()),
+});
+
+export type Plan = z.infer<typeof PlanSchema>;
+export type PlanAction = z.infer<typeof PlanActionSchema>;
+export type Decision = z.infer<typeof DecisionSchema>;
+export type StopReason = (typeof STOP_REASONS)[number];

@@ -1,0 +1,104 @@
+import type { PlannedAllocation } from './allocation.ts';
+import type { SlurmResources } from './commands.ts';
+import { UnsafeValueError } from './errors.ts';
+import type { CapturedJob } from './scontrol.ts';
+import { shellQuote } from './shell-quote.ts';
+
+/**
+ * A submission is an argument vector for sbatch plus the script it submits. Options travel as arguments,
+ * never as #SBATCH lines (Torc writes every value unescaped into #SBATCH lines, torc-slurm.md §8 S1): a
+ * newline in an argument is data to sbatch, while in a script it would be a new shell line. Values the
+ * script itself needs are single-quoted.
+ */
+export interface Submission {
+  argv: string[];
+  script: string;
+}
+
+/** `--name=value` arguments, in a fixed order, leaving out unset values. */
+export function sbatchOptions(options: Record<string, string | number | undefined>): string[] {
+  return Object.entries(options)
+    .filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '')
+    .map(([k, v]) => {
+      const value = String(v);
+      if (value.includes('\0')) throw new UnsafeValueError(`--${k}`, value, 'contains a NUL byte');
+      return `--${k}=${value}`;
+    });
+}
+
+export interface TorcAllocationContext {
+  workflowId: number;
+  torcUrl: string;
+  outputDir: string;
+  account?: string;
+  qos?: string;
+  pollIntervalSeconds?: number;
+  /** Torc's runner; tests put a stand-in of the same name on PATH. */
+  runner?: string;
+}
+
+/** One sbatch call of a planned allocation running Torc's Slurm job runner for the workflow. */
+export function torcAllocationSubmission(a: PlannedAllocation, ctx: TorcAllocationContext): Submission {
+  const argv = [
+    'sbatch',
+    '--parsable',
+    ...sbatchOptions({
+      'job-name': a.name,
+      account: ctx.account,
+      qos: ctx.qos,
+      partition: a.partition,
+      nodes: a.nodes,
+      'ntasks-per-node': 1,
+      'cpus-per-task': a.cpusPerTask,
+      mem: a.mem,
+      time: a.walltime,
+      gres: a.gres,
+      output: `${ctx.outputDir}/slurm_output_wf${ctx.workflowId}_sl%j.o`,
+      error: `${ctx.outputDir}/slurm_output_wf${ctx.workflowId}_sl%j.e`,
+    }),
+  ];
+  const script = [
+    '#!/bin/bash',
+    `# Rebound allocation ${a.name} for Torc workflow ${ctx.workflowId}; options are sbatch arguments.`,
+    'set -u',
+    `TORC_URL=${shellQuote(ctx.torcUrl)}`,
+    `OUTPUT_DIR=${shellQuote(ctx.outputDir)}`,
+    `exec ${shellQuote(ctx.runner ?? 'torc-slurm-job-runner')} "$TORC_URL" ${ctx.workflowId} "$OUTPUT_DIR" --poll-interval ${ctx.pollIntervalSeconds ?? 30}`,
+    '',
+  ].join('\n');
+  return { argv, script };
+}
+
+/**
+ * The resubmission of a plain job: its own script, its original options, escalated --mem/--time (and
+ * --partition when it moved), and a comment carrying the opt-in tag and this command's idempotency tag.
+ * Arguments override the script's own #SBATCH lines, so the script is submitted unchanged.
+ */
+export function plainJobResubmission(
+  job: CapturedJob,
+  resources: SlurmResources,
+  comment: string,
+): Submission {
+  // Output paths were expanded by Slurm; put %j back so the new job does not overwrite the old log.
+  const path = (p: string | undefined) => p?.replaceAll(job.jobId, '%j');
+  const argv = [
+    'sbatch',
+    '--parsable',
+    ...sbatchOptions({
+      'job-name': job.name,
+      account: job.account,
+      qos: job.qos,
+      partition: resources.partition ?? job.partition,
+      chdir: job.workDir,
+      output: path(job.stdout),
+      error: path(job.stderr),
+      nodes: job.nodes,
+      ntasks: job.tasks,
+      'cpus-per-task': job.cpusPerTask,
+      mem: resources.mem,
+      time: resources.time,
+      comment,
+    }),
+  ];
+  return { argv, script: job.script };
+}
