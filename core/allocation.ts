@@ -102,7 +102,8 @@ export function planAllocations(
       plan.unplaceable.push({ rr: rr.name, jobIds, reason: describeMisfit(profile, request) });
       continue;
     }
-    const perNode = rr.nodes > 1 ? 1 : concurrentPerNode(rr, partition);
+    // Never ask for more job slots per node than there are jobs to run.
+    const perNode = rr.nodes > 1 ? 1 : Math.min(concurrentPerNode(rr, partition), jobIds.length);
     const wanted = Math.ceil((rr.runtimeSeconds * multiplier) / MINUTE) * MINUTE + buffer;
     const walltime = Math.min(wanted, partition.maxWalltimeSeconds);
     const slots = Math.max(1, Math.floor((walltime - buffer) / Math.max(rr.runtimeSeconds, 1)));

@@ -7,7 +7,7 @@ export const PartitionSchema = z.strictObject({
   cpusPerNode: z.number().int().positive(),
   memoryMb: z.number().int().positive(),
   /** Infinity for UNLIMITED. */
-  maxWalltimeSeconds: z.number().positive(),
+  maxWalltimeSeconds: z.union([z.number().positive(), z.literal(Number.POSITIVE_INFINITY)]),
   gpusPerNode: z.number().int().positive().optional(),
   maxNodes: z.number().int().positive().optional(),
   /** Never chosen automatically: Slurm only places jobs there when asked by name. */

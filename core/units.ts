@@ -49,6 +49,7 @@ export function formatSlurmMemory(bytes: number): string {
 
 /** Human form for reports: "249.5 MiB", "11.85 GiB". */
 export function formatBytes(bytes: number): string {
+  if (bytes >= TiB) return `${(bytes / TiB).toFixed(2)} TiB`;
   if (bytes >= GiB) return `${(bytes / GiB).toFixed(2)} GiB`;
   if (bytes >= MiB) return `${(bytes / MiB).toFixed(1)} MiB`;
   return `${Math.round(bytes / KiB)} KiB`;

@@ -1,0 +1,188 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PlannedAllocation } from '../../core/allocation.ts';
+import { capturedJobFromScontrol, parseScontrolRecord } from '../../core/scontrol.ts';
+import { plainJobResubmission, sbatchOptions, torcAllocationSubmission } from '../../core/sbatch-script.ts';
+import { shellCommand, shellQuote } from '../../core/shell-quote.ts';
+import { formatTag, parseTag } from '../../core/tag.ts';
+
+// Real bash runs what we render; a stand-in `sbatch` and runner on PATH print the argv they received.
+let dir: string;
+let sentinel: string;
+const HOSTILE = [
+  `it's "quoted"`,
+  '$(touch SENTINEL)',
+  '`touch SENTINEL`',
+  'a\ntouch SENTINEL\n',
+  '; touch SENTINEL #',
+  '$HOME ${PATH} * ? [a]',
+  "'; touch SENTINEL; echo '",
+];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rebound-script-'));
+  sentinel = join(dir, 'SENTINEL');
+  for (const tool of ['sbatch', 'fake-runner']) {
+    const path = join(dir, tool);
+    writeFileSync(
+      path,
+      `#!/usr/bin/env node\nrequire('fs').writeFileSync(process.env.ARGV_OUT, JSON.stringify(process.argv.slice(2)));\n`,
+    );
+    chmodSync(path, 0o755);
+  }
+});
+
+function runBash(script: string): string[] {
+  const out = join(dir, 'argv.json');
+  execFileSync('bash', ['-c', script], {
+    cwd: dir,
+    env: { PATH: `${dir}:${process.env.PATH}`, ARGV_OUT: out, HOME: '/nonexistent' },
+  });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+const allocation: PlannedAllocation = {
+  name: 'big_a1',
+  rr: 'big',
+  deferred: false,
+  partition: 'short',
+  count: 1,
+  nodes: 1,
+  walltime: '01:33:00',
+  mem: '16G',
+  cpusPerTask: 8,
+  jobsPerAllocation: 2,
+  jobIds: [1, 2],
+};
+
+describe('shell quoting', () => {
+  it.each(HOSTILE)('keeps %j as one word of data', (value) => {
+    expect(runBash(`fake-runner ${shellQuote(value)}`)).toEqual([value]);
+    expect(existsSync(sentinel)).toBe(false);
+  });
+  it('leaves plain words readable', () =>
+    expect(shellCommand(['sbatch', '--mem=300M', 'a b'])).toBe("sbatch --mem=300M 'a b'"));
+  it('rejects NUL bytes', () => expect(() => shellQuote('a\0b')).toThrow(/NUL/));
+});
+
+describe('Torc allocation script', () => {
+  it.each(HOSTILE)('passes a hostile URL and output path through as data: %j', (value) => {
+    const sub = torcAllocationSubmission(allocation, {
+      workflowId: 12,
+      torcUrl: `http://x/${value}`,
+      outputDir: `/tmp/${value}`,
+      runner: 'fake-runner',
+      account: value,
+    });
+    expect(runBash(sub.script)).toEqual([
+      `http://x/${value}`,
+      '12',
+      `/tmp/${value}`,
+      '--poll-interval',
+      '30',
+    ]);
+    expect(existsSync(sentinel)).toBe(false);
+    // The dry-run line is a shell command too: running it hands sbatch the exact arguments.
+    expect(runBash(`${shellCommand(sub.argv)} job.sh`)).toEqual([...sub.argv.slice(1), 'job.sh']);
+    expect(sub.argv).toContain(`--account=${value}`);
+    expect(existsSync(sentinel)).toBe(false);
+    expect(sub.script).not.toContain('#SBATCH');
+  });
+
+  it('asks for partition, CPUs, memory, walltime and log paths', () => {
+    const sub = torcAllocationSubmission(
+      { ...allocation, gres: 'gpu:2' },
+      { workflowId: 3, torcUrl: 'http://t', outputDir: '/o' },
+    );
+    expect(sub.argv).toEqual([
+      'sbatch',
+      '--parsable',
+      '--job-name=big_a1',
+      '--partition=short',
+      '--nodes=1',
+      '--ntasks-per-node=1',
+      '--cpus-per-task=8',
+      '--mem=16G',
+      '--time=01:33:00',
+      '--gres=gpu:2',
+      '--output=/o/slurm_output_wf3_sl%j.o',
+      '--error=/o/slurm_output_wf3_sl%j.e',
+    ]);
+  });
+  it('rejects NUL in options', () => expect(() => sbatchOptions({ account: 'a\0' })).toThrow(/--account/));
+});
+
+describe('plain job resubmission', () => {
+  const line =
+    'JobId=42 JobName=my job Partition=short Account=proj QOS=normal TimeLimit=00:01:00 WorkDir=/home/u/run 1 ' +
+    'StdOut=/home/u/run 1/out.42.log StdErr=/home/u/run 1/out.42.log NumNodes=1 NumCPUs=2 NumTasks=1 CPUs/Task=2 ' +
+    'ReqTRES=cpu=2,mem=200M,node=1,billing=2 MinMemoryNode=200M Comment=rebound:train';
+
+  it('parses scontrol show job -o, values with spaces and "=" included', () => {
+    const r = parseScontrolRecord(line);
+    expect(r).toMatchObject({
+      JobName: 'my job',
+      WorkDir: '/home/u/run 1',
+      'CPUs/Task': '2',
+      ReqTRES: 'cpu=2,mem=200M,node=1,billing=2',
+    });
+    const job = capturedJobFromScontrol(r, '#!/bin/bash\necho hi\n');
+    expect(job).toMatchObject({
+      jobId: '42',
+      memoryBytes: 200 * 1024 * 1024,
+      timeLimitSeconds: 60,
+      cpusPerTask: 2,
+      comment: 'rebound:train',
+    });
+  });
+
+  it('keeps the original options, escalates mem/time, restores %j and tags the comment', () => {
+    const job = capturedJobFromScontrol(
+      parseScontrolRecord(line),
+      '#!/bin/bash\n#SBATCH --mem=200M\necho hi\n',
+    );
+    const sub = plainJobResubmission(job, { mem: '300M', time: '2', partition: 'long' }, 'rebound:train/c1');
+    expect(sub.argv).toEqual([
+      'sbatch',
+      '--parsable',
+      '--job-name=my job',
+      '--account=proj',
+      '--qos=normal',
+      '--partition=long',
+      '--chdir=/home/u/run 1',
+      '--output=/home/u/run 1/out.%j.log',
+      '--error=/home/u/run 1/out.%j.log',
+      '--nodes=1',
+      '--ntasks=1',
+      '--cpus-per-task=2',
+      '--mem=300M',
+      '--time=2',
+      '--comment=rebound:train/c1',
+    ]);
+    expect(sub.script).toBe(job.script);
+  });
+
+  it.each(HOSTILE)('keeps a hostile job name as one sbatch argument: %j', (name) => {
+    const job = capturedJobFromScontrol({ JobId: '7', JobName: name }, 'echo');
+    const sub = plainJobResubmission(job, { mem: '1G' }, 'rebound:w');
+    expect(runBash(shellCommand(sub.argv))).toEqual(sub.argv.slice(1));
+    expect(sub.argv).toContain(`--job-name=${name}`);
+    expect(existsSync(sentinel)).toBe(false);
+  });
+});
+
+describe('rebound tags', () => {
+  it.each([
+    ['rebound:train', { workload: 'train' }],
+    ['rebound:train/wl:a2:0', { workload: 'train', commandTag: 'wl:a2:0' }],
+    ['something else', undefined],
+    ['rebound:bad name', undefined],
+    [undefined, undefined],
+  ])('parses %j', (comment, tag) => {
+    expect(parseTag(comment)).toEqual(tag);
+    if (tag) expect(formatTag(tag)).toBe(comment);
+  });
+});
