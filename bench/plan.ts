@@ -32,9 +32,21 @@ function buildState(): RecoveryState {
     const r = i % 20;
     const evidence: JobEvidence =
       r < 12
-        ? { torcStatus: 'failed', torcReturnCode: 137, peakMemoryBytes: g.memoryBytes * (0.9 + (i % 7) / 20), memoryLimitBytes: g.memoryBytes, elapsedSeconds: limit / 4, timeLimitSeconds: limit }
+        ? {
+            torcStatus: 'failed',
+            torcReturnCode: 137,
+            peakMemoryBytes: g.memoryBytes * (0.9 + (i % 7) / 20),
+            memoryLimitBytes: g.memoryBytes,
+            elapsedSeconds: limit / 4,
+            timeLimitSeconds: limit,
+          }
         : r < 17
-          ? { torcStatus: 'terminated', torcReturnCode: -15, elapsedSeconds: limit * 1.01, timeLimitSeconds: limit }
+          ? {
+              torcStatus: 'terminated',
+              torcReturnCode: -15,
+              elapsedSeconds: limit * 1.01,
+              timeLimitSeconds: limit,
+            }
           : r < 19
             ? { torcStatus: 'failed', torcReturnCode: -128, elapsedSeconds: 0, timeLimitSeconds: limit }
             : { torcStatus: 'failed', torcReturnCode: 1, elapsedSeconds: 30, timeLimitSeconds: limit };
@@ -54,7 +66,14 @@ function buildState(): RecoveryState {
     rr: groups[i % GROUPS]!.name,
     waits: true,
   }));
-  return { kind: 'torc', workload: 'torc:bench', profile: KESTREL, jobs, rrMembers, pending: { jobs: pending, groups } };
+  return {
+    kind: 'torc',
+    workload: 'torc:bench',
+    profile: KESTREL,
+    jobs,
+    rrMembers,
+    pending: { jobs: pending, groups },
+  };
 }
 
 const state = buildState();
@@ -71,6 +90,10 @@ const reset = plan.actions.find((a) => a.type === 'reset-jobs');
 const alloc = plan.actions.find((a) => a.type === 'submit-allocations');
 runs.sort((a, b) => a - b);
 console.log(`bench:plan  ${JOBS} jobs, ${FAILED} failed, ${GROUPS} resource groups, ${PENDING} pending`);
-console.log(`  plan: ${reset?.type === 'reset-jobs' ? reset.jobIds.length : 0} jobs reset, ${plan.actions.filter((a) => a.type === 'update-resources').length} row updates, ${alloc?.type === 'submit-allocations' ? alloc.allocations.reduce((n, a) => n + a.count, 0) : 0} allocations`);
-console.log(`  wall time: median ${runs[2]!.toFixed(1)} ms, worst ${runs[4]!.toFixed(1)} ms (target < 1000 ms)`);
+console.log(
+  `  plan: ${reset?.type === 'reset-jobs' ? reset.jobIds.length : 0} jobs reset, ${plan.actions.filter((a) => a.type === 'update-resources').length} row updates, ${alloc?.type === 'submit-allocations' ? alloc.allocations.reduce((n, a) => n + a.count, 0) : 0} allocations`,
+);
+console.log(
+  `  wall time: median ${runs[2]!.toFixed(1)} ms, worst ${runs[4]!.toFixed(1)} ms (target < 1000 ms)`,
+);
 console.log(`  peak memory (process max RSS): ${peakMb.toFixed(0)} MB (target < 256 MB)`);

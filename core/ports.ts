@@ -1,0 +1,96 @@
+import type { Command } from './commands.ts';
+import type { Diagnosis } from './diagnose.ts';
+import type { Event } from './events.ts';
+import type { JobEvidence } from './evidence.ts';
+import type { Plan } from './plan.ts';
+
+// Ports: what the application service needs from storage and queues. Two adapters each (SQLite locally,
+// DynamoDB/SQS in AWS) pass one contract suite (test/contract).
+
+export type WorkloadStatus = 'watching' | 'recovering' | 'healthy' | 'needs-attention' | 'exhausted';
+
+export interface WorkloadRecord {
+  key: string;
+  kind: 'slurm' | 'torc';
+  status: WorkloadStatus;
+  updatedAt: string;
+}
+
+export interface JobRecord {
+  /** `<cluster>:<slurm job id>` or `torc:<workflow>:<job>`. */
+  key: string;
+  workload: string | null;
+  jobId: string;
+  name: string;
+  partition?: string;
+  evidence: JobEvidence;
+  diagnosis?: Diagnosis;
+  /** The first job of a resubmission chain: attempts are counted per chain. */
+  lineage: string;
+  attempt: number;
+  /** Resubmitted already (by the plan of this attempt); a later event for it changes nothing. */
+  decided: boolean;
+  updatedAt: string;
+}
+
+export interface AttemptRecord {
+  lineage: string;
+  attempt: number;
+  workload: string;
+  plan: Plan;
+  commandIds: string[];
+  createdAt: string;
+}
+
+export interface HistoryEntry {
+  workload: string;
+  at: string;
+  line: string;
+}
+
+/** Raised by `claimAttempt` when another worker claimed that attempt first; carries the winner. */
+export class AttemptAlreadyClaimedError extends Error {
+  constructor(readonly existing: AttemptRecord) {
+    super(`attempt ${existing.attempt} of ${existing.lineage} is already claimed`);
+    this.name = 'AttemptAlreadyClaimedError';
+  }
+}
+
+export interface StateStore {
+  getWorkload(key: string): Promise<WorkloadRecord | undefined>;
+  putWorkload(record: WorkloadRecord): Promise<void>;
+  listWorkloads(): Promise<WorkloadRecord[]>;
+  getJob(key: string): Promise<JobRecord | undefined>;
+  putJob(record: JobRecord): Promise<void>;
+  listJobs(workload: string): Promise<JobRecord[]>;
+  /** Attempts used so far by a resubmission chain. */
+  countAttempts(lineage: string): Promise<number>;
+  /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */
+  claimAttempt(record: AttemptRecord): Promise<void>;
+  listAttempts(workload: string): Promise<AttemptRecord[]>;
+  /** The attempt whose command carried this tag (to link a resubmitted job to its chain). */
+  findAttemptByCommand(commandId: string): Promise<AttemptRecord | undefined>;
+  appendHistory(entries: HistoryEntry[]): Promise<void>;
+  listHistory(workload: string): Promise<HistoryEntry[]>;
+  /** Records an id once; false when it was already recorded (an event processed before). */
+  markProcessed(id: string, expiresAt: Date): Promise<boolean>;
+}
+
+export interface QueueMessage<T> {
+  body: T;
+  receipt: string;
+  receiveCount: number;
+}
+
+/** At-least-once: a received message comes back after its visibility timeout unless deleted. */
+export interface MessageQueue<T> {
+  /** Durable when it resolves. A repeated id is accepted and ignored. */
+  send(messages: { id: string; body: T; group?: string }[]): Promise<void>;
+  receive(max: number, visibilitySeconds: number): Promise<QueueMessage<T>[]>;
+  delete(receipt: string): Promise<void>;
+  /** Messages moved aside after too many receives. */
+  deadLetters(): Promise<T[]>;
+}
+
+export type EventQueue = MessageQueue<Event>;
+export type CommandQueue = MessageQueue<Command>;

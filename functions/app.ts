@@ -1,0 +1,75 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
+import type { EventQueue, StateStore } from '../core/ports.ts';
+import type { ServiceConfig } from '../service/config.ts';
+import { ingest } from '../service/ingest.ts';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
+import { planWorkload, workloadView } from '../service/status.ts';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export interface AppOptions {
+  events: EventQueue;
+  store: StateStore;
+  config: ServiceConfig;
+  /** Shared with the hooks and the relay; never logged. */
+  secret: string;
+  now?: () => Date;
+}
+
+/** Rejects any request whose body is not signed with the shared secret inside the time window. */
+export function signatureAuth(opts: { secret: string }): MiddlewareHandler {
+  return async function signatureAuth(c, next) {
+    const body = await c.req.text();
+    const verdict = verifySignature(
+      opts.secret,
+      c.req.header(TIMESTAMP_HEADER),
+      c.req.header(SIGNATURE_HEADER),
+      body,
+    );
+    if (!verdict.ok) return c.json({ error: verdict.reason }, 401);
+    await next();
+  };
+}
+
+/**
+ * The webhook and status API: one Hono app, served by @hono/node-server locally and by hono/aws-lambda in
+ * AWS. POST /v1/events answers 202 only once the events are durably queued.
+ */
+export function createApp(opts: AppOptions) {
+  const now = opts.now ?? (() => new Date());
+  const app = new Hono();
+  app.onError((err, c) => {
+    console.error(`request failed: ${err.name}: ${err.message}`);
+    return c.json({ error: 'internal error' }, 500);
+  });
+  app.get('/healthz', (c) => c.json({ ok: true }));
+
+  // Reads are signed too (over an empty body): workload state is not for anyone who finds the URL.
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, 413),
+    }),
+    signatureAuth({ secret: opts.secret }),
+  );
+  app.post('/v1/events', async (c) => {
+    const result = await ingest(opts.events, await c.req.text());
+    if (!result.ok) return c.json({ error: 'invalid event', fields: result.errors }, 400);
+    return c.json({ accepted: result.accepted }, 202);
+  });
+
+  app.get('/v1/workloads', async (c) => c.json(await opts.store.listWorkloads()));
+  app.get('/v1/workloads/:key', async (c) => {
+    const view = await workloadView(opts, c.req.param('key'));
+    return view ? c.json(view) : c.json({ error: `no workload "${c.req.param('key')}"` }, 404);
+  });
+  app.get('/v1/workloads/:key/plan', async (c) => {
+    const key = c.req.param('key');
+    if (!(await opts.store.getWorkload(key))) return c.json({ error: `no workload "${key}"` }, 404);
+    return c.json(await planWorkload({ ...opts, now }, key));
+  });
+  return app;
+}

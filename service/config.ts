@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+import { PolicySchema } from '../core/policy.ts';
+import { BUILTIN_PROFILES, type Profile, parseProfile } from '../core/profiles.ts';
+import { describeIssues } from '../core/zod-errors.ts';
+
+/** What the service needs besides its adapters: the recovery policy and the cluster's partitions. */
+export const ServiceConfigSchema = z.strictObject({
+  policy: PolicySchema.default(PolicySchema.parse({})),
+  /** A built-in profile name ("kestrel") or a custom profile object. */
+  profile: z.union([z.string(), z.unknown()]).default('kestrel'),
+});
+
+export interface ServiceConfig {
+  policy: z.infer<typeof PolicySchema>;
+  profile: Profile;
+}
+
+export function parseServiceConfig(input: unknown): ServiceConfig {
+  const r = ServiceConfigSchema.safeParse(input ?? {});
+  if (!r.success) throw new ConfigError('config', describeIssues(r.error, 'config'));
+  const { policy, profile } = r.data;
+  if (typeof profile === 'string') {
+    const builtin = BUILTIN_PROFILES[profile];
+    if (!builtin)
+      throw new ConfigError('config', [
+        `config.profile: unknown profile "${profile}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')})`,
+      ]);
+    return { policy, profile: builtin };
+  }
+  return { policy, profile: parseProfile(profile) };
+}

@@ -1,0 +1,72 @@
+import type { Plan } from '../core/plan.ts';
+import { planRecovery } from '../core/planner.ts';
+import { policyFor } from '../core/policy.ts';
+import type { JobRecord } from '../core/ports.ts';
+import { type ServiceDeps, toFailedJob } from './worker.ts';
+
+/** A workload as the status API and `rebound status` show it. */
+export async function workloadView(deps: Pick<ServiceDeps, 'store'>, key: string) {
+  const workload = await deps.store.getWorkload(key);
+  if (!workload) return undefined;
+  const [jobs, attempts, history] = await Promise.all([
+    deps.store.listJobs(key),
+    deps.store.listAttempts(key),
+    deps.store.listHistory(key),
+  ]);
+  return {
+    ...workload,
+    counts: countBy(jobs.map((j) => j.diagnosis?.cause ?? 'pending')),
+    attempts: attempts.map((a) => ({
+      lineage: a.lineage,
+      attempt: a.attempt,
+      createdAt: a.createdAt,
+      changes: a.plan.decisions.flatMap((d) => d.changes.map((c) => `${c.what} ${c.from} -> ${c.to}`)),
+      commands: a.commandIds,
+    })),
+    jobs: jobs.map((j) => ({
+      jobId: j.jobId,
+      name: j.name,
+      attempt: j.attempt,
+      lineage: j.lineage,
+      cause: j.diagnosis?.cause,
+      summary: j.diagnosis?.summary,
+      evidence: j.diagnosis?.evidence ?? [],
+    })),
+    history,
+  };
+}
+
+/** Dry-run: what recovery would do now for each chain's latest failed job. Changes nothing. */
+export async function planWorkload(
+  deps: Pick<ServiceDeps, 'store' | 'config' | 'now'>,
+  key: string,
+): Promise<Plan[]> {
+  const jobs = await deps.store.listJobs(key);
+  const latest = new Map<string, JobRecord>();
+  for (const j of jobs) if ((latest.get(j.lineage)?.attempt ?? -1) < j.attempt) latest.set(j.lineage, j);
+  const plans: Plan[] = [];
+  for (const job of latest.values()) {
+    if (!job.diagnosis || job.diagnosis.cause === 'success') continue;
+    const used = await deps.store.countAttempts(job.lineage);
+    plans.push(
+      planRecovery(
+        {
+          kind: 'slurm',
+          workload: key,
+          profile: deps.config.profile,
+          jobs: [toFailedJob(job)],
+        },
+        policyFor(deps.config.policy, key),
+        { attemptsUsed: used },
+        deps.now(),
+      ),
+    );
+  }
+  return plans;
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}

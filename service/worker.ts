@@ -1,0 +1,262 @@
+import type { Command } from '../core/commands.ts';
+import { diagnose } from '../core/diagnose.ts';
+import type { EventOf, Event } from '../core/events.ts';
+import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
+import type { Plan } from '../core/plan.ts';
+import { type FailedJob, planRecovery } from '../core/planner.ts';
+import { policyFor } from '../core/policy.ts';
+import {
+  AttemptAlreadyClaimedError,
+  type CommandQueue,
+  type JobRecord,
+  type StateStore,
+  type WorkloadStatus,
+} from '../core/ports.ts';
+import { parseTag } from '../core/tag.ts';
+import { GiB } from '../core/units.ts';
+import type { ServiceConfig } from './config.ts';
+
+export interface ServiceDeps {
+  store: StateStore;
+  commands: CommandQueue;
+  config: ServiceConfig;
+  now: () => Date;
+}
+
+/** Jobs whose opt-in tag is missing are recorded under this key; "~" cannot start a tag. */
+export const UNTAGGED = '~untagged';
+const PROCESSED_TTL_MS = 7 * 86_400_000;
+
+/**
+ * The worker's one decision per event: update state, diagnose, plan, claim the attempt, emit commands.
+ * Safe to run twice for the same event: every write is keyed (job, attempt, command id).
+ */
+export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void> {
+  switch (event.type) {
+    case 'slurm.jobcomp':
+    case 'slurm.epilog':
+      await onJobEnded(deps, event);
+      break;
+    case 'slurm.sacct':
+      await onSacct(deps, event);
+      break;
+    case 'relay.command.result':
+      await onCommandResult(deps, event);
+      break;
+    default:
+      // Torc events are handled by the Torc recovery path (issue 4); recorded as seen, nothing else yet.
+      break;
+  }
+  await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
+}
+
+async function loadJob(deps: ServiceDeps, cluster: string, jobId: string, name?: string): Promise<JobRecord> {
+  const key = `${cluster}:${jobId}`;
+  return (
+    (await deps.store.getJob(key)) ?? {
+      key,
+      workload: null,
+      jobId,
+      name: name ?? '',
+      evidence: {},
+      lineage: key,
+      attempt: 0,
+      decided: false,
+      updatedAt: deps.now().toISOString(),
+    }
+  );
+}
+
+/** jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. */
+async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
+  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  job.evidence = mergeEvidence(evidenceFromSlurmEvent(event), job.evidence);
+  job.name ||= event.data.jobName ?? '';
+  job.updatedAt = deps.now().toISOString();
+  await deps.store.putJob(job);
+  if (job.decided) return;
+  await send(deps, [
+    {
+      type: 'slurm.enrich',
+      id: `enrich:${job.key}`,
+      workload: job.workload ?? UNTAGGED,
+      createdAt: job.updatedAt,
+      jobId: job.jobId,
+      eventId: event.id,
+    },
+  ]);
+}
+
+async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
+  const { store } = deps;
+  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  job.evidence = mergeEvidence(job.evidence, evidenceFromSlurmEvent(event));
+  job.diagnosis = diagnose(job.evidence);
+  job.name ||= event.data.jobName ?? '';
+  const tag = parseTag(event.data.comment);
+  job.workload = tag?.workload ?? UNTAGGED;
+  if (event.data.partition) job.partition = event.data.partition;
+  if (tag?.commandTag) {
+    const origin = await store.findAttemptByCommand(tag.commandTag);
+    if (origin) {
+      job.lineage = origin.lineage;
+      job.attempt = origin.attempt;
+    }
+  }
+  job.updatedAt = deps.now().toISOString();
+  if (job.decided) return store.putJob(job);
+  const d = job.diagnosis;
+  const label = `Job ${job.jobId} (${job.name})`;
+
+  if (!tag) {
+    job.decided = true;
+    await store.putJob(job);
+    await ensureWorkload(deps, UNTAGGED, 'watching');
+    await history(deps, UNTAGGED, [
+      `${label}: ${d.cause} (${d.summary}); not tagged rebound:<workload>, recorded only`,
+    ]);
+    return;
+  }
+
+  const policy = policyFor(deps.config.policy, tag.workload);
+  const used = await store.countAttempts(job.lineage);
+  const plan = planRecovery(
+    {
+      kind: 'slurm',
+      workload: tag.workload,
+      profile: deps.config.profile,
+      jobs: [toFailedJob(job)],
+    },
+    policy,
+    { attemptsUsed: used },
+    deps.now(),
+  );
+  const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
+  const attemptNote = job.attempt > 0 ? ` (attempt ${job.attempt} of ${job.lineage.split(':').pop()})` : '';
+
+  if (plan.outcome === 'stop') {
+    job.decided = true;
+    await store.putJob(job);
+    if (plan.stopReason === 'nothing-failed') {
+      await ensureWorkload(deps, tag.workload, 'healthy');
+      await history(deps, tag.workload, [`${label}${attemptNote}: completed`]);
+      return;
+    }
+    await ensureWorkload(
+      deps,
+      tag.workload,
+      plan.stopReason === 'max-retries' ? 'exhausted' : 'needs-attention',
+    );
+    await history(deps, tag.workload, [`${label}${attemptNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    return;
+  }
+
+  const commands = commandsFor(plan, job);
+  try {
+    await store.claimAttempt({
+      lineage: job.lineage,
+      attempt: plan.attempt,
+      workload: tag.workload,
+      plan,
+      commandIds: commands.map((c) => c.id),
+      createdAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
+    // A redelivery of the event that won re-sends the same command ids (deduplicated downstream), in
+    // case the first run stopped between the claim and the send; anything else lost the race.
+    if (!error.existing.commandIds.every((id) => commands.some((c) => c.id === id))) return;
+    await send(deps, commands);
+    return;
+  }
+  job.decided = true;
+  await store.putJob(job);
+  await ensureWorkload(deps, tag.workload, 'recovering');
+  await history(deps, tag.workload, [`${label}${attemptNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+  await send(deps, commands);
+}
+
+/** The planner's view of a recorded job; limits default to what Slurm would have applied. */
+export function toFailedJob(job: JobRecord): FailedJob {
+  return {
+    id: job.jobId,
+    name: job.name,
+    evidence: job.evidence,
+    ...(job.diagnosis ? { diagnosis: job.diagnosis } : {}),
+    limits: {
+      memoryBytes: job.evidence.memoryLimitBytes ?? GiB,
+      runtimeSeconds: job.evidence.timeLimitSeconds ?? 3600,
+    },
+    cpus: 1,
+    gpus: 0,
+    ...(job.partition ? { partition: job.partition } : {}),
+  };
+}
+
+function commandsFor(plan: Plan, job: JobRecord): Command[] {
+  return plan.actions.flatMap((a): Command[] => {
+    if (a.type !== 'resubmit-job') return [];
+    const id = `${job.lineage}:a${plan.attempt}`;
+    return [
+      {
+        type: 'slurm.resubmit',
+        id,
+        workload: plan.workload,
+        createdAt: plan.createdAt,
+        jobId: a.jobId,
+        tag: id,
+        resources: a.resources,
+      },
+    ];
+  });
+}
+
+async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
+  const r = event.data;
+  const attempt = await deps.store.findAttemptByCommand(r.commandId);
+  if (!attempt) {
+    if (!r.ok) await history(deps, UNTAGGED, [`Command ${r.commandId} failed: ${r.error ?? r.output}`]);
+    return;
+  }
+  const [newId] = r.slurmJobIds;
+  if (r.ok && newId) {
+    const key = `${event.cluster}:${newId}`;
+    const existing = await deps.store.getJob(key);
+    if (!existing) {
+      await deps.store.putJob({
+        key,
+        workload: attempt.workload,
+        jobId: newId,
+        name: '',
+        evidence: {},
+        lineage: attempt.lineage,
+        attempt: attempt.attempt,
+        decided: false,
+        updatedAt: deps.now().toISOString(),
+      });
+    }
+    const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
+    await history(deps, attempt.workload, [
+      `Attempt ${attempt.attempt}: job ${attempt.lineage.split(':').pop()} ${verb} job ${newId}`,
+    ]);
+    return;
+  }
+  await ensureWorkload(deps, attempt.workload, 'needs-attention');
+  await history(deps, attempt.workload, [
+    `Attempt ${attempt.attempt} failed to submit: ${r.error ?? r.output}`,
+  ]);
+}
+
+async function ensureWorkload(deps: ServiceDeps, key: string, status: WorkloadStatus) {
+  await deps.store.putWorkload({ key, kind: 'slurm', status, updatedAt: deps.now().toISOString() });
+}
+
+async function history(deps: ServiceDeps, workload: string, lines: string[]) {
+  const at = deps.now().toISOString();
+  await deps.store.appendHistory(lines.map((line) => ({ workload, at, line })));
+}
+
+async function send(deps: ServiceDeps, commands: Command[]) {
+  if (commands.length)
+    await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../core/plan.ts';
+import { AttemptAlreadyClaimedError, type AttemptRecord, type StateStore } from '../../core/ports.ts';
+
+const plan: Plan = {
+  workload: 'w',
+  kind: 'slurm',
+  attempt: 1,
+  createdAt: '',
+  outcome: 'recover',
+  decisions: [],
+  actions: [],
+  report: [],
+};
+const attempt = (lineage: string, n: number, commandIds = [`${lineage}:a${n}`]): AttemptRecord => ({
+  lineage,
+  attempt: n,
+  workload: 'w',
+  plan: { ...plan, attempt: n },
+  commandIds,
+  createdAt: '2026-11-25T00:00:00Z',
+});
+
+/** The StateStore contract: every adapter runs this same suite. */
+export function storeContract(name: string, make: () => Promise<StateStore>) {
+  describe(`StateStore contract: ${name}`, () => {
+    it('stores and lists workloads and jobs', async () => {
+      const s = await make();
+      await s.putWorkload({ key: 'w', kind: 'slurm', status: 'watching', updatedAt: 't' });
+      await s.putWorkload({ key: 'w', kind: 'slurm', status: 'healthy', updatedAt: 't2' });
+      expect(await s.getWorkload('w')).toMatchObject({ status: 'healthy' });
+      expect(await s.getWorkload('nope')).toBeUndefined();
+      expect((await s.listWorkloads()).map((w) => w.key)).toEqual(['w']);
+      const job = {
+        key: 'lab:1',
+        workload: 'w',
+        jobId: '1',
+        name: 'a',
+        evidence: { exitCode: 3 },
+        lineage: 'lab:1',
+        attempt: 0,
+        decided: false,
+        updatedAt: 't',
+      };
+      await s.putJob(job);
+      await s.putJob({ ...job, key: 'lab:2', jobId: '2', workload: null });
+      expect(await s.getJob('lab:1')).toEqual(job);
+      expect((await s.listJobs('w')).map((j) => j.key)).toEqual(['lab:1']);
+    });
+
+    it('claims an attempt exactly once, even when raced', async () => {
+      const s = await make();
+      const results = await Promise.allSettled([
+        s.claimAttempt(attempt('L', 1)),
+        s.claimAttempt(attempt('L', 1, ['other'])),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(AttemptAlreadyClaimedError);
+      expect(lost.reason.existing.attempt).toBe(1);
+      await s.claimAttempt(attempt('L', 2));
+      expect(await s.countAttempts('L')).toBe(2);
+      expect(await s.countAttempts('M')).toBe(0);
+      expect((await s.findAttemptByCommand('L:a2'))?.attempt).toBe(2);
+      expect(await s.findAttemptByCommand('missing')).toBeUndefined();
+      expect((await s.listAttempts('w')).map((a) => a.attempt)).toEqual([1, 2]);
+    });
+
+    it('keeps history in order', async () => {
+      const s = await make();
+      await s.appendHistory([
+        { workload: 'w', at: '1', line: 'first' },
+        { workload: 'w', at: '2', line: 'second' },
+      ]);
+      await s.appendHistory([{ workload: 'x', at: '3', line: 'other' }]);
+      expect((await s.listHistory('w')).map((h) => h.line)).toEqual(['first', 'second']);
+    });
+
+    it('marks an id processed once', async () => {
+      const s = await make();
+      const later = new Date(Date.now() + 60_000);
+      expect(await s.markProcessed('e1', later)).toBe(true);
+      expect(await s.markProcessed('e1', later)).toBe(false);
+    });
+  });
+}
