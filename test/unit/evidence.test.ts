@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../core/diagnose.ts';
 import { EventSchema } from '../../core/events.ts';
 import { evidenceFromSlurmEvent, evidenceFromTorcEvent, mergeEvidence } from '../../core/evidence.ts';
+import { parseSacct } from '../../core/sacct.ts';
 import { MiB } from '../../core/units.ts';
 import { loadEvent } from '../support/events.ts';
 
@@ -60,5 +61,34 @@ describe('evidence from stored payloads', () => {
     expect(r.success).toBe(false);
     const paths = r.error!.issues.map((i) => i.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['id', 'version', 'source', 'data.jobId', 'data.state']));
+  });
+});
+
+describe('parseSacct', () => {
+  const out = [
+    '2|oom|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|rebound:train|None|short',
+    '2.batch|batch|OUT_OF_MEMORY|0:125|98304K||00:00:02||||',
+    '2.extern|extern|COMPLETED|0:0|1024K||00:00:02||||',
+  ].join('\n');
+
+  it('takes state and limits from the job line and the largest MaxRSS of its steps', () => {
+    expect(parseSacct(out, '2')).toEqual({
+      jobId: '2',
+      jobName: 'oom',
+      state: 'OUT_OF_MEMORY',
+      exitCode: '0:125',
+      maxRss: '98304K',
+      reqMem: '100M',
+      elapsed: '00:00:02',
+      timeLimit: '00:01:00',
+      comment: 'rebound:train',
+      reason: 'None',
+      partition: 'short',
+    });
+  });
+
+  it('waits for a final state and a known job', () => {
+    expect(parseSacct('3|x|RUNNING|0:0||1G|00:00:01|00:01:00|||short', '3')).toBeUndefined();
+    expect(parseSacct(out, '4')).toBeUndefined();
   });
 });

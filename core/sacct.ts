@@ -1,0 +1,70 @@
+import type { EventOf } from './events.ts';
+import { parseSlurmMemory } from './units.ts';
+
+/** The sacct fields the relay asks for, in order (`sacct -P -n --format=<these>`). */
+export const SACCT_FIELDS = [
+  'JobID',
+  'JobName',
+  'State',
+  'ExitCode',
+  'MaxRSS',
+  'ReqMem',
+  'Elapsed',
+  'Timelimit',
+  'Comment',
+  'Reason',
+  'Partition',
+] as const;
+
+const FINAL_STATES = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'BOOT_FAIL',
+  'PREEMPTED',
+  'DEADLINE',
+]);
+
+export type SacctJob = EventOf<'slurm.sacct'>['data'];
+
+/**
+ * One job from `sacct -P -n` output: the job line gives state and limits; MaxRSS lives on the steps
+ * (`<id>.batch`, `<id>.extern`), so the largest one is taken. Undefined while the job is not final.
+ */
+export function parseSacct(output: string, jobId: string): SacctJob | undefined {
+  const rows = output
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, l.split('|')[i] ?? ''])) as Record<string, string>);
+  const job = rows.find((r) => r.JobID === jobId);
+  if (!job) return undefined;
+  const state = job.State!.split(/\s+/)[0]!;
+  if (!FINAL_STATES.has(state)) return undefined;
+  let maxRss: string | undefined;
+  let best = -1;
+  for (const r of rows) {
+    if (!r.JobID!.startsWith(`${jobId}.`) || !r.MaxRSS) continue;
+    const bytes = parseSlurmMemory(r.MaxRSS, 'K');
+    if (bytes > best) {
+      best = bytes;
+      maxRss = r.MaxRSS;
+    }
+  }
+  const opt = (v: string | undefined) => (v ? v : undefined);
+  return {
+    jobId,
+    jobName: job.JobName,
+    state: job.State!,
+    exitCode: job.ExitCode!,
+    maxRss,
+    reqMem: opt(job.ReqMem),
+    elapsed: opt(job.Elapsed),
+    timeLimit: opt(job.Timelimit),
+    comment: opt(job.Comment),
+    reason: opt(job.Reason),
+    partition: opt(job.Partition),
+  };
+}

@@ -1,0 +1,88 @@
+import { serve } from '@hono/node-server';
+import { join, resolve } from 'node:path';
+import type { Command } from '../core/commands.ts';
+import type { Event } from '../core/events.ts';
+import { createApp } from '../functions/app.ts';
+import { Executor } from '../relay/executor.ts';
+import { run } from '../relay/exec.ts';
+import { Poster } from '../relay/poster.ts';
+import { Relay } from '../relay/relay.ts';
+import { handleEvent } from '../service/worker.ts';
+import type { LocalSettings } from './settings.ts';
+import { openDatabase } from './sqlite.ts';
+import { SqliteQueue } from './sqlite-queue.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+export interface Runtime {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const HOOKS_DIR = resolve(import.meta.dirname, '..', 'hooks');
+
+/** The embedded default: webhook, worker, relay and the scheduler tick in one process, state in SQLite. */
+export async function startLocal(settings: LocalSettings, log: (line: string) => void = console.log): Promise<Runtime> {
+  const db = openDatabase(join(settings.dataDir, 'rebound.db'));
+  const store = new SqliteStore(db);
+  const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });
+  const commands = new SqliteQueue<Command>(db, 'commands', { maxReceives: 5 });
+  const app = createApp({ events, store, config: settings.config, secret: settings.secret });
+  const server = serve({ fetch: app.fetch, hostname: settings.host, port: settings.port });
+  await new Promise<void>((ok, fail) => server.once('listening', ok).once('error', fail));
+
+  const deps = { store, commands, config: settings.config, now: () => new Date() };
+  let running = true;
+  const worker = (async () => {
+    while (running) {
+      const batch = await events.receive(10, 60);
+      if (batch.length === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      for (const m of batch) {
+        try {
+          await handleEvent(deps, m.body);
+          await events.delete(m.receipt);
+        } catch (error) {
+          log(`worker: event ${m.body.id} failed (receive ${m.receiveCount}, will retry): ${(error as Error).message}`);
+        }
+      }
+    }
+  })();
+
+  const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
+  const poster = new Poster({ url: settings.url, secret: settings.secret, spoolDir: settings.spoolDir });
+  const executor = new Executor({ cluster, stateDir: join(settings.dataDir, 'relay'), hooks: {} });
+  const relay = new Relay({ commands, executor, poster, log });
+  relay.start();
+
+  log(`Rebound listening on ${settings.url} (cluster ${cluster}, data in ${settings.dataDir})`);
+  log(`Point Slurm's completion hook at it: in slurm.conf set`);
+  log(`  JobCompType=jobcomp/script`);
+  log(`  JobCompLoc=${HOOKS_DIR}/jobcomp.sh`);
+  log(`and give the hook its settings in /etc/rebound/hook.conf (or REBOUND_HOOK_CONF):`);
+  log(`  REBOUND_URL=${settings.url}`);
+  log(`  REBOUND_SECRET_FILE=${settings.secretFile}`);
+  log(`  REBOUND_SPOOL=${settings.spoolDir}`);
+  log(`then restart slurmctld. Tag jobs for recovery with: sbatch --comment=rebound:<workload> ...`);
+
+  return {
+    url: settings.url,
+    async stop() {
+      // Stop taking requests first; what was accepted is in the queue and survives the restart.
+      await new Promise<void>((r) => server.close(() => r()));
+      running = false;
+      await Promise.all([worker, relay.stop()]);
+      db.close();
+    },
+  };
+}
+
+async function slurmClusterName(): Promise<string | undefined> {
+  try {
+    const { stdout } = await run(['scontrol', 'show', 'config'], { timeoutMs: 5000 });
+    return /^ClusterName\s*=\s*(\S+)/m.exec(stdout)?.[1];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,13 @@
+import { ReboundError } from '../core/errors.ts';
+
+/** A program the relay ran exited non-zero; carries argv (never a secret) and what it printed. */
+export class ExecError extends ReboundError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
+    super(`${argv[0]} exited ${code}: ${stderr.trim().slice(0, 500)}`, { argv, code });
+    this.name = 'ExecError';
+  }
+}

@@ -1,0 +1,120 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from '../core/commands.ts';
+import type { Event, EventOf } from '../core/events.ts';
+import { plainJobResubmission } from '../core/sbatch-script.ts';
+import { CapturedJobSchema } from '../core/scontrol.ts';
+import { formatTag, parseTag } from '../core/tag.ts';
+import { ExecError } from './errors.ts';
+import { run } from './exec.ts';
+import { captureJob, findJobsByComment, sacctFinal, sbatch } from './slurm.ts';
+
+export interface ExecutorOptions {
+  cluster: string;
+  /** Captured jobs and rendered scripts live here. */
+  stateDir: string;
+  /** Hook name → argument vector, from the relay's own config; nothing else can be run. */
+  hooks: Record<string, string[]>;
+  now?: () => Date;
+}
+
+type ResultData = Omit<EventOf<'relay.command.result'>['data'], 'commandId'>;
+
+const failure = (error: string): ResultData => ({ ok: false, slurmJobIds: [], alreadyDone: false, output: '', error });
+
+/** Executes one typed command and returns the events that report it. */
+export class Executor {
+  private readonly jobsDir: string;
+  private readonly scriptsDir: string;
+
+  constructor(private readonly opts: ExecutorOptions) {
+    this.jobsDir = join(opts.stateDir, 'jobs');
+    this.scriptsDir = join(opts.stateDir, 'scripts');
+    mkdirSync(this.jobsDir, { recursive: true });
+    mkdirSync(this.scriptsDir, { recursive: true });
+  }
+
+  async execute(command: Command): Promise<Event[]> {
+    try {
+      switch (command.type) {
+        case 'slurm.enrich':
+          return await this.enrich(command);
+        case 'slurm.resubmit':
+          return [this.result(command, await this.resubmit(command))];
+        case 'hook.run':
+          return [this.result(command, await this.runHook(command))];
+        default:
+          return [this.result(command, failure(`${command.type} is not supported by this relay`))];
+      }
+    } catch (error) {
+      if (!(error instanceof ExecError)) throw error;
+      return [this.result(command, failure(error.message))];
+    }
+  }
+
+  /** Capture first (scontrol forgets the job after MinJobAge), then wait for sacct's final record. */
+  private async enrich(command: Extract<Command, { type: 'slurm.enrich' }>): Promise<Event[]> {
+    const captured = await captureJob(command.jobId);
+    const job = await sacctFinal(command.jobId);
+    if (!job) {
+      return [this.result(command, failure(`sacct has no final record of job ${command.jobId}`))];
+    }
+    job.comment ||= captured?.comment;
+    if (captured && parseTag(job.comment)) {
+      writeFileSync(join(this.jobsDir, `${command.jobId}.json`), JSON.stringify(captured));
+    }
+    return [
+      {
+        id: `sacct:${this.opts.cluster}:${command.jobId}`,
+        version: 1,
+        source: 'relay:sacct',
+        occurredAt: this.now().toISOString(),
+        cluster: this.opts.cluster,
+        type: 'slurm.sacct',
+        data: job,
+      },
+    ];
+  }
+
+  /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
+  private async resubmit(command: Extract<Command, { type: 'slurm.resubmit' }>): Promise<ResultData> {
+    const comment = formatTag({ workload: command.workload, commandTag: command.tag });
+    const existing = await findJobsByComment(comment);
+    if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
+    const path = join(this.jobsDir, `${command.jobId}.json`);
+    if (!existsSync(path)) {
+      return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);
+    }
+    const captured = CapturedJobSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    const submission = plainJobResubmission(captured, command.resources, comment);
+    const script = join(this.scriptsDir, `${command.id.replaceAll(':', '_')}.sh`);
+    writeFileSync(script, submission.script, { mode: 0o700 });
+    const id = await sbatch(submission.argv, script);
+    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}` };
+  }
+
+  private async runHook(command: Extract<Command, { type: 'hook.run' }>): Promise<ResultData> {
+    const argv = this.opts.hooks[command.hook];
+    if (!argv) return failure(`hook "${command.hook}" is not in the relay config`);
+    const id = command.workflowId === undefined ? [] : [String(command.workflowId)];
+    const env = { ...process.env, ...(id.length ? { TORC_WORKFLOW_ID: id[0] } : {}) };
+    const { stdout, stderr } = await run([...argv, ...id], { env });
+    return { ok: true, slurmJobIds: [], alreadyDone: false, output: `${stdout}${stderr}`.slice(-4000) };
+  }
+
+  private result(command: Command, data: ResultData): Event {
+    return {
+      id: `result:${command.id}`,
+      version: 1,
+      source: 'relay:executor',
+      occurredAt: this.now().toISOString(),
+      cluster: this.opts.cluster,
+      type: 'relay.command.result',
+      data: { commandId: command.id, ...data },
+    };
+  }
+
+  private now() {
+    return this.opts.now?.() ?? new Date();
+  }
+}

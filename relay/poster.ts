@@ -1,0 +1,79 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Event } from '../core/events.ts';
+import { signedHeaders } from '../service/signature.ts';
+
+export interface PosterOptions {
+  url: string;
+  secret: string;
+  /** Events that could not be posted wait here (the hooks use the same folder). */
+  spoolDir: string;
+}
+
+/**
+ * Posts signed events to the webhook. What cannot be delivered now is written to the spool folder and
+ * retried by `drain`, so an outage of the service loses nothing; a 400 (never deliverable) is set aside.
+ */
+export class Poster {
+  private readonly rejectedDir: string;
+  private failures = 0;
+  private nextDrainAt = 0;
+
+  constructor(private readonly opts: PosterOptions) {
+    mkdirSync(opts.spoolDir, { recursive: true });
+    this.rejectedDir = join(opts.spoolDir, 'rejected');
+    mkdirSync(this.rejectedDir, { recursive: true });
+  }
+
+  async post(events: Event[]): Promise<void> {
+    const body = JSON.stringify(events);
+    const status = await this.send(body);
+    if (status === 202) return;
+    const file = join(this.opts.spoolDir, `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(`${file}.tmp`, body);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Sends spooled files oldest first; stops at the first failure and backs off exponentially (max 60 s). */
+  async drain(): Promise<number> {
+    if (Date.now() < this.nextDrainAt) return 0;
+    let sent = 0;
+    for (const name of readdirSync(this.opts.spoolDir).filter((n) => n.endsWith('.json')).sort()) {
+      const path = join(this.opts.spoolDir, name);
+      let body: string;
+      try {
+        body = readFileSync(path, 'utf8');
+      } catch {
+        continue;
+      }
+      const status = await this.send(body);
+      if (status === 202) {
+        unlinkSync(path);
+        sent++;
+      } else if (status === 400 || status === 413) {
+        renameSync(path, join(this.rejectedDir, name));
+      } else {
+        this.failures++;
+        this.nextDrainAt = Date.now() + Math.min(60_000, 500 * 2 ** Math.min(this.failures, 7));
+        return sent;
+      }
+    }
+    this.failures = 0;
+    return sent;
+  }
+
+  private async send(body: string): Promise<number> {
+    try {
+      const res = await fetch(`${this.opts.url}/v1/events`, {
+        method: 'POST',
+        body,
+        headers: signedHeaders(this.opts.secret, body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.body?.cancel();
+      return res.status;
+    } catch {
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { CommandSchema } from '../core/commands.ts';
+import type { CommandQueue } from '../core/ports.ts';
+import { describeIssues } from '../core/zod-errors.ts';
+import type { Executor } from './executor.ts';
+import type { Poster } from './poster.ts';
+
+export interface RelayOptions {
+  commands: CommandQueue;
+  executor: Executor;
+  poster: Poster;
+  /** Commands run at once (enrichment waits on sacct; submissions should not queue behind it). */
+  concurrency?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * The login-node loop: pull commands, validate them again (the relay trusts no sender), execute, post the
+ * results, and only then delete the command, so a crash re-runs it (each command is idempotent).
+ */
+export class Relay {
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly opts: RelayOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    while (this.running) {
+      await this.opts.poster.drain();
+      const messages = await this.opts.commands.receive(this.opts.concurrency ?? 4, 300);
+      if (messages.length === 0) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      await Promise.all(
+        messages.map(async (m) => {
+          const parsed = CommandSchema.safeParse(m.body);
+          if (!parsed.success) {
+            log(`relay: refused a malformed command: ${describeIssues(parsed.error, 'command').join('; ')}`);
+            await this.opts.commands.delete(m.receipt);
+            return;
+          }
+          try {
+            const events = await this.opts.executor.execute(parsed.data);
+            await this.opts.poster.post(events);
+            await this.opts.commands.delete(m.receipt);
+            log(`relay: ${parsed.data.type} ${parsed.data.id} done`);
+          } catch (error) {
+            log(`relay: ${parsed.data.type} ${parsed.data.id} failed, will retry: ${(error as Error).message}`);
+          }
+        }),
+      );
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
+import { type CapturedJob, capturedJobFromScontrol, parseScontrolRecord } from '../core/scontrol.ts';
+import { run } from './exec.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * sacct for one job, waiting (up to `waitMs`) until slurmdbd has its final state and the batch step's
+ * MaxRSS: both reach the database a moment after jobcomp fires.
+ */
+export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJob | undefined> {
+  const deadline = Date.now() + waitMs;
+  let finalSince: number | undefined;
+  for (;;) {
+    const { stdout } = await run(['sacct', '-j', jobId, '-P', '-n', `--format=${SACCT_FIELDS.join(',')}`]);
+    const job = parseSacct(stdout, jobId);
+    if (job?.maxRss) return job;
+    if (job) finalSince ??= Date.now();
+    // A job killed before its first sample never gets a MaxRSS: give it a few seconds, then go without.
+    if ((finalSince && Date.now() - finalSince > 5000) || Date.now() > deadline) return job;
+    await sleep(500);
+  }
+}
+
+/** The job's own script and options, while Slurm still knows it (scontrol keeps it for MinJobAge). */
+export async function captureJob(jobId: string): Promise<CapturedJob | undefined> {
+  try {
+    const [{ stdout: show }, { stdout: script }] = await Promise.all([
+      run(['scontrol', 'show', 'job', '-o', jobId]),
+      run(['scontrol', 'write', 'batch_script', jobId, '-']),
+    ]);
+    return capturedJobFromScontrol(parseScontrolRecord(show), script);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Slurm job ids whose comment is exactly `comment`, from the queue and from accounting. */
+export async function findJobsByComment(comment: string): Promise<string[]> {
+  const ids = new Set<string>();
+  const { stdout: queued } = await run(['squeue', '-h', '-o', '%i|%k']);
+  for (const line of queued.split('\n')) {
+    const [id, c] = line.split('|');
+    if (id && c === comment) ids.add(id.trim());
+  }
+  const { stdout: past } = await run(['sacct', '-n', '-P', '-X', '-S', 'now-7days', '--format=JobID,Comment']);
+  for (const line of past.split('\n')) {
+    const [id, c] = line.split('|');
+    if (id && c === comment) ids.add(id.trim());
+  }
+  return [...ids];
+}
+
+/** sbatch --parsable → the new job id ("1234" or "1234;cluster"). */
+export async function sbatch(argv: readonly string[], scriptPath: string): Promise<string> {
+  const { stdout } = await run([...argv, scriptPath]);
+  const id = /^(\d+)/.exec(stdout.trim())?.[1];
+  if (!id) throw new Error(`sbatch printed no job id: ${stdout.trim()}`);
+  return id;
+}
