@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
+    globalSetup: ['test/e2e/global-setup.ts'],
     coverage: {
       provider: 'v8',
       include: ['core/**/*.ts'],

@@ -31,14 +31,26 @@ async function api(path: string): Promise<unknown> {
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((c) => c.toUpperCase())),
+    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   const [command, arg] = positionals;
-  const out = (json: unknown, text: () => string) => console.log(values.json ? JSON.stringify(json, null, 2) : text());
+  const out = (json: unknown, text: () => string) =>
+    console.log(values.json ? JSON.stringify(json, null, 2) : text());
   if (values.help || !command) {
     console.log(USAGE);
     return;
@@ -58,12 +70,21 @@ async function main(argv: string[]): Promise<void> {
     case 'status': {
       if (!arg) {
         const list = (await api('/v1/workloads')) as Record<string, unknown>[];
-        return out(list, () => (list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.'));
+        return out(list, () =>
+          list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.',
+        );
       }
       const view = (await api(`/v1/workloads/${encodeURIComponent(arg)}`)) as {
         key: string;
         status: string;
-        jobs: { jobId: string; name: string; attempt: number; cause?: string; summary?: string; evidence: { signal: string; value: string }[] }[];
+        jobs: {
+          jobId: string;
+          name: string;
+          attempt: number;
+          cause?: string;
+          summary?: string;
+          evidence: { signal: string; value: string }[];
+        }[];
         attempts: { lineage: string; attempt: number; changes: string[] }[];
       };
       return out(view, () =>
@@ -71,25 +92,38 @@ async function main(argv: string[]): Promise<void> {
           `${view.key}: ${view.status}`,
           '',
           table(
-            view.jobs.map((j) => ({ ...j, evidence: j.evidence.map((e) => `${e.signal}=${e.value}`).join('; ') })),
+            view.jobs.map((j) => ({
+              ...j,
+              evidence: j.evidence.map((e) => `${e.signal}=${e.value}`).join('; '),
+            })),
             ['jobId', 'name', 'attempt', 'cause', 'summary', 'evidence'],
           ),
           '',
           view.attempts.length
-            ? table(view.attempts.map((a) => ({ ...a, changes: a.changes.join(', ') })), ['lineage', 'attempt', 'changes'])
+            ? table(
+                view.attempts.map((a) => ({ ...a, changes: a.changes.join(', ') })),
+                ['lineage', 'attempt', 'changes'],
+              )
             : 'No recovery attempts.',
         ].join('\n'),
       );
     }
     case 'history': {
       if (!arg) throw new UsageError('history needs a workload');
-      const view = (await api(`/v1/workloads/${encodeURIComponent(arg)}`)) as { history: { at: string; line: string }[] };
-      return out(view.history, () => view.history.map((h) => `${h.at}  ${h.line}`).join('\n') || 'No history.');
+      const view = (await api(`/v1/workloads/${encodeURIComponent(arg)}`)) as {
+        history: { at: string; line: string }[];
+      };
+      return out(
+        view.history,
+        () => view.history.map((h) => `${h.at}  ${h.line}`).join('\n') || 'No history.',
+      );
     }
     case 'plan': {
       if (!arg) throw new UsageError('plan needs a workload');
       const plans = (await api(`/v1/workloads/${encodeURIComponent(arg)}/plan`)) as Plan[];
-      return out(plans, () => (plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.'));
+      return out(plans, () =>
+        plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
+      );
     }
     default:
       throw new UsageError(`unknown command "${command}"\n${USAGE}`);
@@ -97,6 +131,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
-  console.error(`rebound: ${error instanceof ReboundError || error.name === 'TypeError' ? error.message : error.stack}`);
+  console.error(
+    `rebound: ${error instanceof ReboundError || error.name === 'TypeError' ? error.message : error.stack}`,
+  );
   process.exit(error instanceof UsageError ? 2 : 1);
 });

@@ -38,7 +38,10 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
   const rows = output
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, l.split('|')[i] ?? ''])) as Record<string, string>);
+    .map(
+      (l) =>
+        Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, l.split('|')[i] ?? ''])) as Record<string, string>,
+    );
   const job = rows.find((r) => r.JobID === jobId);
   if (!job) return undefined;
   const state = job.State!.split(/\s+/)[0]!;

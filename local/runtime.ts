@@ -21,7 +21,10 @@ export interface Runtime {
 const HOOKS_DIR = resolve(import.meta.dirname, '..', 'hooks');
 
 /** The embedded default: webhook, worker, relay and the scheduler tick in one process, state in SQLite. */
-export async function startLocal(settings: LocalSettings, log: (line: string) => void = console.log): Promise<Runtime> {
+export async function startLocal(
+  settings: LocalSettings,
+  log: (line: string) => void = console.log,
+): Promise<Runtime> {
   const db = openDatabase(join(settings.dataDir, 'rebound.db'));
   const store = new SqliteStore(db);
   const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });
@@ -44,7 +47,9 @@ export async function startLocal(settings: LocalSettings, log: (line: string) =>
           await handleEvent(deps, m.body);
           await events.delete(m.receipt);
         } catch (error) {
-          log(`worker: event ${m.body.id} failed (receive ${m.receiveCount}, will retry): ${(error as Error).message}`);
+          log(
+            `worker: event ${m.body.id} failed (receive ${m.receiveCount}, will retry): ${(error as Error).message}`,
+          );
         }
       }
     }

@@ -25,11 +25,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const host = env.REBOUND_HOST ?? '127.0.0.1';
   const port = Number(env.REBOUND_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const secret = readFileSync(secretFile, 'utf8').trim();
-  const configFile = env.REBOUND_CONFIG ?? (existsSync('rebound.config.json') ? 'rebound.config.json' : undefined);
+  const configFile =
+    env.REBOUND_CONFIG ?? (existsSync('rebound.config.json') ? 'rebound.config.json' : undefined);
   let raw: unknown = {};
   if (configFile) {
     try {

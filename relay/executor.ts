@@ -20,7 +20,13 @@ export interface ExecutorOptions {
 
 type ResultData = Omit<EventOf<'relay.command.result'>['data'], 'commandId'>;
 
-const failure = (error: string): ResultData => ({ ok: false, slurmJobIds: [], alreadyDone: false, output: '', error });
+const failure = (error: string): ResultData => ({
+  ok: false,
+  slurmJobIds: [],
+  alreadyDone: false,
+  output: '',
+  error,
+});
 
 /** Executes one typed command and returns the events that report it. */
 export class Executor {

@@ -29,7 +29,10 @@ export class Poster {
     const body = JSON.stringify(events);
     const status = await this.send(body);
     if (status === 202) return;
-    const file = join(this.opts.spoolDir, `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.json`);
+    const file = join(
+      this.opts.spoolDir,
+      `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
+    );
     writeFileSync(`${file}.tmp`, body);
     renameSync(`${file}.tmp`, file);
   }
@@ -38,7 +41,9 @@ export class Poster {
   async drain(): Promise<number> {
     if (Date.now() < this.nextDrainAt) return 0;
     let sent = 0;
-    for (const name of readdirSync(this.opts.spoolDir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const name of readdirSync(this.opts.spoolDir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const path = join(this.opts.spoolDir, name);
       let body: string;
       try {

@@ -56,7 +56,9 @@ export class Relay {
             await this.opts.commands.delete(m.receipt);
             log(`relay: ${parsed.data.type} ${parsed.data.id} done`);
           } catch (error) {
-            log(`relay: ${parsed.data.type} ${parsed.data.id} failed, will retry: ${(error as Error).message}`);
+            log(
+              `relay: ${parsed.data.type} ${parsed.data.id} failed, will retry: ${(error as Error).message}`,
+            );
           }
         }),
       );

@@ -43,7 +43,15 @@ export async function findJobsByComment(comment: string): Promise<string[]> {
     const [id, c] = line.split('|');
     if (id && c === comment) ids.add(id.trim());
   }
-  const { stdout: past } = await run(['sacct', '-n', '-P', '-X', '-S', 'now-7days', '--format=JobID,Comment']);
+  const { stdout: past } = await run([
+    'sacct',
+    '-n',
+    '-P',
+    '-X',
+    '-S',
+    'now-7days',
+    '--format=JobID,Comment',
+  ]);
   for (const line of past.split('\n')) {
     const [id, c] = line.split('|');
     if (id && c === comment) ids.add(id.trim());

@@ -1,0 +1,13 @@
+#!/bin/bash
+# Rebound's jobcomp/script hook (slurm.conf: JobCompType=jobcomp/script, JobCompLoc=<this file>).
+# slurmctld runs it once per job with the final state; it posts a signed slurm.jobcomp event, or spools it
+# when the service cannot be reached. It always exits 0: a hook must never disturb slurmctld.
+. "$(dirname "$(readlink -f "$0")")/lib.sh" || exit 0
+cluster=${CLUSTER:-slurm}
+body=$(printf '{"id":%s,"version":1,"source":"jobcomp","occurredAt":%s,"cluster":%s,"type":"slurm.jobcomp","data":{"jobId":%s,"jobName":%s,"partition":%s,"user":%s,"account":%s,"workDir":%s,"state":%s,"exitCode":%s,"derivedExitCode":%s,"timeLimit":%s,"startedAt":%s,"endedAt":%s}}' \
+  "$(json_str "jobcomp:$cluster:$JOBID")" "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$cluster")" \
+  "$(json_str "$JOBID")" "$(json_str "$JOBNAME")" "$(json_str "$PARTITION")" "$(json_str "$USERNAME")" \
+  "$(json_str "$ACCOUNT")" "$(json_str "$WORK_DIR")" "$(json_str "$JOBSTATE")" "$(json_str "$EXITCODE")" \
+  "$(json_str "$DERIVED_EC")" "$(json_str "$LIMIT")" "$(json_int "$START")" "$(json_int "$END")")
+post_or_spool "jobcomp-$cluster-$JOBID" "$body"
+exit 0

@@ -1,0 +1,32 @@
+# Shared by Rebound's Slurm hooks: settings, JSON strings, signing, POST or spool.
+# Settings come from $REBOUND_HOOK_CONF (default /etc/rebound/hook.conf), KEY=VALUE lines, read as data:
+#   REBOUND_URL=http://login1:8787   REBOUND_SECRET_FILE=/etc/rebound/secret   REBOUND_SPOOL=/var/spool/rebound
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+REBOUND_URL= REBOUND_SECRET_FILE= REBOUND_SPOOL=
+while IFS='=' read -r key value; do
+  case $key in REBOUND_URL|REBOUND_SECRET_FILE|REBOUND_SPOOL) printf -v "$key" '%s' "$value" ;; esac
+done < "${REBOUND_HOOK_CONF:-/etc/rebound/hook.conf}"
+
+# json_str VALUE -> a JSON string literal; control characters other than \n \r \t are dropped.
+json_str() {
+  local s
+  s=$(printf '%s' "$1" | tr -d '\000-\010\013\014\016-\037')
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+  printf '"%s"' "$s"
+}
+# json_int VALUE -> the value if it is a non-negative integer, else 0
+json_int() { [[ $1 =~ ^[0-9]+$ ]] && printf '%s' "$1" || printf 0; }
+
+# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay.
+post_or_spool() {
+  local name=$1 body=$2 ts sig code
+  ts=$(date +%s)
+  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$(cat "$REBOUND_SECRET_FILE")" | sed 's/^.*= //')
+  code=$(printf '%s' "$body" | curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -H "X-Rebound-Timestamp: $ts" -H "X-Rebound-Signature: sha256=$sig" \
+    --data-binary @- "$REBOUND_URL/v1/events" 2>/dev/null)
+  if [ "$code" != 202 ]; then
+    mkdir -p "$REBOUND_SPOOL"
+    printf '%s' "$body" > "$REBOUND_SPOOL/.$name.tmp" && mv "$REBOUND_SPOOL/.$name.tmp" "$REBOUND_SPOOL/$name.json"
+  fi
+}

@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobsOf, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
+
+// End to end on a real Slurm (scripts/slurm-env.sh): jobcomp hook → webhook → queue → worker → relay →
+// sbatch. Workload names carry a run id so earlier runs' accounting never counts.
+const RUN = Date.now().toString(36);
+const w = (name: string) => `${name}-${RUN}`;
+const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
+const CONFIG = {
+  profile: {
+    name: 'rebound-lab',
+    displayName: 'Rebound test cluster',
+    partitions: [
+      { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
+      { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
+    ],
+  },
+  policy: { overrides: { [w('always-oom')]: { maxRetries: 2 } } },
+};
+const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];
+
+type View = {
+  status: string;
+  jobs: { jobId: string; cause?: string; evidence: unknown[] }[];
+  history: { line: string }[];
+};
+const completed = (workload: string, n: number) => () => {
+  const jobs = jobsOf(workload);
+  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state))
+    ? jobs
+    : undefined;
+};
+
+let rebound: ReboundProcess;
+beforeAll(async () => {
+  rebound = new ReboundProcess(18_787, CONFIG);
+  await rebound.start();
+}, 30_000);
+afterAll(async () => rebound?.stop());
+
+describe.concurrent('recovery of plain Slurm jobs', () => {
+  it('1. an OOM job is resubmitted with --mem=300M and completes; status shows both attempts', async () => {
+    const workload = w('oom');
+    submit(
+      ['-J', 'oom-job', '-p', 'short', '--mem=200M', `--comment=rebound:${workload}`, ...out('oom')],
+      HOG(250),
+    );
+    const jobs = await waitFor('the OOM job and its retry', completed(workload, 2), 120_000);
+    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
+    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+    const status = rebound.cli(['status', workload]);
+    expect(status).toContain('oom');
+    expect(status).toMatch(/memory 200M -> 300M/);
+    expect(status).toMatch(/slurm state=OUT_OF_MEMORY/);
+    const history = rebound.cli(['history', workload]);
+    expect(history).toContain('OOM detected, increasing memory 200M -> 300M');
+    expect(history).toMatch(/resubmitted as job \d+/);
+  }, 150_000);
+
+  it('2. a TIMEOUT job is resubmitted with --time=2 and completes', async () => {
+    const workload = w('timeout');
+    submit(
+      ['-J', 'slow-job', '-p', 'short', '--time=1', `--comment=rebound:${workload}`, ...out('timeout')],
+      'sleep 100',
+    );
+    const jobs = await waitFor('the timeout job and its retry', completed(workload, 2), 330_000);
+    expect(jobs.map((j) => j.state)).toEqual(['TIMEOUT', 'COMPLETED']);
+    expect(jobs.map((j) => j.timelimit)).toEqual(['00:01:00', '00:02:00']);
+    expect(jobs[1]!.partition).toBe('long');
+    expect(rebound.cli(['history', workload])).toContain(
+      'increasing runtime 1 -> 2, moving partition short -> long',
+    );
+  }, 360_000);
+
+  it('3. a job that exits 3 is diagnosed unknown and not resubmitted', async () => {
+    const workload = w('exit3');
+    submit(['-J', 'bug', `--comment=rebound:${workload}`, ...out('exit3')], 'exit 3');
+    await waitFor(
+      'the verdict',
+      async () => (await rebound.get<View>(`/v1/workloads/${workload}`)).body.status === 'needs-attention',
+      60_000,
+    );
+    const view = (await rebound.get<View>(`/v1/workloads/${workload}`)).body;
+    expect(view.jobs.map((j) => j.cause)).toEqual(['unknown']);
+    expect(view.history.map((h) => h.line)).toContain(
+      'No recoverable jobs found. 1 job(s) failed with unknown causes.',
+    );
+    expect(jobsOf(workload)).toHaveLength(1);
+  }, 90_000);
+
+  it('4. a job that always runs out of memory stops after max retries (2)', async () => {
+    const workload = w('always-oom');
+    submit(['-J', 'hog', '--mem=200M', `--comment=rebound:${workload}`, ...out('always')], HOG(2000));
+    await waitFor(
+      'exhaustion',
+      async () => (await rebound.get<View>(`/v1/workloads/${workload}`)).body.status === 'exhausted',
+      150_000,
+    );
+    const jobs = jobsOf(workload);
+    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M', '450M']);
+    expect(rebound.cli(['history', workload])).toContain(
+      'Max retries (2) exceeded. Manual intervention required.',
+    );
+  }, 180_000);
+
+  it('7. an untagged job that runs out of memory is recorded and never resubmitted', async () => {
+    const name = `untagged-${RUN}`;
+    const id = submit(['-J', name, '--mem=200M', ...out('untagged')], HOG(250));
+    await waitFor(
+      'the record',
+      async () => {
+        const view = (await rebound.get<View>('/v1/workloads/~untagged')).body;
+        return view.jobs?.some((j) => j.jobId === id && j.cause === 'oom');
+      },
+      60_000,
+    );
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(
+      slurm(['sacct', '-n', '-X', '-P', '-S', 'now-1hours', '--name', name, '--format=JobID']).split('\n'),
+    ).toEqual([id]);
+  }, 90_000);
+});
+
+describe('idempotency and hostile input', () => {
+  it('5. every jobcomp event POSTed 5 more times still gives exactly one sbatch per retry', async () => {
+    const before = ['oom', 'timeout', 'exit3', 'always-oom'].map((n) => jobsOf(w(n)).length);
+    expect(before).toEqual([2, 2, 1, 3]);
+    const all = ['oom', 'timeout', 'exit3', 'always-oom'].flatMap((n) => jobsOf(w(n)));
+    for (let round = 0; round < 5; round++) {
+      for (const j of all) {
+        const event = {
+          id: `jobcomp:rebound:${j.jobId}`,
+          version: 1,
+          source: 'jobcomp',
+          occurredAt: new Date().toISOString(),
+          cluster: 'rebound',
+          type: 'slurm.jobcomp',
+          data: { jobId: j.jobId, jobName: j.name, state: j.state, exitCode: '0:0', timeLimit: j.timelimit },
+        };
+        expect(await rebound.post(JSON.stringify(event))).toBe(202);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(['oom', 'timeout', 'exit3', 'always-oom'].map((n) => jobsOf(w(n)).length)).toEqual(before);
+  }, 60_000);
+
+  it('8. 1,000 malformed, oversized, unsigned and replayed requests get only 4xx and store nothing', async () => {
+    const before = (await rebound.get<unknown[]>('/v1/workloads')).body;
+    const valid = JSON.stringify({
+      id: 'x',
+      version: 1,
+      source: 's',
+      occurredAt: new Date().toISOString(),
+      cluster: 'c',
+      type: 'slurm.jobcomp',
+      data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
+    });
+    const stale = {
+      'content-type': 'application/json',
+      'x-rebound-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
+      'x-rebound-signature': 'sha256=' + '0'.repeat(64),
+    };
+    const kinds: (() => Promise<number>)[] = [
+      () => rebound.post('{"id":'),
+      () => rebound.post(JSON.stringify({ ...JSON.parse(valid), type: 'nope' })),
+      () => rebound.post(JSON.stringify({ ...JSON.parse(valid), data: { jobId: '$(reboot)' } })),
+      () => rebound.post('x'.repeat(300 * 1024)),
+      () => rebound.post(valid, { 'content-type': 'application/json' }),
+      () => rebound.post(valid, stale),
+      () => rebound.post(JSON.stringify(Array.from({ length: 101 }, () => JSON.parse(valid)))),
+      () => rebound.post('[]'),
+    ];
+    const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]!()));
+    expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
+    expect(new Set(statuses)).toEqual(new Set([400, 401, 413]));
+    expect((await fetch(`${rebound.url}/healthz`)).status).toBe(200);
+    expect((await rebound.get<unknown[]>('/v1/workloads')).body).toEqual(before);
+  }, 60_000);
+});
+
+describe('crash and outage', () => {
+  it('6. killed (SIGKILL) between accepting an event and acting on it, the job is still recovered once', async () => {
+    const workload = w('crash');
+    const id = submit(
+      ['-J', 'crash', '--mem=200M', `--comment=rebound:${workload}`, ...out('crash')],
+      HOG(250),
+    );
+    await waitFor(
+      'the OOM',
+      () => slurm(['sacct', '-n', '-X', '-P', '-j', id, '--format=State']) === 'OUT_OF_MEMORY',
+      60_000,
+    );
+    await rebound.stop('SIGKILL');
+    await rebound.start();
+    const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
+    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(jobsOf(workload)).toHaveLength(2);
+  }, 150_000);
+
+  it('9. with the service stopped, the hook spools the event; a minute later it starts and recovers the job', async () => {
+    const workload = w('outage');
+    await rebound.stop('SIGTERM');
+    const id = submit(
+      ['-J', 'outage', '--mem=200M', `--comment=rebound:${workload}`, ...out('outage')],
+      HOG(250),
+    );
+    await waitFor(
+      'the OOM',
+      () => slurm(['sacct', '-n', '-X', '-P', '-j', id, '--format=State']) === 'OUT_OF_MEMORY',
+      60_000,
+    );
+    await new Promise((r) => setTimeout(r, 60_000));
+    expect(jobsOf(workload)).toHaveLength(1);
+    await rebound.start();
+    const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
+    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+  }, 240_000);
+});
