@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UnitParseError } from './errors.ts';
 import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
 import type { EventOf, SlurmJobEvent } from './events.ts';
 import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';

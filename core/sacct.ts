@@ -49,8 +49,9 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
   let maxRss: string | undefined;
   let best = -1;
   for (const r of rows) {
-    if (!r.JobID!.startsWith(`${jobId}.`) || !r.MaxRSS) continue;
-    const bytes = parseSlurmMemory(r.MaxRSS, 'K');
+    // While slurmdbd is still updating a step, MaxRSS can read like "16?": only whole values count.
+    if (!r.JobID!.startsWith(`${jobId}.`) || !/^\d+(\.\d+)?[KMGTP]?$/i.test(r.MaxRSS ?? '')) continue;
+    const bytes = parseSlurmMemory(r.MaxRSS!, 'K');
     if (bytes > best) {
       best = bytes;
       maxRss = r.MaxRSS;

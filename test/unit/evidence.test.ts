@@ -92,3 +92,16 @@ describe('parseSacct', () => {
     expect(parseSacct(out, '4')).toBeUndefined();
   });
 });
+
+describe('partial accounting records', () => {
+  it('skips a MaxRSS slurmdbd has not finished writing', () => {
+    const job = parseSacct('4|oom|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00|||short\n4.batch|batch|OUT_OF_MEMORY|0:125|16?||||||', '4');
+    expect(job?.maxRss).toBeUndefined();
+  });
+  it('treats an unreadable value as absent evidence instead of failing the event', () => {
+    const event = loadEvent('sacct/oom-no-cgroup', 'slurm.sacct');
+    const evidence = evidenceFromSlurmEvent({ ...event, data: { ...event.data, maxRss: '16?' } });
+    expect(evidence.peakMemoryBytes).toBeUndefined();
+    expect(evidence.slurmState).toBe('FAILED');
+  });
+});
