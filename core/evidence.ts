@@ -23,10 +23,15 @@ export type JobEvidence = z.infer<typeof JobEvidenceSchema>;
 const defined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !Number.isNaN(v))) as T;
 
+/** A value a source could not give (empty, "Unknown", garbage) is absent evidence, not a failed event. */
 function optional<T>(value: string | undefined, parse: (s: string) => T): T | undefined {
-  if (value === undefined || value.trim() === '' || /^(Unknown|N\/A|None)$/i.test(value.trim()))
-    return undefined;
-  return parse(value);
+  if (value === undefined || value.trim() === '' || /^(Unknown|N\/A|None)$/i.test(value.trim())) return undefined;
+  try {
+    return parse(value);
+  } catch (error) {
+    if (error instanceof UnitParseError) return undefined;
+    throw error;
+  }
 }
 
 /** Evidence carried by one Slurm event. Later events for the same job are merged over earlier ones. */
