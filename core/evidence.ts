@@ -25,7 +25,8 @@ const defined = <T extends object>(o: T): T =>
 
 /** A value a source could not give (empty, "Unknown", garbage) is absent evidence, not a failed event. */
 function optional<T>(value: string | undefined, parse: (s: string) => T): T | undefined {
-  if (value === undefined || value.trim() === '' || /^(Unknown|N\/A|None)$/i.test(value.trim())) return undefined;
+  if (value === undefined || value.trim() === '' || /^(Unknown|N\/A|None)$/i.test(value.trim()))
+    return undefined;
   try {
     return parse(value);
   } catch (error) {

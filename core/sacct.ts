@@ -28,6 +28,8 @@ const FINAL_STATES = new Set([
   'DEADLINE',
 ]);
 
+const WHOLE_MEMORY = /^\d+(\.\d+)?[KMGTP]?[nc]?$/i;
+
 export type SacctJob = EventOf<'slurm.sacct'>['data'];
 
 /**
@@ -46,11 +48,14 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
   if (!job) return undefined;
   const state = job.State!.split(/\s+/)[0]!;
   if (!FINAL_STATES.has(state)) return undefined;
+  // Right after a short job ends, slurmdbd may hold a stub (JobName "allocation", ReqMem "16?", no
+  // partition or limit): wait for the whole record rather than decide on it.
+  if (!job.Partition || !job.Timelimit || !WHOLE_MEMORY.test(job.ReqMem ?? '')) return undefined;
   let maxRss: string | undefined;
   let best = -1;
   for (const r of rows) {
     // While slurmdbd is still updating a step, MaxRSS can read like "16?": only whole values count.
-    if (!r.JobID!.startsWith(`${jobId}.`) || !/^\d+(\.\d+)?[KMGTP]?$/i.test(r.MaxRSS ?? '')) continue;
+    if (!r.JobID!.startsWith(`${jobId}.`) || !WHOLE_MEMORY.test(r.MaxRSS ?? '')) continue;
     const bytes = parseSlurmMemory(r.MaxRSS!, 'K');
     if (bytes > best) {
       best = bytes;

@@ -90,12 +90,19 @@ describe('parseSacct', () => {
   it('waits for a final state and a known job', () => {
     expect(parseSacct('3|x|RUNNING|0:0||1G|00:00:01|00:01:00|||short', '3')).toBeUndefined();
     expect(parseSacct(out, '4')).toBeUndefined();
+    // the stub slurmdbd holds for a moment after a short job ends
+    expect(
+      parseSacct('10|allocation|OUT_OF_MEMORY|0:125|||16?|00:00:00||rebound:x|None|', '10'),
+    ).toBeUndefined();
   });
 });
 
 describe('partial accounting records', () => {
   it('skips a MaxRSS slurmdbd has not finished writing', () => {
-    const job = parseSacct('4|oom|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00|||short\n4.batch|batch|OUT_OF_MEMORY|0:125|16?||||||', '4');
+    const job = parseSacct(
+      '4|oom|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00|||short\n4.batch|batch|OUT_OF_MEMORY|0:125|16?||||||',
+      '4',
+    );
     expect(job?.maxRss).toBeUndefined();
   });
   it('treats an unreadable value as absent evidence instead of failing the event', () => {
