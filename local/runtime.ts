@@ -37,7 +37,7 @@ export async function startLocal(
   let running = true;
   const worker = (async () => {
     while (running) {
-      const batch = await events.receive(10, 60);
+      const batch = await events.receive(10, 30);
       if (batch.length === 0) {
         await new Promise((r) => setTimeout(r, 50));
         continue;

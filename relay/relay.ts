@@ -37,7 +37,9 @@ export class Relay {
     const log = this.opts.log ?? (() => {});
     while (this.running) {
       await this.opts.poster.drain();
-      const messages = await this.opts.commands.receive(this.opts.concurrency ?? 4, 300);
+      // A lease a little longer than the slowest command (enrichment waits ≤ 35 s for sacct): after a crash
+      // the command comes back within a minute.
+      const messages = await this.opts.commands.receive(this.opts.concurrency ?? 4, 60);
       if (messages.length === 0) {
         await new Promise((r) => setTimeout(r, 200));
         continue;

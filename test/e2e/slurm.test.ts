@@ -192,11 +192,12 @@ describe('crash and outage', () => {
     );
     await rebound.stop('SIGKILL');
     await rebound.start();
-    const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
+    // Leases expire (events 30 s, commands 60 s), then the work is redone once.
+    const jobs = await waitFor('the retry', completed(workload, 2), 180_000);
     expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
     await new Promise((r) => setTimeout(r, 5000));
     expect(jobsOf(workload)).toHaveLength(2);
-  }, 150_000);
+  }, 240_000);
 
   it('9. with the service stopped, the hook spools the event; a minute later it starts and recovers the job', async () => {
     const workload = w('outage');
