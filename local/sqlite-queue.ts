@@ -22,6 +22,8 @@ export class SqliteQueue<T> implements MessageQueue<T> {
   private readonly retainMs: number;
   private readonly insert;
   private readonly flushAll;
+  /** Statements prepared once: receive and delete run for every message. */
+  private readonly sql;
 
   constructor(
     private readonly db: Database.Database,
@@ -39,6 +41,21 @@ export class SqliteQueue<T> implements MessageQueue<T> {
     this.insert = db.prepare(
       `INSERT OR IGNORE INTO q_${name} (id, grp, body, visible_at, created_at) VALUES (?, ?, ?, ?, ?)`,
     );
+    const t = `q_${name}`;
+    this.sql = {
+      bury: db.prepare(
+        `UPDATE ${t} SET state = 'dead' WHERE state = 'ready' AND visible_at <= ? AND receives >= ?`,
+      ),
+      purge: db.prepare(`DELETE FROM ${t} WHERE state = 'done' AND visible_at < ?`),
+      ready: db.prepare(
+        `SELECT seq, body, receives FROM ${t} WHERE state = 'ready' AND visible_at <= ? ORDER BY seq LIMIT ?`,
+      ),
+      lease: db.prepare(`UPDATE ${t} SET visible_at = ?, receives = receives + 1 WHERE seq = ?`),
+      // Only the latest receive may delete: a receipt from before a redelivery is stale.
+      done: db.prepare(
+        `UPDATE ${t} SET state = 'done', visible_at = ? WHERE seq = ? AND receives = ? AND state = 'ready'`,
+      ),
+    };
     this.flushAll = db.transaction((rows: { id: string; body: T; group?: string }[]) => {
       const now = Date.now();
       for (const r of rows) this.insert.run(r.id, r.group ?? null, JSON.stringify(r.body), now, now);
@@ -66,23 +83,10 @@ export class SqliteQueue<T> implements MessageQueue<T> {
   async receive(max: number, visibilitySeconds: number): Promise<QueueMessage<T>[]> {
     const now = Date.now();
     return this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE q_${this.name} SET state = 'dead' WHERE state = 'ready' AND visible_at <= ? AND receives >= ?`,
-        )
-        .run(now, this.maxReceives);
-      this.db
-        .prepare(`DELETE FROM q_${this.name} WHERE state = 'done' AND visible_at < ?`)
-        .run(now - this.retainMs);
-      const rows = this.db
-        .prepare(
-          `SELECT seq, body, receives FROM q_${this.name} WHERE state = 'ready' AND visible_at <= ? ORDER BY seq LIMIT ?`,
-        )
-        .all(now, max) as { seq: number; body: string; receives: number }[];
-      const lease = this.db.prepare(
-        `UPDATE q_${this.name} SET visible_at = ?, receives = receives + 1 WHERE seq = ?`,
-      );
-      for (const r of rows) lease.run(now + visibilitySeconds * 1000, r.seq);
+      this.sql.bury.run(now, this.maxReceives);
+      this.sql.purge.run(now - this.retainMs);
+      const rows = this.sql.ready.all(now, max) as { seq: number; body: string; receives: number }[];
+      for (const r of rows) this.sql.lease.run(now + visibilitySeconds * 1000, r.seq);
       return rows.map((r) => ({
         body: JSON.parse(r.body) as T,
         receipt: `${r.seq}:${r.receives + 1}`,
@@ -93,12 +97,7 @@ export class SqliteQueue<T> implements MessageQueue<T> {
 
   async delete(receipt: string): Promise<void> {
     const [seq, receives] = receipt.split(':').map(Number);
-    // Only the latest receive may delete: a receipt from before a redelivery is stale.
-    this.db
-      .prepare(
-        `UPDATE q_${this.name} SET state = 'done', visible_at = ? WHERE seq = ? AND receives = ? AND state = 'ready'`,
-      )
-      .run(Date.now(), seq, receives);
+    this.sql.done.run(Date.now(), seq, receives);
   }
 
   async deadLetters(): Promise<T[]> {

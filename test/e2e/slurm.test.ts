@@ -31,6 +31,13 @@ const completed = (workload: string, n: number) => () => {
     : undefined;
 };
 
+const waitForOom = (id: string) =>
+  waitFor(
+    'the OOM',
+    () => slurm(['sacct', '-n', '-X', '-P', '-j', id, '--format=State']) === 'OUT_OF_MEMORY',
+    60_000,
+  );
+
 let rebound: ReboundProcess;
 beforeAll(async () => {
   rebound = new ReboundProcess(18_787, CONFIG);
