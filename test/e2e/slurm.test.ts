@@ -192,11 +192,7 @@ describe('crash and outage', () => {
       ['-J', 'crash', '--mem=200M', `--comment=rebound:${workload}`, ...out('crash')],
       HOG(250),
     );
-    await waitFor(
-      'the OOM',
-      () => slurm(['sacct', '-n', '-X', '-P', '-j', id, '--format=State']) === 'OUT_OF_MEMORY',
-      60_000,
-    );
+    await waitForOom(id);
     await rebound.stop('SIGKILL');
     await rebound.start();
     // Leases expire (events 30 s, commands 60 s), then the work is redone once.
@@ -213,11 +209,7 @@ describe('crash and outage', () => {
       ['-J', 'outage', '--mem=200M', `--comment=rebound:${workload}`, ...out('outage')],
       HOG(250),
     );
-    await waitFor(
-      'the OOM',
-      () => slurm(['sacct', '-n', '-X', '-P', '-j', id, '--format=State']) === 'OUT_OF_MEMORY',
-      60_000,
-    );
+    await waitForOom(id);
     await new Promise((r) => setTimeout(r, 60_000));
     expect(jobsOf(workload)).toHaveLength(1);
     await rebound.start();
