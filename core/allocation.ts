@@ -1,4 +1,4 @@
-import { type ResourceRequest, bestPartition, describeMisfit } from './partition.ts';
+import { bestPartition, describeMisfit, type ResourceRequest } from './partition.ts';
 import type { Profile } from './profiles.ts';
 import { formatSlurmClock, formatSlurmMemory, MINUTE, MiB } from './units.ts';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UnitParseError } from './errors.ts';
-import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
 import type { EventOf, SlurmJobEvent } from './events.ts';
+import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
 import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';
 
 /** Everything known about how one job ended, normalised from any source; diagnosis reads only this. */

@@ -57,6 +57,7 @@ export const STOP_REASONS = [
   'max-retries',
   'nothing-recoverable',
   'exceeds-partitions',
+  'limits-unknown',
   'nothing-failed',
 ] as const;
 

@@ -4,7 +4,7 @@ import type { JobEvidence } from './evidence.ts';
 import { escalate, type Limits } from './heuristics.ts';
 import { bestPartition, choosePartition, describeMisfit } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
-import { type EffectivePolicy } from './policy.ts';
+import type { EffectivePolicy } from './policy.ts';
 import type { Profile } from './profiles.ts';
 import { formatIsoDuration, formatSlurmMemory, formatSlurmTime, formatTorcMemory } from './units.ts';
 
@@ -14,7 +14,8 @@ export interface FailedJob {
   evidence: JobEvidence;
   /** Given when already made (e.g. stored with the job); otherwise the planner diagnoses. */
   diagnosis?: Diagnosis;
-  limits: Limits;
+  /** What it ran with; absent when the source did not say (then that limit cannot be scaled). */
+  limits: Partial<Limits>;
   cpus: number;
   gpus: number;
   /** Plain Slurm: the partition it ran in. */
@@ -68,6 +69,7 @@ export function planRecovery(
   const candidates: Candidate[] = [];
   let unknown = 0;
   let exceeded = 0;
+  let unscalable = 0;
 
   for (const job of state.jobs) {
     const diagnosis = job.diagnosis ?? diagnose(job.evidence);
@@ -93,7 +95,13 @@ export function planRecovery(
       skip('transient failure; retryTransient is off');
       continue;
     }
-    const next = escalate(diagnosis.cause, job.limits, job.evidence, policy);
+    const missing = missingLimit(diagnosis, job.limits);
+    if (missing) {
+      unscalable++;
+      skip(`not retried: the ${missing} limit it ran with is unknown, so there is nothing to scale`);
+      continue;
+    }
+    const next = escalate(diagnosis.cause, known(job.limits), observed(state.kind, job.evidence), policy);
     const fit = fitFor(state, job, next);
     const changes = describeChanges(state.kind, job, next, fit.ok ? fit.partition : undefined);
     if (!fit.ok) {
@@ -120,7 +128,11 @@ export function planRecovery(
   let result: Plan;
   if (decisions.length === 0) result = plan('stop', [], 'nothing-failed');
   else if (candidates.length === 0)
-    result = plan('stop', [], exceeded > 0 ? 'exceeds-partitions' : 'nothing-recoverable');
+    result = plan(
+      'stop',
+      [],
+      exceeded > 0 ? 'exceeds-partitions' : unscalable > 0 ? 'limits-unknown' : 'nothing-recoverable',
+    );
   else if (counters.attemptsUsed >= policy.maxRetries) result = plan('stop', [], 'max-retries');
   else {
     const hook = unknown > 0 ? policy.unknownFailureHook : undefined;
@@ -132,6 +144,28 @@ export function planRecovery(
   result.report = report(result, policy, unknown);
   return result;
 }
+
+/** The limit a cause must raise, when the job's record does not carry it. */
+function missingLimit(d: Diagnosis, limits: Partial<Limits>): 'memory' | 'time' | undefined {
+  if (d.cause === 'oom' && limits.memoryBytes === undefined) return 'memory';
+  if (d.cause === 'timeout' && limits.runtimeSeconds === undefined) return 'time';
+  return undefined;
+}
+
+/**
+ * What the run showed. Slurm enforces --time, so a plain job's elapsed time past it is only the kill grace
+ * (KillWait/OverTimeLimit: --time=1 ends at ~88 s) and must not inflate the next limit; a Torc runtime is an
+ * estimate a job can overrun, so there the elapsed time counts.
+ */
+function observed(kind: RecoveryState['kind'], evidence: JobEvidence): JobEvidence {
+  return kind === 'slurm' ? { ...evidence, elapsedSeconds: undefined } : evidence;
+}
+
+/** An unknown limit as 0: never escalated (its cause is another), never changed, never requested. */
+const known = (limits: Partial<Limits>): Limits => ({
+  memoryBytes: limits.memoryBytes ?? 0,
+  runtimeSeconds: limits.runtimeSeconds ?? 0,
+});
 
 function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
   const request = {
@@ -155,11 +189,12 @@ function describeChanges(kind: RecoveryState['kind'], job: FailedJob, next: Limi
   const mem = kind === 'slurm' ? formatSlurmMemory : formatTorcMemory;
   const time = kind === 'slurm' ? formatSlurmTime : formatIsoDuration;
   const changes: Decision['changes'] = [];
-  if (next.memoryBytes !== job.limits.memoryBytes) {
-    changes.push({ what: 'memory', from: mem(job.limits.memoryBytes), to: mem(next.memoryBytes) });
+  const was = known(job.limits);
+  if (next.memoryBytes !== was.memoryBytes) {
+    changes.push({ what: 'memory', from: mem(was.memoryBytes), to: mem(next.memoryBytes) });
   }
-  if (next.runtimeSeconds !== job.limits.runtimeSeconds) {
-    changes.push({ what: 'runtime', from: time(job.limits.runtimeSeconds), to: time(next.runtimeSeconds) });
+  if (next.runtimeSeconds !== was.runtimeSeconds) {
+    changes.push({ what: 'runtime', from: time(was.runtimeSeconds), to: time(next.runtimeSeconds) });
   }
   if (kind === 'slurm' && partition && job.partition && partition !== job.partition) {
     changes.push({ what: 'partition', from: job.partition, to: partition });
@@ -178,8 +213,9 @@ function slurmActions(candidates: Candidate[]): PlanAction[] {
     type: 'resubmit-job' as const,
     jobId: job.id,
     resources: {
-      mem: formatSlurmMemory(next.memoryBytes),
-      time: formatSlurmTime(next.runtimeSeconds),
+      // An unknown limit stays as the job asked for it (the captured script's own options).
+      ...(next.memoryBytes ? { mem: formatSlurmMemory(next.memoryBytes) } : {}),
+      ...(next.runtimeSeconds ? { time: formatSlurmTime(next.runtimeSeconds) } : {}),
       ...(partition ? { partition } : {}),
     },
   }));
@@ -198,9 +234,8 @@ function torcActions(
     const jobId = Number(c.job.id);
     if (!c.job.rr) continue;
     rrOf.set(jobId, c.job.rr.name);
-    const changed =
-      c.next.memoryBytes !== c.job.limits.memoryBytes ||
-      c.next.runtimeSeconds !== c.job.limits.runtimeSeconds;
+    const was = known(c.job.limits);
+    const changed = c.next.memoryBytes !== was.memoryBytes || c.next.runtimeSeconds !== was.runtimeSeconds;
     if (!changed) continue;
     const key = `${c.job.rr.id}\0${c.next.memoryBytes}\0${c.next.runtimeSeconds}`;
     const g = groups.get(key) ?? { rr: c.job.rr, next: c.next, jobIds: [] };
@@ -245,7 +280,13 @@ function torcActions(
 
   const unchanged: ResourceGroup[] = candidates
     .filter((c) => c.job.rr && !newGroups.some((g) => g.name === rrOf.get(Number(c.job.id))))
-    .map((c) => ({ name: c.job.rr!.name, cpus: c.job.cpus, gpus: c.job.gpus, nodes: 1, ...c.job.limits }));
+    .map((c) => ({
+      name: c.job.rr!.name,
+      cpus: c.job.cpus,
+      gpus: c.job.gpus,
+      nodes: 1,
+      ...known(c.job.limits),
+    }));
   const pendingGroups = [...(state.pending?.groups ?? []), ...newGroups, ...unchanged];
   const uniqueGroups = [...new Map(pendingGroups.map((g) => [g.name, g])).values()];
   const resetJobs: PendingJob[] = candidates.map((c) => ({
@@ -280,6 +321,10 @@ function report(plan: Plan, policy: EffectivePolicy, unknown: number): string[] 
     if (plan.stopReason === 'nothing-recoverable') {
       lines.push(`No recoverable jobs found. ${unknown} job(s) failed with unknown causes.`);
     }
+    if (plan.stopReason === 'limits-unknown')
+      lines.push(
+        'No recoverable jobs found: the limits to raise are unknown. Resubmit by hand with a larger request.',
+      );
     if (plan.stopReason === 'exceeds-partitions')
       lines.push('No recoverable jobs found: every retry would exceed the largest partition.');
     if (plan.stopReason === 'nothing-failed') lines.push('Nothing to recover: no job failed.');

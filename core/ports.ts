@@ -74,6 +74,8 @@ export interface StateStore {
   listHistory(workload: string): Promise<HistoryEntry[]>;
   /** Records an id once; false when it was already recorded (an event processed before). */
   markProcessed(id: string, expiresAt: Date): Promise<boolean>;
+  /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
+  wasProcessed(id: string): Promise<boolean>;
 }
 
 export interface QueueMessage<T> {

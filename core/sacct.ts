@@ -77,3 +77,37 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
     partition: opt(job.Partition),
   };
 }
+
+/** The fields the user-level watcher lists (`sacct -X -n -P --format=<these>`): one line per job. */
+export const ENDED_FIELDS = ['JobIDRaw', 'JobName', 'State', 'ExitCode', 'Partition', 'Timelimit', 'End'];
+
+export interface EndedJob {
+  jobId: string;
+  jobName: string;
+  state: string;
+  exitCode: string;
+  partition?: string;
+  timeLimit?: string;
+  /** `End` as sacct prints it (local time, no zone). */
+  end: string;
+}
+
+/** Jobs in a final state from `sacct -X` output; running, pending and malformed lines are left out. */
+export function parseEndedJobs(output: string): EndedJob[] {
+  const jobs: EndedJob[] = [];
+  for (const line of output.split('\n')) {
+    const [jobId, jobName = '', state = '', exitCode = '', partition, timeLimit, end = ''] = line.split('|');
+    if (!jobId || !/^\d+$/.test(jobId) || !FINAL_STATES.has(state.split(/\s+/)[0]!)) continue;
+    if (!/^\d{4}-\d\d-\d\dT/.test(end)) continue;
+    jobs.push({
+      jobId,
+      jobName,
+      state,
+      exitCode,
+      end,
+      ...(partition ? { partition } : {}),
+      ...(timeLimit ? { timeLimit } : {}),
+    });
+  }
+  return jobs;
+}

@@ -1,13 +1,15 @@
-import { serve } from '@hono/node-server';
 import { join, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { createApp } from '../functions/app.ts';
-import { Executor } from '../relay/executor.ts';
 import { run } from '../relay/exec.ts';
+import { Executor } from '../relay/executor.ts';
 import { Poster } from '../relay/poster.ts';
 import { Relay } from '../relay/relay.ts';
+import { SacctWatcher } from '../relay/sacct-watcher.ts';
 import { handleEvent } from '../service/worker.ts';
+import { every } from './every.ts';
 import type { LocalSettings } from './settings.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
@@ -60,6 +62,21 @@ export async function startLocal(
   const executor = new Executor({ cluster, stateDir: join(settings.dataDir, 'relay'), hooks: {} });
   const relay = new Relay({ commands, executor, poster, log });
   relay.start();
+  const tasks = [
+    // The scheduler tick: housekeeping now; auto-schedule for Torc workflows joins it.
+    every('tick', 60_000, async () => store.purgeExpired() + events.purge() + commands.purge(), log),
+  ];
+  if (settings.sacctIntervalSeconds > 0) {
+    const watcher = new SacctWatcher({
+      cluster,
+      stateFile: join(settings.dataDir, 'relay', 'sacct-watcher.json'),
+      post: (e) => poster.post(e),
+      capture: (id) => executor.capture(id),
+      captured: (id) => executor.captured(id),
+      log,
+    });
+    tasks.push(every('sacct watcher', settings.sacctIntervalSeconds * 1000, () => watcher.poll(), log));
+  }
 
   log(`Rebound listening on ${settings.url} (cluster ${cluster}, data in ${settings.dataDir})`);
   log(`Point Slurm's completion hook at it: in slurm.conf set`);
@@ -70,6 +87,11 @@ export async function startLocal(
   log(`  REBOUND_SECRET_FILE=${settings.secretFile}`);
   log(`  REBOUND_SPOOL=${settings.spoolDir}`);
   log(`then restart slurmctld. Tag jobs for recovery with: sbatch --comment=rebound:<workload> ...`);
+  log(
+    settings.sacctIntervalSeconds > 0
+      ? `Without site hooks, the sacct watcher polls your jobs every ${settings.sacctIntervalSeconds} s (REBOUND_SACCT_INTERVAL=0 turns it off).`
+      : 'The sacct watcher is off (REBOUND_SACCT_INTERVAL=0): events come from the Slurm hooks only.',
+  );
 
   return {
     url: settings.url,
@@ -77,7 +99,7 @@ export async function startLocal(
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
       running = false;
-      await Promise.all([worker, relay.stop()]);
+      await Promise.all([worker, relay.stop(), ...tasks.map((t) => t.stop())]);
       db.close();
     },
   };

@@ -14,6 +14,8 @@ export interface LocalSettings {
   spoolDir: string;
   config: ServiceConfig;
   configFile?: string;
+  /** Seconds between sacct watcher polls; 0 turns the watcher off (sites whose hooks post every job). */
+  sacctIntervalSeconds: number;
 }
 
 /**
@@ -27,6 +29,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   const port = Number(env.REBOUND_PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
+  const sacctIntervalSeconds = Number(env.REBOUND_SACCT_INTERVAL ?? 30);
+  if (!Number.isFinite(sacctIntervalSeconds) || sacctIntervalSeconds < 0)
+    throw new ConfigError('settings', [
+      `REBOUND_SACCT_INTERVAL: "${env.REBOUND_SACCT_INTERVAL}" is not a number of seconds (0 turns it off)`,
+    ]);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const secret = readFileSync(secretFile, 'utf8').trim();
@@ -49,6 +56,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     secretFile,
     spoolDir: resolve(dataDir, 'spool'),
     config: parseServiceConfig(raw),
+    sacctIntervalSeconds,
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
 }

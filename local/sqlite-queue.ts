@@ -84,7 +84,6 @@ export class SqliteQueue<T> implements MessageQueue<T> {
     const now = Date.now();
     return this.db.transaction(() => {
       this.sql.bury.run(now, this.maxReceives);
-      this.sql.purge.run(now - this.retainMs);
       const rows = this.sql.ready.all(now, max) as { seq: number; body: string; receives: number }[];
       for (const r of rows) this.sql.lease.run(now + visibilitySeconds * 1000, r.seq);
       return rows.map((r) => ({
@@ -98,6 +97,11 @@ export class SqliteQueue<T> implements MessageQueue<T> {
   async delete(receipt: string): Promise<void> {
     const [seq, receives] = receipt.split(':').map(Number);
     this.sql.done.run(Date.now(), seq, receives);
+  }
+
+  /** Forgets delivered ids older than the retention (housekeeping; a repeat after that is new again). */
+  purge(): number {
+    return this.sql.purge.run(Date.now() - this.retainMs).changes;
   }
 
   async deadLetters(): Promise<T[]> {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import {
-  type AttemptRecord,
   AttemptAlreadyClaimedError,
+  type AttemptRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
@@ -96,11 +96,22 @@ export class SqliteStore implements StateStore {
       .all(workload) as HistoryEntry[];
   }
   async markProcessed(id: string, expiresAt: Date) {
-    this.db.prepare('DELETE FROM processed WHERE expires_at < ?').run(Date.now());
     return (
       this.db
         .prepare('INSERT OR IGNORE INTO processed (id, expires_at) VALUES (?, ?)')
         .run(id, expiresAt.getTime()).changes === 1
+    );
+  }
+
+  /** Housekeeping: drops expired processed-ids (DynamoDB's TTL does this by itself). */
+  purgeExpired(): number {
+    return this.db.prepare('DELETE FROM processed WHERE expires_at < ?').run(Date.now()).changes;
+  }
+
+  async wasProcessed(id: string) {
+    return (
+      this.db.prepare('SELECT 1 FROM processed WHERE id = ? AND expires_at >= ?').get(id, Date.now()) !==
+      undefined
     );
   }
 

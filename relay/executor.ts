@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../core/commands.ts';
 import type { Event, EventOf } from '../core/events.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
-import { CapturedJobSchema } from '../core/scontrol.ts';
+import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
 import { formatTag, parseTag } from '../core/tag.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
@@ -58,17 +58,32 @@ export class Executor {
     }
   }
 
-  /** Capture first (scontrol forgets the job after MinJobAge), then wait for sacct's final record. */
+  /** Keeps a tagged job's script and options for its resubmission; scontrol forgets it after MinJobAge. */
+  async capture(jobId: string): Promise<CapturedJob | undefined> {
+    const captured = await captureJob(jobId);
+    if (captured && parseTag(captured.comment)) {
+      writeFileSync(join(this.jobsDir, `${jobId}.json`), JSON.stringify(captured));
+    }
+    return captured;
+  }
+
+  captured(jobId: string): boolean {
+    return existsSync(join(this.jobsDir, `${jobId}.json`));
+  }
+
+  private readCaptured(jobId: string): CapturedJob | undefined {
+    const path = join(this.jobsDir, `${jobId}.json`);
+    return existsSync(path) ? CapturedJobSchema.parse(JSON.parse(readFileSync(path, 'utf8'))) : undefined;
+  }
+
+  /** Capture first (unless the sacct watcher already did), then wait for sacct's final record. */
   private async enrich(command: Extract<Command, { type: 'slurm.enrich' }>): Promise<Event[]> {
-    const captured = await captureJob(command.jobId);
+    const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId));
     const job = await sacctFinal(command.jobId);
     if (!job) {
       return [this.result(command, failure(`sacct has no final record of job ${command.jobId}`))];
     }
     job.comment ||= captured?.comment;
-    if (captured && parseTag(job.comment)) {
-      writeFileSync(join(this.jobsDir, `${command.jobId}.json`), JSON.stringify(captured));
-    }
     return [
       {
         id: `sacct:${this.opts.cluster}:${command.jobId}`,
@@ -87,11 +102,8 @@ export class Executor {
     const comment = formatTag({ workload: command.workload, commandTag: command.tag });
     const existing = await findJobsByComment(comment);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
-    const path = join(this.jobsDir, `${command.jobId}.json`);
-    if (!existsSync(path)) {
-      return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);
-    }
-    const captured = CapturedJobSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    const captured = this.readCaptured(command.jobId);
+    if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);
     const submission = plainJobResubmission(captured, command.resources, comment);
     const script = join(this.scriptsDir, `${command.id.replaceAll(':', '_')}.sh`);
     writeFileSync(script, submission.script, { mode: 0o700 });

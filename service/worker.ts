@@ -1,6 +1,6 @@
 import type { Command } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
-import type { EventOf, Event } from '../core/events.ts';
+import type { Event, EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
 import type { Plan } from '../core/plan.ts';
 import { type FailedJob, planRecovery } from '../core/planner.ts';
@@ -13,7 +13,6 @@ import {
   type WorkloadStatus,
 } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
-import { GiB } from '../core/units.ts';
 import type { ServiceConfig } from './config.ts';
 
 export interface ServiceDeps {
@@ -32,6 +31,8 @@ const PROCESSED_TTL_MS = 7 * 86_400_000;
  * Safe to run twice for the same event: every write is keyed (job, attempt, command id).
  */
 export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void> {
+  // Handled and recorded before a crash stopped the delete: nothing to redo.
+  if (await deps.store.wasProcessed(event.id)) return;
   switch (event.type) {
     case 'slurm.jobcomp':
     case 'slurm.epilog':
@@ -176,7 +177,7 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
   await send(deps, commands);
 }
 
-/** The planner's view of a recorded job; limits default to what Slurm would have applied. */
+/** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */
 export function toFailedJob(job: JobRecord): FailedJob {
   return {
     id: job.jobId,
@@ -184,8 +185,10 @@ export function toFailedJob(job: JobRecord): FailedJob {
     evidence: job.evidence,
     ...(job.diagnosis ? { diagnosis: job.diagnosis } : {}),
     limits: {
-      memoryBytes: job.evidence.memoryLimitBytes ?? GiB,
-      runtimeSeconds: job.evidence.timeLimitSeconds ?? 3600,
+      ...(job.evidence.memoryLimitBytes !== undefined ? { memoryBytes: job.evidence.memoryLimitBytes } : {}),
+      ...(job.evidence.timeLimitSeconds !== undefined
+        ? { runtimeSeconds: job.evidence.timeLimitSeconds }
+        : {}),
     },
     cpus: 1,
     gpus: 0,

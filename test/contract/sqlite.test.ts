@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../local/sqlite.ts';
 import { SqliteQueue } from '../../local/sqlite-queue.ts';
 import { SqliteStore } from '../../local/sqlite-store.ts';
@@ -24,5 +24,30 @@ describe('SQLite durability', () => {
     const [m] = await new SqliteQueue<{ n: number }>(again, 'events').receive(1, 30);
     expect(m?.body).toEqual({ n: 1 });
     expect((await new SqliteStore(again).listHistory('w')).map((h) => h.line)).toEqual(['before restart']);
+  });
+});
+
+describe('SQLite housekeeping', () => {
+  it('forgets delivered ids only after the retention, and expired processed-ids', async () => {
+    const db = freshDb();
+    const kept = new SqliteQueue<number>(db, 'kept');
+    const short = new SqliteQueue<number>(db, 'short', { retainSeconds: -1 });
+    for (const q of [kept, short]) {
+      await q.send([{ id: 'a', body: 1 }]);
+      const [m] = await q.receive(1, 30);
+      await q.delete(m!.receipt);
+    }
+    expect(kept.purge()).toBe(0);
+    expect(short.purge()).toBe(1);
+    await kept.send([{ id: 'a', body: 2 }]);
+    await short.send([{ id: 'a', body: 2 }]);
+    expect(await kept.receive(1, 30)).toEqual([]);
+    expect((await short.receive(1, 30)).map((m) => m.body)).toEqual([2]);
+
+    const store = new SqliteStore(db);
+    await store.markProcessed('old', new Date(Date.now() - 1));
+    await store.markProcessed('new', new Date(Date.now() + 60_000));
+    expect(store.purgeExpired()).toBe(1);
+    expect(await store.wasProcessed('new')).toBe(true);
   });
 });

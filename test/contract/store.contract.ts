@@ -76,11 +76,15 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect((await s.listHistory('w')).map((h) => h.line)).toEqual(['first', 'second']);
     });
 
-    it('marks an id processed once', async () => {
+    it('marks an id processed once and remembers it until it expires', async () => {
       const s = await make();
       const later = new Date(Date.now() + 60_000);
+      expect(await s.wasProcessed('e1')).toBe(false);
       expect(await s.markProcessed('e1', later)).toBe(true);
       expect(await s.markProcessed('e1', later)).toBe(false);
+      expect(await s.wasProcessed('e1')).toBe(true);
+      await s.markProcessed('e2', new Date(Date.now() - 1000));
+      expect(await s.wasProcessed('e2')).toBe(false);
     });
   });
 }

@@ -78,16 +78,23 @@ export class ReboundProcess {
   private child?: ChildProcess;
   output = '';
 
+  /**
+   * `hooks`: point the cluster's jobcomp hook at this process (the default); otherwise the hook posts to a
+   * closed port and spools where nobody drains, and events can only come from the sacct watcher.
+   * `env`: extra settings (e.g. REBOUND_SACCT_INTERVAL).
+   */
   constructor(
     readonly port: number,
     readonly config: object,
+    private readonly options: { hooks?: boolean; env?: Record<string, string> } = {},
   ) {
     this.url = `http://127.0.0.1:${port}`;
     writeFileSync(join(this.dataDir, 'rebound.config.json'), JSON.stringify(config));
     writeFileSync(join(this.dataDir, 'secret'), 'e2e-secret-not-for-production', { mode: 0o600 });
+    const hooked = options.hooks ?? true;
     writeFileSync(
       join(SLURM_DIR, 'etc', 'rebound-hook.conf'),
-      `REBOUND_URL=${this.url}\nREBOUND_SECRET_FILE=${join(this.dataDir, 'secret')}\nREBOUND_SPOOL=${join(this.dataDir, 'spool')}\n`,
+      `REBOUND_URL=${hooked ? this.url : 'http://127.0.0.1:9'}\nREBOUND_SECRET_FILE=${join(this.dataDir, 'secret')}\nREBOUND_SPOOL=${join(this.dataDir, hooked ? 'spool' : 'hook-spool-never-drained')}\n`,
     );
   }
 
@@ -102,6 +109,7 @@ export class ReboundProcess {
         REBOUND_DATA: this.dataDir,
         REBOUND_PORT: String(this.port),
         REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
+        ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -40,7 +40,8 @@ const waitForOom = (id: string) =>
 
 let rebound: ReboundProcess;
 beforeAll(async () => {
-  rebound = new ReboundProcess(18_787, CONFIG);
+  // Hooks only: scenarios 1–9 must pass without the sacct watcher's help (scenario 10 tests it alone).
+  rebound = new ReboundProcess(18_787, CONFIG, { env: { REBOUND_SACCT_INTERVAL: '0' } });
   await rebound.start();
 }, 30_000);
 afterAll(async () => rebound?.stop());
@@ -215,5 +216,35 @@ describe('crash and outage', () => {
     await rebound.start();
     const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
     expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+  }, 240_000);
+
+  it('10. without site hooks, the sacct watcher alone recovers a job, and posts it once across a restart', async () => {
+    await rebound.stop('SIGTERM');
+    const watcher = new ReboundProcess(18_788, CONFIG, {
+      hooks: false,
+      env: { REBOUND_SACCT_INTERVAL: '5' },
+    });
+    await watcher.start();
+    try {
+      const workload = w('watched');
+      const id = submit(
+        ['-J', 'watched', '--mem=200M', `--comment=rebound:${workload}`, ...out('watched')],
+        HOG(250),
+      );
+      const jobs = await waitFor('the retry', completed(workload, 2), 120_000);
+      expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+      await watcher.stop('SIGTERM');
+      await watcher.start();
+      await new Promise((r) => setTimeout(r, 15_000));
+      const posted = (jobId: string) =>
+        watcher.output
+          .split('\n')
+          .filter((l) => l.includes('sacct watcher: posted') && l.split(' ').includes(`jobcomp:${jobId}`));
+      expect(posted(id)).toHaveLength(1);
+      expect(posted(jobs[1]!.jobId)).toHaveLength(1);
+      expect(jobsOf(workload)).toHaveLength(2);
+    } finally {
+      await watcher.stop();
+    }
   }, 240_000);
 });

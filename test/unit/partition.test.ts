@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bestPartition, choosePartition } from '../../core/partition.ts';
 import { KESTREL, parseProfile } from '../../core/profiles.ts';
-import { GiB, HOUR, DAY } from '../../core/units.ts';
+import { DAY, GiB, HOUR } from '../../core/units.ts';
 
 const req = (cpus: number, memGiB: number, hours: number, gpus = 0) => ({
   cpus,

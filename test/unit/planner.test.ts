@@ -67,6 +67,30 @@ describe('planRecovery: plain Slurm jobs', () => {
     );
   });
 
+  it('stops with "needs attention" when the limit to raise is unknown, instead of guessing one', () => {
+    const job = { ...slurmJob('14', OOM), limits: { runtimeSeconds: 60 } };
+    const plan = planRecovery(slurm(job), policy(), { attemptsUsed: 0 }, NOW);
+    expect(plan).toMatchObject({ outcome: 'stop', stopReason: 'limits-unknown', actions: [] });
+    expect(plan.report).toEqual([
+      'Job 14 (job14): OOM detected (Slurm reports OUT_OF_MEMORY); not retried: the memory limit it ran with is unknown, so there is nothing to scale',
+      'No recoverable jobs found: the limits to raise are unknown. Resubmit by hand with a larger request.',
+    ]);
+  });
+
+  it('raises the known limit and leaves an unknown one to the original options', () => {
+    const job = { ...slurmJob('15', TIMEOUT), limits: { runtimeSeconds: 60 } };
+    const plan = planRecovery(slurm(job), policy(), { attemptsUsed: 0 }, NOW);
+    expect(plan.actions).toEqual([
+      { type: 'resubmit-job', jobId: '15', resources: { time: '2', partition: 'long' } },
+    ]);
+  });
+
+  it("scales the --time limit, not the elapsed time that includes Slurm's kill grace", () => {
+    const job = slurmJob('16', { ...TIMEOUT, elapsedSeconds: 88 });
+    const plan = planRecovery(slurm(job), policy(), { attemptsUsed: 0 }, NOW);
+    expect(plan.actions).toMatchObject([{ resources: { time: '2' } }]);
+  });
+
   it('leaves an unknown failure alone and says so', () => {
     const plan = planRecovery(slurm(slurmJob('13', EXIT3)), policy(), { attemptsUsed: 0 }, NOW);
     expect(plan).toMatchObject({ outcome: 'stop', stopReason: 'nothing-recoverable', actions: [] });

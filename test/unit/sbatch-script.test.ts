@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PlannedAllocation } from '../../core/allocation.ts';
-import { capturedJobFromScontrol, parseScontrolRecord } from '../../core/scontrol.ts';
 import { plainJobResubmission, sbatchOptions, torcAllocationSubmission } from '../../core/sbatch-script.ts';
+import { capturedJobFromScontrol, parseScontrolRecord } from '../../core/scontrol.ts';
 import { shellCommand, shellQuote } from '../../core/shell-quote.ts';
 import { formatTag, parseTag } from '../../core/tag.ts';
 
