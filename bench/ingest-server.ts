@@ -1,7 +1,7 @@
 // A server for bench:ingest, in its own process so the load generator does not share its event loop.
 //   bare:    Hono answering 202 without reading the body (the ceiling)
-//   rebound: the real app (signature, zod, group-committed SQLite with synchronous=FULL) plus the worker,
-//            which turns each jobcomp event into a relay command (event → command latency)
+//   rebound: the real app (signature, zod, group-committed SQLite with synchronous=FULL) plus the local
+//            worker loop, which turns each jobcomp event into a relay command (event → command latency)
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { mkdtempSync } from 'node:fs';
@@ -14,12 +14,15 @@ import { openDatabase } from '../local/sqlite.ts';
 import { SqliteQueue } from '../local/sqlite-queue.ts';
 import { SqliteStore } from '../local/sqlite-store.ts';
 import { parseServiceConfig } from '../service/config.ts';
-import { handleEvent } from '../service/worker.ts';
+import { ingestFirst } from '../local/ingest-first.ts';
+import { startWorker } from '../local/worker-loop.ts';
 
 const mode = process.argv[2];
 const secret = 'bench-secret';
 let fetchHandler: (req: Request) => Response | Promise<Response>;
-const latencies: number[] = [];
+let latencies: number[] = [];
+let commandsMade = 0;
+let lastCommandAt = 0;
 
 if (mode === 'bare') {
   const app = new Hono();
@@ -31,26 +34,32 @@ if (mode === 'bare') {
   const events = new SqliteQueue<Event>(db, 'events');
   const commands = new SqliteQueue<Command>(db, 'commands');
   const config = parseServiceConfig({});
-  fetchHandler = createApp({ events, store, config, secret }).fetch;
-  const deps = { store, commands, config, now: () => new Date() };
-  void (async () => {
-    for (;;) {
-      const batch = await events.receive(100, 60);
-      if (!batch.length) await new Promise((r) => setTimeout(r, 5));
-      for (const m of batch) {
-        await handleEvent(deps, m.body);
-        await events.delete(m.receipt);
-        // occurredAt carries the client's send time: the command exists from here on.
-        latencies.push(Date.now() - Date.parse(m.body.occurredAt));
-      }
+  const webhook = ingestFirst(createApp({ events, store, config, secret }).fetch);
+  fetchHandler = webhook.fetch;
+  // Event → command latency, measured where the command becomes durable: the event id carries the
+  // client's send time (bench:<n>:<epoch ms>) and the enrich command names its event.
+  const send = commands.send.bind(commands);
+  commands.send = async (messages) => {
+    await send(messages);
+    const now = Date.now();
+    for (const m of messages) {
+      if (m.body.type !== 'slurm.enrich') continue;
+      latencies.push(now - Number(m.body.eventId.split(':')[2]));
+      commandsMade++;
+      lastCommandAt = now;
     }
-  })();
+  };
+  startWorker(events, { store, commands, config, now: () => new Date() }, console.error, webhook.quiet);
 }
 
 const server = serve({ fetch: (req) => fetchHandler(req), port: 0, hostname: '127.0.0.1' }, (info) => {
   process.send?.({ port: info.port });
 });
 process.on('message', (m: string) => {
-  if (m === 'latencies') process.send?.({ latencies });
+  // Latencies since the last ask (one phase), and how far the worker has got.
+  if (m === 'stats') {
+    process.send?.({ latencies, commandsMade, lastCommandAt });
+    latencies = [];
+  }
   if (m === 'exit') server.close(() => process.exit(0));
 });

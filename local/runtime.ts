@@ -8,9 +8,10 @@ import { Executor } from '../relay/executor.ts';
 import { Poster } from '../relay/poster.ts';
 import { Relay } from '../relay/relay.ts';
 import { SacctWatcher } from '../relay/sacct-watcher.ts';
-import { handleEvent } from '../service/worker.ts';
 import { every } from './every.ts';
+import { ingestFirst } from './ingest-first.ts';
 import type { LocalSettings } from './settings.ts';
+import { startWorker } from './worker-loop.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -32,30 +33,12 @@ export async function startLocal(
   const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });
   const commands = new SqliteQueue<Command>(db, 'commands', { maxReceives: 5 });
   const app = createApp({ events, store, config: settings.config, secret: settings.secret });
-  const server = serve({ fetch: app.fetch, hostname: settings.host, port: settings.port });
+  const webhook = ingestFirst(app.fetch);
+  const server = serve({ fetch: webhook.fetch, hostname: settings.host, port: settings.port });
   await new Promise<void>((ok, fail) => server.once('listening', ok).once('error', fail));
 
   const deps = { store, commands, config: settings.config, now: () => new Date() };
-  let running = true;
-  const worker = (async () => {
-    while (running) {
-      const batch = await events.receive(10, 30);
-      if (batch.length === 0) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      for (const m of batch) {
-        try {
-          await handleEvent(deps, m.body);
-          await events.delete(m.receipt);
-        } catch (error) {
-          log(
-            `worker: event ${m.body.id} failed (receive ${m.receiveCount}, will retry): ${(error as Error).message}`,
-          );
-        }
-      }
-    }
-  })();
+  const worker = startWorker(events, deps, log, webhook.quiet);
 
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
   const poster = new Poster({ url: settings.url, secret: settings.secret, spoolDir: settings.spoolDir });
@@ -98,8 +81,7 @@ export async function startLocal(
     async stop() {
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
-      running = false;
-      await Promise.all([worker, relay.stop(), ...tasks.map((t) => t.stop())]);
+      await Promise.all([worker.stop(), relay.stop(), ...tasks.map((t) => t.stop())]);
       db.close();
     },
   };

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { MessageQueue, QueueMessage } from '../core/ports.ts';
+import { type GroupCommit, groupCommit } from './group-commit.ts';
 
 export interface SqliteQueueOptions {
   /** After this many receives a message moves to the dead letters (SQS maxReceiveCount). */
@@ -9,19 +10,13 @@ export interface SqliteQueueOptions {
 }
 
 /**
- * A durable at-least-once queue in SQLite. Concurrent sends are group-committed: every send of one event-loop
- * turn goes into a single transaction, so one fsync serves many requests.
+ * A durable at-least-once queue in SQLite. Sends, leases and deletes are group-committed with every other
+ * write to the database in the same event-loop turn (group-commit.ts).
  */
 export class SqliteQueue<T> implements MessageQueue<T> {
-  private pending: {
-    rows: { id: string; body: T; group?: string }[];
-    resolve: () => void;
-    reject: (e: unknown) => void;
-  }[] = [];
+  private readonly writer: GroupCommit;
   private readonly maxReceives: number;
   private readonly retainMs: number;
-  private readonly insert;
-  private readonly flushAll;
   /** Statements prepared once: receive and delete run for every message. */
   private readonly sql;
 
@@ -37,16 +32,18 @@ export class SqliteQueue<T> implements MessageQueue<T> {
       seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, grp TEXT, body TEXT NOT NULL,
       visible_at INTEGER NOT NULL, receives INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'ready',
       created_at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS q_${name}_ready ON q_${name} (state, visible_at);`);
-    this.insert = db.prepare(
-      `INSERT OR IGNORE INTO q_${name} (id, grp, body, visible_at, created_at) VALUES (?, ?, ?, ?, ?)`,
-    );
+      DROP INDEX IF EXISTS q_${name}_ready;
+      CREATE INDEX IF NOT EXISTS q_${name}_next ON q_${name} (state, seq);`);
+    this.writer = groupCommit(db);
     const t = `q_${name}`;
     this.sql = {
-      bury: db.prepare(
-        `UPDATE ${t} SET state = 'dead' WHERE state = 'ready' AND visible_at <= ? AND receives >= ?`,
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO ${t} (id, grp, body, visible_at, created_at) VALUES (?, ?, ?, ?, ?)`,
       ),
+      bury: db.prepare(`UPDATE ${t} SET state = 'dead' WHERE seq = ?`),
       purge: db.prepare(`DELETE FROM ${t} WHERE state = 'done' AND visible_at < ?`),
+      // Walks the ready messages in order and stops at `max` visible ones: no sort of the whole backlog
+      // (an index on visible_at made every receive sort it).
       ready: db.prepare(
         `SELECT seq, body, receives FROM ${t} WHERE state = 'ready' AND visible_at <= ? ORDER BY seq LIMIT ?`,
       ),
@@ -56,47 +53,41 @@ export class SqliteQueue<T> implements MessageQueue<T> {
         `UPDATE ${t} SET state = 'done', visible_at = ? WHERE seq = ? AND receives = ? AND state = 'ready'`,
       ),
     };
-    this.flushAll = db.transaction((rows: { id: string; body: T; group?: string }[]) => {
-      const now = Date.now();
-      for (const r of rows) this.insert.run(r.id, r.group ?? null, JSON.stringify(r.body), now, now);
-    });
   }
 
   send(messages: { id: string; body: T; group?: string }[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.flush());
-      this.pending.push({ rows: messages, resolve, reject });
+    const rows = messages.map((m) => [m.id, m.group ?? null, JSON.stringify(m.body)] as const);
+    return this.writer.run(() => {
+      const now = Date.now();
+      for (const [id, group, body] of rows) this.sql.insert.run(id, group, body, now, now);
     });
   }
 
-  private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      this.flushAll(batch.flatMap((b) => b.rows));
-      for (const b of batch) b.resolve();
-    } catch (error) {
-      for (const b of batch) b.reject(error);
-    }
-  }
-
-  async receive(max: number, visibilitySeconds: number): Promise<QueueMessage<T>[]> {
-    const now = Date.now();
-    return this.db.transaction(() => {
-      this.sql.bury.run(now, this.maxReceives);
+  receive(max: number, visibilitySeconds: number): Promise<QueueMessage<T>[]> {
+    return this.writer.run(() => {
+      const now = Date.now();
       const rows = this.sql.ready.all(now, max) as { seq: number; body: string; receives: number }[];
-      for (const r of rows) this.sql.lease.run(now + visibilitySeconds * 1000, r.seq);
-      return rows.map((r) => ({
+      // A message received maxReceives times without a delete is dead-lettered when it comes up again
+      // (checked here, per row, rather than by scanning a backlog on every receive).
+      const live = rows.filter((r) => {
+        if (r.receives < this.maxReceives) return true;
+        this.sql.bury.run(r.seq);
+        return false;
+      });
+      for (const r of live) this.sql.lease.run(now + visibilitySeconds * 1000, r.seq);
+      return live.map((r) => ({
         body: JSON.parse(r.body) as T,
         receipt: `${r.seq}:${r.receives + 1}`,
         receiveCount: r.receives + 1,
       }));
-    })();
+    });
   }
 
-  async delete(receipt: string): Promise<void> {
+  delete(receipt: string): Promise<void> {
     const [seq, receives] = receipt.split(':').map(Number);
-    this.sql.done.run(Date.now(), seq, receives);
+    return this.writer.run(() => {
+      this.sql.done.run(Date.now(), seq, receives);
+    });
   }
 
   /** Forgets delivered ids older than the retention (housekeeping; a repeat after that is new again). */

@@ -7,9 +7,16 @@ import {
   type StateStore,
   type WorkloadRecord,
 } from '../core/ports.ts';
+import { type GroupCommit, groupCommit } from './group-commit.ts';
 
-/** The state store in SQLite: one table per record kind, JSON for nested values. */
+/**
+ * The state store in SQLite: one table per record kind, JSON for nested values. Writes are group-committed
+ * with the queues' (group-commit.ts); reads see what is committed.
+ */
 export class SqliteStore implements StateStore {
+  private readonly writer: GroupCommit;
+  private readonly sql;
+
   constructor(private readonly db: Database.Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS workloads (key TEXT PRIMARY KEY, json TEXT NOT NULL);
@@ -22,26 +29,41 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, workload TEXT NOT NULL, at TEXT NOT NULL, line TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS history_workload ON history (workload, seq);
       CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+    this.writer = groupCommit(db);
+    // The worker's hot path runs these for every event: prepared once.
+    this.sql = {
+      getJob: db.prepare('SELECT json FROM jobs WHERE key = ?'),
+      putJob: db.prepare('INSERT OR REPLACE INTO jobs (key, workload, json) VALUES (?, ?, ?)'),
+      putWorkload: db.prepare('INSERT OR REPLACE INTO workloads (key, json) VALUES (?, ?)'),
+      history: db.prepare('INSERT INTO history (workload, at, line) VALUES (?, ?, ?)'),
+      mark: db.prepare('INSERT OR IGNORE INTO processed (id, expires_at) VALUES (?, ?)'),
+      processed: db.prepare('SELECT 1 FROM processed WHERE id = ? AND expires_at >= ?'),
+      claim: db.prepare(
+        'INSERT OR IGNORE INTO attempts (lineage, attempt, workload, json) VALUES (?, ?, ?, ?)',
+      ),
+      link: db.prepare(
+        'INSERT OR IGNORE INTO attempt_commands (command_id, lineage, attempt) VALUES (?, ?, ?)',
+      ),
+    };
   }
 
   async getWorkload(key: string) {
     return this.one<WorkloadRecord>('SELECT json FROM workloads WHERE key = ?', key);
   }
   async putWorkload(r: WorkloadRecord) {
-    this.db
-      .prepare('INSERT OR REPLACE INTO workloads (key, json) VALUES (?, ?)')
-      .run(r.key, JSON.stringify(r));
+    const json = JSON.stringify(r);
+    await this.writer.run(() => this.sql.putWorkload.run(r.key, json));
   }
   async listWorkloads() {
     return this.all<WorkloadRecord>('SELECT json FROM workloads ORDER BY key');
   }
   async getJob(key: string) {
-    return this.one<JobRecord>('SELECT json FROM jobs WHERE key = ?', key);
+    const row = this.sql.getJob.get(key) as { json: string } | undefined;
+    return row ? (JSON.parse(row.json) as JobRecord) : undefined;
   }
   async putJob(r: JobRecord) {
-    this.db
-      .prepare('INSERT OR REPLACE INTO jobs (key, workload, json) VALUES (?, ?, ?)')
-      .run(r.key, r.workload, JSON.stringify(r));
+    const json = JSON.stringify(r);
+    await this.writer.run(() => this.sql.putJob.run(r.key, r.workload, json));
   }
   async listJobs(workload: string) {
     return this.all<JobRecord>('SELECT json FROM jobs WHERE workload = ? ORDER BY key', workload);
@@ -52,18 +74,13 @@ export class SqliteStore implements StateStore {
     ).n;
   }
   async claimAttempt(r: AttemptRecord) {
-    const claim = this.db.transaction(() => {
-      const info = this.db
-        .prepare('INSERT OR IGNORE INTO attempts (lineage, attempt, workload, json) VALUES (?, ?, ?, ?)')
-        .run(r.lineage, r.attempt, r.workload, JSON.stringify(r));
-      if (info.changes === 0) return false;
-      const link = this.db.prepare(
-        'INSERT OR IGNORE INTO attempt_commands (command_id, lineage, attempt) VALUES (?, ?, ?)',
-      );
-      for (const id of r.commandIds) link.run(id, r.lineage, r.attempt);
+    const json = JSON.stringify(r);
+    const won = await this.writer.run(() => {
+      if (this.sql.claim.run(r.lineage, r.attempt, r.workload, json).changes === 0) return false;
+      for (const id of r.commandIds) this.sql.link.run(id, r.lineage, r.attempt);
       return true;
     });
-    if (!claim()) {
+    if (!won) {
       const existing = this.one<AttemptRecord>(
         'SELECT json FROM attempts WHERE lineage = ? AND attempt = ?',
         r.lineage,
@@ -85,10 +102,9 @@ export class SqliteStore implements StateStore {
     );
   }
   async appendHistory(entries: HistoryEntry[]) {
-    const insert = this.db.prepare('INSERT INTO history (workload, at, line) VALUES (?, ?, ?)');
-    this.db.transaction(() => {
-      for (const e of entries) insert.run(e.workload, e.at, e.line);
-    })();
+    await this.writer.run(() => {
+      for (const e of entries) this.sql.history.run(e.workload, e.at, e.line);
+    });
   }
   async listHistory(workload: string) {
     return this.db
@@ -96,11 +112,7 @@ export class SqliteStore implements StateStore {
       .all(workload) as HistoryEntry[];
   }
   async markProcessed(id: string, expiresAt: Date) {
-    return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO processed (id, expires_at) VALUES (?, ?)')
-        .run(id, expiresAt.getTime()).changes === 1
-    );
+    return this.writer.run(() => this.sql.mark.run(id, expiresAt.getTime()).changes === 1);
   }
 
   /** Housekeeping: drops expired processed-ids (DynamoDB's TTL does this by itself). */
@@ -109,10 +121,7 @@ export class SqliteStore implements StateStore {
   }
 
   async wasProcessed(id: string) {
-    return (
-      this.db.prepare('SELECT 1 FROM processed WHERE id = ? AND expires_at >= ?').get(id, Date.now()) !==
-      undefined
-    );
+    return this.sql.processed.get(id, Date.now()) !== undefined;
   }
 
   private one<T>(sql: string, ...params: unknown[]): T | undefined {

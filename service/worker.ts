@@ -51,6 +51,46 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
   await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
 }
 
+/** Events that touch the same record, handled in order; everything else may run at once. */
+function orderKey(event: Event): string {
+  switch (event.type) {
+    case 'slurm.jobcomp':
+    case 'slurm.epilog':
+    case 'slurm.sacct':
+      return `${event.cluster}:${event.data.jobId}`;
+    case 'relay.command.result':
+      return `command:${event.data.commandId}`;
+    default:
+      return event.id;
+  }
+}
+
+/**
+ * A batch, as the local loop and an SQS-triggered function receive it: events of one job in order,
+ * different jobs concurrently (their writes then share commits). Returns each event's error, if any, so
+ * the caller deletes (or reports to SQS) per event and one bad event never re-runs the whole batch.
+ */
+export async function handleEvents(deps: ServiceDeps, events: Event[]): Promise<(Error | undefined)[]> {
+  const outcomes: (Error | undefined)[] = new Array(events.length);
+  const chains = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    const key = orderKey(e);
+    chains.set(key, [...(chains.get(key) ?? []), i]);
+  });
+  await Promise.all(
+    [...chains.values()].map(async (indexes) => {
+      for (const i of indexes) {
+        try {
+          await handleEvent(deps, events[i]!);
+        } catch (error) {
+          outcomes[i] = error as Error;
+        }
+      }
+    }),
+  );
+  return outcomes;
+}
+
 async function loadJob(deps: ServiceDeps, cluster: string, jobId: string, name?: string): Promise<JobRecord> {
   const key = `${cluster}:${jobId}`;
   return (

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { groupCommit } from '../../local/group-commit.ts';
 import { openDatabase } from '../../local/sqlite.ts';
 import { SqliteQueue } from '../../local/sqlite-queue.ts';
 import { SqliteStore } from '../../local/sqlite-store.ts';
@@ -49,5 +50,26 @@ describe('SQLite housekeeping', () => {
     await store.markProcessed('new', new Date(Date.now() + 60_000));
     expect(store.purgeExpired()).toBe(1);
     expect(await store.wasProcessed('new')).toBe(true);
+  });
+});
+
+describe('SQLite group commit', () => {
+  it('commits the writes of one turn together; a failing write rolls back and rejects alone', async () => {
+    const db = freshDb();
+    db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    const writer = groupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const results = await Promise.allSettled([
+      writer.run(() => insert.run('a')),
+      writer.run(() => {
+        insert.run('b');
+        insert.run('a'); // duplicate key: this write (b included) is undone
+      }),
+      writer.run(() => db.inTransaction && insert.run('c').changes),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results[2]).toMatchObject({ value: 1 });
+    expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['a', 'c']);
+    expect(groupCommit(db)).toBe(writer);
   });
 });

@@ -72,9 +72,20 @@ describe('POST /v1/events', () => {
     expect(events.depth()).toBe(0);
   });
 
-  it('refuses a body over 256 KB with 413', async () => {
+  it('refuses a body over 256 KB with 413, streamed or with a Content-Length', async () => {
     const body = JSON.stringify({ ...event, pad: 'x'.repeat(300 * 1024) });
     expect((await post(body)).status).toBe(413);
+    const length = { 'content-length': String(Buffer.byteLength(body)) };
+    expect((await post(body, { ...signedHeaders(SECRET, body), ...length })).status).toBe(413);
+    expect((await post('{}', { ...signedHeaders(SECRET, '{}'), 'content-length': 'x2' })).status).toBe(413);
+    expect(events.depth()).toBe(0);
+  });
+
+  it('takes a signed body with its Content-Length (the fast path)', async () => {
+    const body = JSON.stringify(event);
+    const length = { 'content-length': String(Buffer.byteLength(body)) };
+    expect((await post(body, { ...signedHeaders(SECRET, body), ...length })).status).toBe(202);
+    expect(events.depth()).toBe(1);
   });
 
   it('refuses invalid JSON with 400', async () => {
