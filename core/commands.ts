@@ -73,19 +73,27 @@ export const ResetTorcJobsCommandSchema = CommandBaseSchema.extend({
   reinitialize: z.boolean().default(true),
 });
 
+/** One group of identical allocations, as core/allocation.ts plans it (sbatch values are checked formats). */
+export const PlannedAllocationSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/),
+  rr: z.string(),
+  deferred: z.boolean(),
+  partition: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  count: z.number().int(),
+  nodes: z.number().int(),
+  walltime: z.string().regex(/^(\d+-)?\d+(:\d+){0,2}$/),
+  mem: z.string().regex(/^\d+[KMGT]?$/),
+  cpusPerTask: z.number().int(),
+  gres: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).optional(),
+  jobsPerAllocation: z.number().int(),
+  jobIds: z.array(z.number().int()),
+});
+
 export const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.submit-allocations'),
   workflowId: z.number().int().positive(),
-  /** Deterministic names: a repeated command finds allocations it already submitted. */
-  allocations: z.array(
-    z.object({
-      name: z.string().min(1),
-      count: z.number().int().positive(),
-      options: z.record(z.string(), z.string()),
-      jobIds: z.array(z.number().int().positive()),
-      deferred: z.boolean(),
-    }),
-  ),
+  /** Deterministic names (`<rr>_a<attempt>`): a repeated command finds what it already submitted. */
+  allocations: z.array(PlannedAllocationSchema).min(1),
 });
 
 export const RunHookCommandSchema = CommandBaseSchema.extend({

@@ -66,6 +66,19 @@ export const SlurmSacctEventSchema = EnvelopeSchema.extend({
   }),
 });
 
+/** A Torc resource-requirements row as events carry it (memory and runtime in Torc's own formats). */
+const TorcRrSchema = z.object({
+  id: z.number().int().positive(),
+  name: Text,
+  memory: Text,
+  runtime: Text,
+  numCpus: z.number().int().positive(),
+  numGpus: z.number().int().nonnegative().default(0),
+  numNodes: z.number().int().positive().default(1),
+});
+
+export type TorcRr = z.infer<typeof TorcRrSchema>;
+
 /** A Torc job reached a terminal status, enriched by the forwarder with its result and resources. */
 export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.job.finished'),
@@ -74,28 +87,34 @@ export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
     jobId: z.number().int().positive(),
     jobName: Text,
     status: z.enum(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']),
+    runId: z.number().int().nonnegative(),
     returnCode: z.number().int(),
     execTimeMinutes: z.number().nonnegative(),
     peakMemoryBytes: z.number().int().nonnegative().optional(),
     attemptId: z.number().int().positive().default(1),
-    resourceRequirements: z.object({
-      id: z.number().int().positive(),
-      name: Text,
-      memory: Text,
-      runtime: Text,
-      numCpus: z.number().int().positive(),
-      numGpus: z.number().int().nonnegative().default(0),
-      numNodes: z.number().int().positive().default(1),
-    }),
+    resourceRequirements: TorcRrSchema,
   }),
 });
 
-/** Torc emits no such event; the forwarder detects completion (is_complete) and emits it. */
+
+/**
+ * Torc emits no such event; the forwarder detects completion (is_complete) and sends it after the
+ * torc.job.finished events of that run. It carries what recovery needs besides those: which jobs failed,
+ * which were cancelled behind them, and which jobs share each resource-requirements row.
+ */
 export const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.workflow.completed'),
   data: z.object({
     workflowId: z.number().int().positive(),
+    runId: z.number().int().nonnegative(),
     isCanceled: z.boolean().default(false),
+    failedJobIds: z.array(z.number().int().positive()).max(10_000),
+    canceled: z
+      .array(z.object({ id: z.number().int().positive(), rrId: z.number().int().positive() }))
+      .max(10_000)
+      .default([]),
+    rrMembers: z.record(z.string().regex(/^\d+$/), z.array(z.number().int().positive())),
+    resourceRequirements: z.array(TorcRrSchema).max(1000),
   }),
 });
 

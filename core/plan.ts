@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SlurmResourcesSchema } from './commands.ts';
+import { PlannedAllocationSchema, SlurmResourcesSchema } from './commands.ts';
 import { CauseSchema } from './diagnose.ts';
 
 // A plan is a value: what recovery would do and why, in words a person reads. The worker executes it,
@@ -22,20 +22,6 @@ export const DecisionSchema = z.object({
   note: z.string(),
 });
 
-const AllocationSchema = z.object({
-  name: z.string(),
-  rr: z.string(),
-  deferred: z.boolean(),
-  partition: z.string(),
-  count: z.number().int(),
-  nodes: z.number().int(),
-  walltime: z.string(),
-  mem: z.string(),
-  cpusPerTask: z.number().int(),
-  gres: z.string().optional(),
-  jobsPerAllocation: z.number().int(),
-  jobIds: z.array(z.number().int()),
-});
 
 export const PlanActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resubmit-job'), jobId: z.string(), resources: SlurmResourcesSchema }),
@@ -50,7 +36,7 @@ export const PlanActionSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('run-hook'), hook: z.string() }),
   z.object({ type: z.literal('reset-jobs'), jobIds: z.array(z.number().int()) }),
-  z.object({ type: z.literal('submit-allocations'), allocations: z.array(AllocationSchema) }),
+  z.object({ type: z.literal('submit-allocations'), allocations: z.array(PlannedAllocationSchema) }),
 ]);
 
 export const STOP_REASONS = [

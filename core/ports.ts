@@ -1,6 +1,6 @@
 import type { Command } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
-import type { Event } from './events.ts';
+import type { Event, EventOf, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
 import type { Plan } from './plan.ts';
 
@@ -14,15 +14,20 @@ export interface WorkloadRecord {
   kind: 'slurm' | 'torc';
   status: WorkloadStatus;
   updatedAt: string;
+  /** Torc: the last completion the worker saw, so `rebound plan` replans exactly what the worker would. */
+  lastCompletion?: EventOf<'torc.workflow.completed'>['data'];
 }
 
 export interface JobRecord {
-  /** `<cluster>:<slurm job id>` or `torc:<workflow>:<job>`. */
+  /** `<cluster>:<slurm job id>` or `torc:<cluster>:<workflow>:<job>`. */
   key: string;
   workload: string | null;
   jobId: string;
   name: string;
+  /** Plain Slurm: the partition it ran in. */
   partition?: string;
+  /** Torc: the run it ended in and its resource-requirements row then. */
+  torc?: { runId: number; rr: TorcRr };
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
   /** The first job of a resubmission chain: attempts are counted per chain. */

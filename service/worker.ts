@@ -14,6 +14,8 @@ import {
 } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
 import type { ServiceConfig } from './config.ts';
+import { ensureWorkload, history, send } from './effects.ts';
+import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc.ts';
 
 export interface ServiceDeps {
   store: StateStore;
@@ -44,8 +46,14 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
     case 'relay.command.result':
       await onCommandResult(deps, event);
       break;
-    default:
-      // Torc events are handled by the Torc recovery path (issue 4); recorded as seen, nothing else yet.
+    case 'torc.job.finished':
+      await onTorcJobFinished(deps, event);
+      break;
+    case 'torc.workflow.completed':
+      await onTorcWorkflowCompleted(deps, event);
+      break;
+    case 'slurm.allocation.ended':
+      // Orphan cleanup for Torc allocations arrives with the Torc recovery path's allocation events.
       break;
   }
   await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
@@ -60,8 +68,11 @@ function orderKey(event: Event): string {
       return `${event.cluster}:${event.data.jobId}`;
     case 'relay.command.result':
       return `command:${event.data.commandId}`;
-    default:
-      return event.id;
+    case 'torc.job.finished':
+    case 'torc.workflow.completed':
+    case 'slurm.allocation.ended':
+      // A completion must follow the job events posted before it.
+      return `torc:${event.cluster}:${event.data.workflowId}`;
   }
 }
 
@@ -152,7 +163,7 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
   if (!tag) {
     job.decided = true;
     await store.putJob(job);
-    await ensureWorkload(deps, UNTAGGED, 'watching');
+    await ensureWorkload(deps, UNTAGGED, 'slurm', 'watching');
     await history(deps, UNTAGGED, [
       `${label}: ${d.cause} (${d.summary}); not tagged rebound:<workload>, recorded only`,
     ]);
@@ -179,13 +190,14 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
     job.decided = true;
     await store.putJob(job);
     if (plan.stopReason === 'nothing-failed') {
-      await ensureWorkload(deps, tag.workload, 'healthy');
+      await ensureWorkload(deps, tag.workload, 'slurm', 'healthy');
       await history(deps, tag.workload, [`${label}${attemptNote}: completed`]);
       return;
     }
     await ensureWorkload(
       deps,
       tag.workload,
+      'slurm',
       plan.stopReason === 'max-retries' ? 'exhausted' : 'needs-attention',
     );
     await history(deps, tag.workload, [`${label}${attemptNote}: ${d.cause} [${evidence}]`, ...plan.report]);
@@ -212,7 +224,7 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
   }
   job.decided = true;
   await store.putJob(job);
-  await ensureWorkload(deps, tag.workload, 'recovering');
+  await ensureWorkload(deps, tag.workload, 'slurm', 'recovering');
   await history(deps, tag.workload, [`${label}${attemptNote}: ${d.cause} [${evidence}]`, ...plan.report]);
   await send(deps, commands);
 }
@@ -261,6 +273,7 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
     if (!r.ok) await history(deps, UNTAGGED, [`Command ${r.commandId} failed: ${r.error ?? r.output}`]);
     return;
   }
+  if (attempt.plan.kind === 'torc') return continueTorcRecovery(deps, attempt, event);
   const [newId] = r.slurmJobIds;
   if (r.ok && newId) {
     const key = `${event.cluster}:${newId}`;
@@ -284,22 +297,8 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
     ]);
     return;
   }
-  await ensureWorkload(deps, attempt.workload, 'needs-attention');
+  await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');
   await history(deps, attempt.workload, [
     `Attempt ${attempt.attempt} failed to submit: ${r.error ?? r.output}`,
   ]);
-}
-
-async function ensureWorkload(deps: ServiceDeps, key: string, status: WorkloadStatus) {
-  await deps.store.putWorkload({ key, kind: 'slurm', status, updatedAt: deps.now().toISOString() });
-}
-
-async function history(deps: ServiceDeps, workload: string, lines: string[]) {
-  const at = deps.now().toISOString();
-  await deps.store.appendHistory(lines.map((line) => ({ workload, at, line })));
-}
-
-async function send(deps: ServiceDeps, commands: Command[]) {
-  if (commands.length)
-    await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
 }

@@ -1,0 +1,220 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Event } from '../core/events.ts';
+import type { TorcJob, TorcResourceRequirements, TorcResult } from '../core/torc-model.ts';
+import type { TorcClient } from './torc-client.ts';
+
+const TERMINAL = new Set(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']);
+const JOB_EVENTS = new Set(['job_completed', 'job_failed', 'job_terminated', 'job_canceled', 'job_pending_failed']);
+
+interface WorkflowState {
+  /** `<job>:<run>:<attempt>` of results already posted. */
+  posted: string[];
+  /** The run whose completion was posted (a reinitialize bumps run_id, so the next one is new). */
+  completedRun?: number;
+}
+
+export interface TorcForwarderOptions {
+  client: TorcClient;
+  cluster: string;
+  post: (events: Event[]) => Promise<void>;
+  /** Workflows registered by `rebound watch` (and the relay's config); re-read on every sync. */
+  registryFile: string;
+  /** Posted results and completions per workflow, rewritten atomically. */
+  stateFile: string;
+  log: (line: string) => void;
+  now?: () => Date;
+}
+
+/** `rebound watch <id>`: adds a workflow to the registry the running relay reads. */
+export function registerWorkflow(registryFile: string, workflowId: number): boolean {
+  const ids = readRegistry(registryFile);
+  if (ids.includes(workflowId)) return false;
+  const tmp = `${registryFile}.tmp`;
+  writeFileSync(tmp, JSON.stringify([...ids, workflowId].sort((a, b) => a - b)));
+  renameSync(tmp, registryFile);
+  return true;
+}
+
+export function readRegistry(registryFile: string): number[] {
+  return existsSync(registryFile) ? (JSON.parse(readFileSync(registryFile, 'utf8')) as number[]) : [];
+}
+
+/**
+ * Turns Torc into events. Per watched workflow it follows the SSE stream (reconnecting with backoff) and
+ * treats every job event as a hint to reconcile from the API: results not yet posted become
+ * torc.job.finished events, and once `is_complete` holds, one torc.workflow.completed per run follows them.
+ * The same reconcile runs on a timer as the backstop (SSE is lossy and Torc has no completion event), on
+ * every (re)connect, and after a restart, so nothing is lost and nothing is posted twice.
+ */
+export class TorcForwarder {
+  private readonly streams = new Map<number, AbortController>();
+  private readonly pending = new Map<number, Promise<void>>();
+  private readonly state: Record<string, WorkflowState>;
+
+  constructor(private readonly opts: TorcForwarderOptions) {
+    this.state = existsSync(opts.stateFile)
+      ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as Record<string, WorkflowState>)
+      : {};
+  }
+
+  /** Starts streams for newly registered workflows and reconciles every watched one (the poll backstop). */
+  async sync(): Promise<void> {
+    for (const id of readRegistry(this.opts.registryFile)) {
+      if (!this.streams.has(id)) this.follow(id);
+    }
+    await Promise.all([...this.streams.keys()].map((id) => this.reconcile(id)));
+  }
+
+  stop(): void {
+    for (const c of this.streams.values()) c.abort();
+    this.streams.clear();
+  }
+
+  private follow(workflowId: number): void {
+    const abort = new AbortController();
+    this.streams.set(workflowId, abort);
+    void (async () => {
+      for (let failures = 0; !abort.signal.aborted; ) {
+        try {
+          const events = this.opts.client.events(workflowId, abort.signal);
+          // Whatever happened while disconnected is caught up from the API once the stream is open.
+          let first = true;
+          for await (const e of events) {
+            if (first) failures = 0;
+            first = false;
+            if (e === 'dropped' || JOB_EVENTS.has(e.event_type)) void this.reconcile(workflowId);
+          }
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          this.opts.log(`torc forwarder: workflow ${workflowId} stream: ${(error as Error).message}`);
+        }
+        failures++;
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(failures, 6))));
+        void this.reconcile(workflowId);
+      }
+    })();
+  }
+
+  /** One reconcile per workflow at a time; a request during one runs once more after it. */
+  reconcile(workflowId: number): Promise<void> {
+    const running = this.pending.get(workflowId);
+    if (running) return running.then(() => this.reconcile(workflowId));
+    const next = this.reconcileNow(workflowId)
+      .catch((error) => this.opts.log(`torc forwarder: workflow ${workflowId}: ${(error as Error).message}`))
+      .finally(() => this.pending.delete(workflowId));
+    this.pending.set(workflowId, next);
+    return next;
+  }
+
+  private async reconcileNow(workflowId: number): Promise<void> {
+    const { client } = this.opts;
+    const [status, complete, results, jobs, rrs] = await Promise.all([
+      client.status(workflowId),
+      client.isComplete(workflowId),
+      client.results(workflowId),
+      client.jobs(workflowId),
+      client.resourceRequirements(workflowId),
+    ]);
+    const state = (this.state[workflowId] ??= { posted: [] });
+    const posted = new Set(state.posted);
+    const jobById = new Map(jobs.map((j) => [j.id, j]));
+    const rrById = new Map(rrs.map((r) => [r.id!, r]));
+    const now = (this.opts.now?.() ?? new Date()).toISOString();
+
+    const fresh = results.filter((r) => TERMINAL.has(r.status) && !posted.has(resultKey(r)));
+    const events: Event[] = fresh.flatMap((r) => {
+      const job = jobById.get(r.job_id);
+      const rr = job?.resource_requirements_id ? rrById.get(job.resource_requirements_id) : undefined;
+      return job && rr ? [this.jobFinished(r, job, rr, now)] : [];
+    });
+    const run = status.run_id;
+    if (complete.is_complete && state.completedRun !== run) {
+      events.push(this.completed(workflowId, run, complete.is_canceled, jobs, rrs, now));
+    }
+    // In order, in batches of the webhook's limit: the completion after the job events it depends on.
+    for (let i = 0; i < events.length; i += 100) await this.opts.post(events.slice(i, i + 100));
+    if (events.length === 0) return;
+    state.posted = results.map(resultKey).filter((k) => posted.has(k) || fresh.some((r) => resultKey(r) === k));
+    if (complete.is_complete) state.completedRun = run;
+    this.save();
+    this.opts.log(
+      `torc forwarder: workflow ${workflowId} run ${run}: posted ${fresh.length} job result(s)${complete.is_complete ? ', workflow complete' : ''}`,
+    );
+  }
+
+  private jobFinished(r: TorcResult, job: TorcJob, rr: TorcResourceRequirements, now: string): Event {
+    return {
+      id: `torc-job:${r.workflow_id}:${resultKey(r)}`,
+      version: 1,
+      source: 'relay:torc',
+      occurredAt: now,
+      cluster: this.opts.cluster,
+      type: 'torc.job.finished',
+      data: {
+        workflowId: r.workflow_id,
+        jobId: r.job_id,
+        jobName: job.name,
+        status: r.status as 'completed',
+        runId: r.run_id,
+        returnCode: r.return_code,
+        execTimeMinutes: Math.max(0, r.exec_time_minutes),
+        ...(r.peak_memory_bytes !== undefined ? { peakMemoryBytes: r.peak_memory_bytes } : {}),
+        attemptId: r.attempt_id ?? 1,
+        resourceRequirements: rrEvent(rr),
+      },
+    };
+  }
+
+  private completed(
+    workflowId: number,
+    runId: number,
+    isCanceled: boolean,
+    jobs: TorcJob[],
+    rrs: TorcResourceRequirements[],
+    now: string,
+  ): Event {
+    const rrMembers: Record<string, number[]> = {};
+    for (const j of jobs) {
+      if (j.resource_requirements_id === undefined) continue;
+      (rrMembers[String(j.resource_requirements_id)] ??= []).push(j.id);
+    }
+    return {
+      id: `torc-complete:${workflowId}:${runId}`,
+      version: 1,
+      source: 'relay:torc',
+      occurredAt: now,
+      cluster: this.opts.cluster,
+      type: 'torc.workflow.completed',
+      data: {
+        workflowId,
+        runId,
+        isCanceled,
+        failedJobIds: jobs.filter((j) => j.status === 'failed' || j.status === 'terminated').map((j) => j.id),
+        canceled: jobs
+          .filter((j) => j.status === 'canceled' && j.resource_requirements_id !== undefined)
+          .map((j) => ({ id: j.id, rrId: j.resource_requirements_id! })),
+        rrMembers,
+        resourceRequirements: rrs.filter((r) => r.id !== undefined).map(rrEvent),
+      },
+    };
+  }
+
+  private save(): void {
+    writeFileSync(`${this.opts.stateFile}.tmp`, JSON.stringify(this.state));
+    renameSync(`${this.opts.stateFile}.tmp`, this.opts.stateFile);
+  }
+}
+
+const resultKey = (r: TorcResult) => `${r.job_id}:${r.run_id}:${r.attempt_id ?? 1}`;
+
+function rrEvent(rr: TorcResourceRequirements) {
+  return {
+    id: rr.id!,
+    name: rr.name,
+    memory: rr.memory,
+    runtime: rr.runtime,
+    numCpus: rr.num_cpus,
+    numGpus: rr.num_gpus,
+    numNodes: rr.num_nodes,
+  };
+}

@@ -1,0 +1,176 @@
+import type { Command } from '../core/commands.ts';
+import { diagnose } from '../core/diagnose.ts';
+import type { EventOf } from '../core/events.ts';
+import { evidenceFromTorcEvent } from '../core/evidence.ts';
+import type { Plan } from '../core/plan.ts';
+import { planRecovery } from '../core/planner.ts';
+import { policyFor } from '../core/policy.ts';
+import { AttemptAlreadyClaimedError, type AttemptRecord, type WorkloadStatus } from '../core/ports.ts';
+import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState, torcWorkload } from '../core/torc-state.ts';
+import { ensureWorkload, history, send } from './effects.ts';
+import type { ServiceDeps } from './worker.ts';
+
+// The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
+// the relay executes and reports. Steps run strictly in order: the next command is sent only when the
+// previous one succeeded, so a failing hook (or any failing step) stops the recovery where it failed.
+
+const jobKey = (cluster: string, workflowId: number, jobId: number) => `torc:${cluster}:${workflowId}:${jobId}`;
+
+export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.job.finished'>) {
+  const d = event.data;
+  const evidence = evidenceFromTorcEvent(event);
+  const workload = torcWorkload(d.workflowId);
+  await deps.store.putJob({
+    key: jobKey(event.cluster, d.workflowId, d.jobId),
+    workload,
+    jobId: String(d.jobId),
+    name: d.jobName,
+    evidence,
+    diagnosis: diagnose(evidence),
+    lineage: workload,
+    attempt: d.attemptId,
+    decided: false,
+    updatedAt: deps.now().toISOString(),
+    torc: { runId: d.runId, rr: d.resourceRequirements },
+  });
+  if (!(await deps.store.getWorkload(workload))) await ensureWorkload(deps, workload, 'torc', 'watching');
+}
+
+/** The failed jobs of the completed run, as recorded from their job events (posted just before). */
+async function failedJobs(deps: ServiceDeps, cluster: string, c: TorcCompletion): Promise<RecordedTorcJob[]> {
+  const records = await Promise.all(c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))));
+  const missing = c.failedJobIds.filter((_, i) => records[i]?.torc?.runId !== c.runId);
+  // The forwarder posts results before the completion; a gap is a delivery still in flight: retry later.
+  if (missing.length) throw new Error(`results of job(s) ${missing.join(', ')} of run ${c.runId} not recorded yet`);
+  return records.map((r) => ({
+    id: Number(r!.jobId),
+    name: r!.name,
+    evidence: r!.evidence,
+    ...(r!.diagnosis ? { diagnosis: r!.diagnosis } : {}),
+    rr: r!.torc!.rr,
+  }));
+}
+
+/** Dry-run and the worker share this: the plan for a workflow's last completion. */
+export async function planTorc(
+  deps: Pick<ServiceDeps, 'store' | 'config' | 'now'>,
+  cluster: string,
+  completion: TorcCompletion,
+): Promise<Plan> {
+  const workload = torcWorkload(completion.workflowId);
+  const state = torcRecoveryState(completion, await failedJobs(deps as ServiceDeps, cluster, completion), deps.config.profile);
+  const used = await deps.store.countAttempts(workload);
+  return planRecovery(state, policyFor(deps.config.policy, workload), { attemptsUsed: used }, deps.now());
+}
+
+export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<'torc.workflow.completed'>) {
+  const c = event.data;
+  const workload = torcWorkload(c.workflowId);
+  const plan = await planTorc(deps, event.cluster, c);
+  const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
+  const keep = { lastCompletion: c, cluster: event.cluster };
+  if (plan.outcome === 'stop') {
+    const status: WorkloadStatus =
+      plan.stopReason === 'nothing-failed' ? 'healthy' : plan.stopReason === 'max-retries' ? 'exhausted' : 'needs-attention';
+    await ensureWorkload(deps, workload, 'torc', status, keep);
+    await history(deps, workload, [head, ...plan.report]);
+    return;
+  }
+  const commands = torcCommands(plan, c.workflowId);
+  try {
+    await deps.store.claimAttempt({
+      lineage: workload,
+      attempt: plan.attempt,
+      workload,
+      plan,
+      commandIds: commands.map((x) => x.id),
+      createdAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
+    // Redelivered after the claim: the first step again (its id is deduplicated by the queue).
+    if (error.existing.plan.createdAt === plan.createdAt || sameCommands(error.existing, commands))
+      await send(deps, commands.slice(0, 1));
+    return;
+  }
+  await ensureWorkload(deps, workload, 'torc', 'recovering', keep);
+  await history(deps, workload, [head, ...plan.report]);
+  await send(deps, commands.slice(0, 1));
+}
+
+const sameCommands = (a: AttemptRecord, commands: Command[]) =>
+  a.commandIds.length === commands.length && a.commandIds.every((id, i) => id === commands[i]!.id);
+
+/** The plan's actions as relay commands, in execution order, with ids fixed by workflow and attempt. */
+export function torcCommands(plan: Plan, workflowId: number): Command[] {
+  const base = (step: number, kind: string) => ({
+    id: `${plan.workload}:a${plan.attempt}:${step}-${kind}`,
+    workload: plan.workload,
+    createdAt: plan.createdAt,
+    workflowId,
+  });
+  return plan.actions.flatMap((a, step): Command[] => {
+    switch (a.type) {
+      case 'update-resources':
+        return [
+          {
+            ...base(step, 'resources'),
+            type: 'torc.update-resources',
+            resourceRequirementsId: a.rrId,
+            ...(a.cloneAs ? { cloneAs: a.cloneAs } : {}),
+            jobIds: a.jobIds,
+            memory: a.memory,
+            runtime: a.runtime,
+          },
+        ];
+      case 'run-hook':
+        return [{ ...base(step, 'hook'), type: 'hook.run', hook: a.hook }];
+      case 'reset-jobs':
+        return [{ ...base(step, 'reset'), type: 'torc.reset-jobs', jobIds: a.jobIds, reinitialize: true }];
+      case 'submit-allocations': {
+        // Deferred groups wait until their jobs are ready; auto-schedule submits them then.
+        const now = a.allocations.filter((x) => !x.deferred);
+        return now.length ? [{ ...base(step, 'allocations'), type: 'torc.submit-allocations', allocations: now }] : [];
+      }
+      default:
+        return [];
+    }
+  });
+}
+
+const STEP: Record<string, string> = {
+  'torc.update-resources': 'updating resource requirements',
+  'hook.run': 'the recovery hook',
+  'torc.reset-jobs': 'resetting and reinitializing jobs',
+  'torc.submit-allocations': 'submitting allocations',
+};
+
+/** A step's result: the next step, or the end of the attempt, or a stop with what went wrong. */
+export async function continueTorcRecovery(
+  deps: ServiceDeps,
+  attempt: AttemptRecord,
+  event: EventOf<'relay.command.result'>,
+) {
+  const r = event.data;
+  const workflowId = Number(attempt.workload.replace('torc-wf', ''));
+  const commands = torcCommands(attempt.plan, workflowId);
+  const index = commands.findIndex((c) => c.id === r.commandId);
+  const command = commands[index];
+  if (!command) return;
+  const what = STEP[command.type] ?? command.type;
+  const output = r.output.trim();
+  if (!r.ok) {
+    await ensureWorkload(deps, attempt.workload, 'torc', 'needs-attention');
+    await history(deps, attempt.workload, [
+      `Attempt ${attempt.attempt}: recovery stopped at ${what}: ${r.error ?? 'failed'}`,
+      ...(output ? [`  output: ${output}`] : []),
+    ]);
+    return;
+  }
+  const lines = [`Attempt ${attempt.attempt}: ${what} done${r.alreadyDone ? ' (already done before)' : ''}`];
+  if (command.type === 'hook.run' && output) lines.push(`  output: ${output}`);
+  if (command.type === 'torc.submit-allocations')
+    lines.push(`  ${r.slurmJobIds.length} allocation(s) submitted: ${r.slurmJobIds.join(', ')}`);
+  await history(deps, attempt.workload, lines);
+  await send(deps, commands.slice(index + 1, index + 2));
+}
