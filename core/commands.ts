@@ -96,6 +96,13 @@ export const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
   allocations: z.array(PlannedAllocationSchema).min(1),
 });
 
+/** Orphan cleanup for one ended allocation: its jobs still marked running become failed (−128). */
+export const CleanupTorcAllocationCommandSchema = CommandBaseSchema.extend({
+  type: z.literal('torc.cleanup-allocation'),
+  workflowId: z.number().int().positive(),
+  slurmJobId: SlurmJobId,
+});
+
 export const RunHookCommandSchema = CommandBaseSchema.extend({
   type: z.literal('hook.run'),
   hook: HookName,
@@ -109,6 +116,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
   UpdateTorcResourcesCommandSchema,
   ResetTorcJobsCommandSchema,
   SubmitTorcAllocationsCommandSchema,
+  CleanupTorcAllocationCommandSchema,
   RunHookCommandSchema,
 ]);
 

@@ -18,6 +18,12 @@ export interface RecordedTorcJob {
 
 export const torcWorkload = (workflowId: number) => `torc-wf${workflowId}`;
 
+/** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */
+export function torcWorkflowOf(workload: string): number | undefined {
+  const m = /^torc-wf(\d+)$/.exec(workload);
+  return m ? Number(m[1]) : undefined;
+}
+
 const group = (rr: TorcRr): ResourceGroup => ({
   name: rr.name,
   cpus: rr.numCpus,

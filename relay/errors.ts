@@ -6,6 +6,8 @@ export class ExecError extends ReboundError {
     readonly argv: readonly string[],
     readonly code: number | null,
     readonly stderr: string,
+    /** stdout and stderr together, as a person would read them. */
+    readonly output = stderr,
   ) {
     super(`${argv[0]} exited ${code}: ${stderr.trim().slice(0, 500)}`, { argv, code });
     this.name = 'ExecError';

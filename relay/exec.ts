@@ -24,7 +24,9 @@ export function run(
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', (e) => reject(new ExecError(argv, null, e.message)));
     child.on('close', (code) =>
-      code === 0 ? resolve({ stdout, stderr }) : reject(new ExecError(argv, code, stderr || stdout)),
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(new ExecError(argv, code, stderr || stdout, `${stdout}${stderr}`)),
     );
   });
 }

@@ -8,6 +8,8 @@ import { formatTag, parseTag } from '../core/tag.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 import { captureJob, findJobsByComment, sacctFinal, sbatch } from './slurm.ts';
+import { TorcApiError } from './torc-client.ts';
+import type { TorcExecutor } from './torc-executor.ts';
 
 export interface ExecutorOptions {
   cluster: string;
@@ -15,6 +17,8 @@ export interface ExecutorOptions {
   stateDir: string;
   /** Hook name → argument vector, from the relay's own config; nothing else can be run. */
   hooks: Record<string, string[]>;
+  /** Absent when the relay has no Torc server configured: Torc commands then fail with that reason. */
+  torc?: TorcExecutor;
   now?: () => Date;
 }
 
@@ -49,12 +53,32 @@ export class Executor {
           return [this.result(command, await this.resubmit(command))];
         case 'hook.run':
           return [this.result(command, await this.runHook(command))];
+        case 'torc.update-resources':
+        case 'torc.reset-jobs':
+        case 'torc.submit-allocations':
+          if (!this.opts.torc) return [this.result(command, failure('no Torc server in the relay config'))];
+          return [this.result(command, { ok: true, ...(await this.opts.torc.execute(command)) })];
+        case 'torc.cleanup-allocation': {
+          if (!this.opts.torc) return [this.result(command, failure('no Torc server in the relay config'))];
+          const failed = await this.opts.torc.cleanupAllocation(command.workflowId, command.slurmJobId);
+          return [
+            this.result(command, {
+              ok: true,
+              slurmJobIds: [],
+              alreadyDone: failed.length === 0,
+              output: failed.length ? `marked failed (orphaned): job(s) ${failed.join(', ')}` : 'no orphaned jobs',
+            }),
+          ];
+        }
         default:
           return [this.result(command, failure(`${command.type} is not supported by this relay`))];
       }
     } catch (error) {
-      if (!(error instanceof ExecError)) throw error;
-      return [this.result(command, failure(error.message))];
+      // A 4xx from Torc will not change on retry: report it. Connection errors and 5xx propagate, so the
+      // command stays leased and is retried.
+      const final = error instanceof TorcApiError && error.status >= 400 && error.status < 500;
+      if (!(error instanceof ExecError) && !final) throw error;
+      return [this.result(command, failure((error as Error).message))];
     }
   }
 
@@ -116,8 +140,13 @@ export class Executor {
     if (!argv) return failure(`hook "${command.hook}" is not in the relay config`);
     const id = command.workflowId === undefined ? [] : [String(command.workflowId)];
     const env = { ...process.env, ...(id.length ? { TORC_WORKFLOW_ID: id[0] } : {}) };
-    const { stdout, stderr } = await run([...argv, ...id], { env });
-    return { ok: true, slurmJobIds: [], alreadyDone: false, output: `${stdout}${stderr}`.slice(-4000) };
+    try {
+      const { stdout, stderr } = await run([...argv, ...id], { env });
+      return { ok: true, slurmJobIds: [], alreadyDone: false, output: `${stdout}${stderr}`.slice(-4000) };
+    } catch (error) {
+      if (!(error instanceof ExecError)) throw error;
+      return { ...failure(`hook "${command.hook}" exited ${error.code}`), output: error.output.slice(-4000) };
+    }
   }
 
   private result(command: Command, data: ResultData): Event {

@@ -6,7 +6,13 @@ import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type AttemptRecord, type WorkloadStatus } from '../core/ports.ts';
-import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState, torcWorkload } from '../core/torc-state.ts';
+import {
+  type RecordedTorcJob,
+  type TorcCompletion,
+  torcRecoveryState,
+  torcWorkflowOf,
+  torcWorkload,
+} from '../core/torc-state.ts';
 import { ensureWorkload, history, send } from './effects.ts';
 import type { ServiceDeps } from './worker.ts';
 
@@ -152,7 +158,7 @@ export async function continueTorcRecovery(
   event: EventOf<'relay.command.result'>,
 ) {
   const r = event.data;
-  const workflowId = Number(attempt.workload.replace('torc-wf', ''));
+  const workflowId = torcWorkflowOf(attempt.workload)!;
   const commands = torcCommands(attempt.plan, workflowId);
   const index = commands.findIndex((c) => c.id === r.commandId);
   const command = commands[index];

@@ -13,6 +13,7 @@ import {
   type WorkloadStatus,
 } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
+import { torcWorkflowOf } from '../core/torc-state.ts';
 import type { ServiceConfig } from './config.ts';
 import { ensureWorkload, history, send } from './effects.ts';
 import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc.ts';
@@ -158,6 +159,23 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
   job.updatedAt = deps.now().toISOString();
   if (job.decided) return store.putJob(job);
   const d = job.diagnosis;
+  const workflowId = tag ? torcWorkflowOf(tag.workload) : undefined;
+  if (workflowId !== undefined) {
+    // One of our Torc allocations ended: whatever its runner left running is orphaned; clean up at once.
+    job.decided = true;
+    await store.putJob(job);
+    await send(deps, [
+      {
+        type: 'torc.cleanup-allocation',
+        id: `${tag!.workload}:cleanup:${job.jobId}`,
+        workload: tag!.workload,
+        createdAt: job.updatedAt,
+        workflowId,
+        slurmJobId: job.jobId,
+      },
+    ]);
+    return;
+  }
   const label = `Job ${job.jobId} (${job.name})`;
 
   if (!tag) {
@@ -270,7 +288,11 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
   const r = event.data;
   const attempt = await deps.store.findAttemptByCommand(r.commandId);
   if (!attempt) {
-    if (!r.ok) await history(deps, UNTAGGED, [`Command ${r.commandId} failed: ${r.error ?? r.output}`]);
+    // Commands outside an attempt (orphan cleanup) name their workload before the first ':'.
+    const workload = r.commandId.split(':')[0]!;
+    const known = torcWorkflowOf(workload) !== undefined && (await deps.store.getWorkload(workload));
+    const line = r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;
+    if (known || !r.ok) await history(deps, known ? workload : UNTAGGED, [line]);
     return;
   }
   if (attempt.plan.kind === 'torc') return continueTorcRecovery(deps, attempt, event);

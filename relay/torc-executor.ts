@@ -1,0 +1,200 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from '../core/commands.ts';
+import { torcAllocationSubmission } from '../core/sbatch-script.ts';
+import { formatTag } from '../core/tag.ts';
+import { ORPHANED_RETURN_CODE, type TorcJobStatus } from '../core/torc-model.ts';
+import { findJobsByComment, sbatch } from './slurm.ts';
+import { TorcApiError, type TorcClient } from './torc-client.ts';
+
+export interface TorcExecutorOptions {
+  client: TorcClient;
+  /** The URL the runner in an allocation uses (usually the client's). */
+  torcUrl: string;
+  /** Where allocations write their Slurm output and scripts. */
+  outputDir: string;
+  /** Torc's Slurm job runner (a stand-in in tests). */
+  runner: string;
+  account?: string;
+}
+
+export interface StepResult {
+  slurmJobIds: string[];
+  alreadyDone: boolean;
+  output: string;
+}
+
+const COMPLETE: TorcJobStatus[] = ['completed', 'failed', 'canceled', 'terminated', 'disabled'];
+
+/**
+ * The Torc steps of a recovery, each safe to run again after a crash: a copy of a row is found by name
+ * before it is created, a job already reset is not reset again, run_id is bumped only while chosen jobs
+ * still wait uninitialized, and an allocation already submitted is found by its tag in Slurm.
+ */
+export class TorcExecutor {
+  constructor(private readonly opts: TorcExecutorOptions) {
+    mkdirSync(opts.outputDir, { recursive: true });
+  }
+
+  async execute(command: Command): Promise<StepResult> {
+    switch (command.type) {
+      case 'torc.update-resources':
+        return this.updateResources(command);
+      case 'torc.reset-jobs':
+        return this.resetJobs(command);
+      case 'torc.submit-allocations':
+        return this.submitAllocations(command);
+      default:
+        throw new Error(`${command.type} is not a Torc step`);
+    }
+  }
+
+  private async updateResources(c: Extract<Command, { type: 'torc.update-resources' }>): Promise<StepResult> {
+    const { client } = this.opts;
+    const rows = await client.resourceRequirements(c.workflowId);
+    const row = rows.find((r) => r.id === c.resourceRequirementsId);
+    if (!row) throw new TorcApiError(404, `/resource_requirements/${c.resourceRequirementsId}`, 'row not found');
+    if (!c.cloneAs) {
+      await client.putResourceRequirements({ ...row, id: row.id!, memory: c.memory, runtime: c.runtime });
+      return { slurmJobIds: [], alreadyDone: false, output: `${row.name}: memory ${c.memory}, runtime ${c.runtime}` };
+    }
+    const existing = rows.find((r) => r.name === c.cloneAs);
+    const copy =
+      existing ??
+      (await client.createResourceRequirements({
+        workflow_id: c.workflowId,
+        name: c.cloneAs,
+        num_cpus: row.num_cpus,
+        num_gpus: row.num_gpus,
+        num_nodes: row.num_nodes,
+        memory: c.memory,
+        runtime: c.runtime,
+      }));
+    for (const id of c.jobIds) {
+      const job = await client.job(id);
+      if (job.resource_requirements_id !== copy.id) await client.putJob({ ...job, resource_requirements_id: copy.id! });
+    }
+    return {
+      slurmJobIds: [],
+      alreadyDone: existing !== undefined,
+      output: `${c.cloneAs} (copy of ${row.name}) for job(s) ${c.jobIds.join(', ')}: memory ${c.memory}, runtime ${c.runtime}`,
+    };
+  }
+
+  /** Exactly the chosen jobs (Torc's reset_job_status resets every failed job, §6.1.4), then reinitialize. */
+  private async resetJobs(c: Extract<Command, { type: 'torc.reset-jobs' }>): Promise<StepResult> {
+    const { client } = this.opts;
+    const status = await client.status(c.workflowId);
+    let reset = 0;
+    let waiting = 0;
+    for (const id of c.jobIds) {
+      const job = await client.job(id);
+      if (job.status && COMPLETE.includes(job.status)) {
+        await client.manageStatusChange(id, 'uninitialized', status.run_id);
+        reset++;
+        waiting++;
+      } else if (job.status === 'uninitialized') waiting++;
+    }
+    // A new run_id fences off results from the old run (torc-api.md §6.2 takeaway 3).
+    if (waiting > 0 && c.reinitialize) {
+      await client.putStatus(c.workflowId, { ...status, run_id: status.run_id + 1 });
+      await client.initializeJobs(c.workflowId);
+    }
+    return {
+      slurmJobIds: [],
+      alreadyDone: waiting === 0,
+      output: `reset ${reset} job(s): ${c.jobIds.join(', ')}; ${waiting > 0 ? `run ${status.run_id + 1}` : 'already reinitialized'}`,
+    };
+  }
+
+  private async submitAllocations(c: Extract<Command, { type: 'torc.submit-allocations' }>): Promise<StepResult> {
+    const { client } = this.opts;
+    const ids: string[] = [];
+    let found = 0;
+    for (const a of c.allocations) {
+      let scheduler: { id?: number } | undefined;
+      for (let k = 1; k <= a.count; k++) {
+        const comment = formatTag({ workload: c.workload, commandTag: `${c.id}:${a.name}:${k}` });
+        const existing = await findJobsByComment(comment);
+        if (existing.length) {
+          ids.push(...existing);
+          found++;
+          continue;
+        }
+        scheduler ??= await client.createSlurmScheduler({
+          workflow_id: c.workflowId,
+          name: a.name,
+          account: this.opts.account ?? '',
+          nodes: a.nodes,
+          walltime: a.walltime,
+          mem: a.mem,
+          partition: a.partition,
+          ...(a.gres ? { gres: a.gres } : {}),
+        });
+        if (k === 1) {
+          for (const id of a.jobIds) {
+            const job = await client.job(id);
+            if (job.scheduler_id !== scheduler.id) await client.putJob({ ...job, scheduler_id: scheduler.id! });
+          }
+        }
+        const scn = await client.createScheduledComputeNode({
+          workflow_id: c.workflowId,
+          scheduler_id: 0,
+          scheduler_config_id: scheduler.id!,
+          scheduler_type: 'slurm',
+          status: 'pending',
+        });
+        const submission = torcAllocationSubmission(
+          { ...a, name: `worker_${scn.id}` },
+          {
+            workflowId: c.workflowId,
+            torcUrl: this.opts.torcUrl,
+            outputDir: this.opts.outputDir,
+            runner: this.opts.runner,
+            ...(this.opts.account ? { account: this.opts.account } : {}),
+          },
+        );
+        const script = join(this.opts.outputDir, `worker_${scn.id}.sh`);
+        writeFileSync(script, submission.script, { mode: 0o700 });
+        const slurmId = await sbatch([...submission.argv, `--comment=${comment}`], script);
+        await client.putScheduledComputeNode({ ...scn, id: scn.id!, scheduler_id: Number(slurmId) });
+        ids.push(slurmId);
+      }
+    }
+    return { slurmJobIds: ids, alreadyDone: found === ids.length && ids.length > 0, output: `submitted ${ids.join(', ')}` };
+  }
+
+  /** Orphan cleanup for one dead allocation: its running jobs become failed with Torc's −128. */
+  async cleanupAllocation(workflowId: number, slurmJobId: string): Promise<number[]> {
+    const { client } = this.opts;
+    const scns = (await client.scheduledComputeNodes(workflowId)).filter((s) => String(s.scheduler_id) === slurmJobId);
+    const status = await client.status(workflowId);
+    const failed: number[] = [];
+    for (const scn of scns) {
+      for (const node of await client.computeNodes(workflowId, scn.id!)) {
+        for (const job of await client.jobs(workflowId, { status: 'running', activeComputeNodeId: node.id! })) {
+          try {
+            await client.completeJob(job.id, 'failed', status.run_id, {
+              job_id: job.id,
+              workflow_id: workflowId,
+              run_id: status.run_id,
+              attempt_id: job.attempt_id ?? 1,
+              compute_node_id: node.id!,
+              return_code: ORPHANED_RETURN_CODE,
+              exec_time_minutes: 0,
+              completion_time: new Date().toISOString(),
+              status: 'failed',
+            });
+            failed.push(job.id);
+          } catch (error) {
+            // Already complete (a retry after a lost answer, or the runner finished it): nothing to do.
+            if (!(error instanceof TorcApiError && error.status === 422)) throw error;
+          }
+        }
+        if (node.is_active !== false) await client.putComputeNode({ ...node, id: node.id!, is_active: false });
+      }
+      if (scn.status !== 'complete') await client.putScheduledComputeNode({ ...scn, id: scn.id!, status: 'complete' });
+    }
+    return failed;
+  }
+}
