@@ -1,7 +1,10 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ReboundError } from '../core/errors.ts';
 import type { Plan } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
+import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { loadSettings } from '../local/settings.ts';
 import { signedHeaders } from '../service/signature.ts';
 
@@ -9,7 +12,8 @@ const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
   status [workload]     workloads, or one workload's jobs, attempts and evidence
   history <workload>    the workload's decisions, oldest first
-  plan <workload>       dry-run: what recovery would do now (changes nothing)`;
+  plan <workload>       dry-run: what recovery would do now (changes nothing)
+  watch <workflow id>   recover a Torc workflow on events (the running relay picks it up)`;
 
 class UsageError extends ReboundError {
   override name = 'UsageError';
@@ -123,6 +127,20 @@ async function main(argv: string[]): Promise<void> {
       const plans = (await api(`/v1/workloads/${encodeURIComponent(arg)}/plan`)) as Plan[];
       return out(plans, () =>
         plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
+      );
+    }
+    case 'watch': {
+      if (!arg || !/^[1-9]\d*$/.test(arg)) throw new UsageError('watch needs a Torc workflow id (a positive integer)');
+      const settings = loadSettings();
+      if (!settings.relay.torc)
+        throw new ReboundError('no Torc server configured: add "relay": {"torc": {"url": …}} to rebound.config.json');
+      const registry = join(settings.dataDir, 'relay', TORC_REGISTRY);
+      mkdirSync(dirname(registry), { recursive: true });
+      const added = registerWorkflow(registry, Number(arg));
+      return out({ workflowId: Number(arg), added }, () =>
+        added
+          ? `Watching Torc workflow ${arg}: recovery runs on its events from now on (rebound status torc-wf${arg}).`
+          : `Torc workflow ${arg} is already watched.`,
       );
     }
     default:

@@ -118,6 +118,23 @@ export const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
   }),
 });
 
+/**
+ * What auto-schedule decides on, posted by the forwarder when it changes: the jobs ready to run (with
+ * their attempt: > 1 means a failure handler retried them) and how many allocations are pending or active.
+ */
+export const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
+  type: z.literal('torc.workflow.census'),
+  data: z.object({
+    workflowId: z.number().int().positive(),
+    observedAt: z.iso.datetime({ offset: true }),
+    liveAllocations: z.number().int().nonnegative(),
+    ready: z
+      .array(z.object({ id: z.number().int().positive(), rrId: z.number().int().positive(), attemptId: z.number().int().positive() }))
+      .max(10_000),
+    resourceRequirements: z.array(TorcRrSchema).max(1000),
+  }),
+});
+
 /** A Slurm allocation that ran Torc's job runner is gone (from squeue/sacct or the allocation's jobcomp). */
 export const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
   type: z.literal('slurm.allocation.ended'),
@@ -149,6 +166,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   SlurmSacctEventSchema,
   TorcJobFinishedEventSchema,
   TorcWorkflowCompletedEventSchema,
+  TorcWorkflowCensusEventSchema,
   SlurmAllocationEndedEventSchema,
   CommandResultEventSchema,
 ]);

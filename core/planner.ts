@@ -36,6 +36,8 @@ export interface RecoveryState {
   rrMembers?: Record<number, number[]>;
   /** Torc: jobs already pending and their rows, planned into allocations together with the reset jobs. */
   pending?: { jobs: PendingJob[]; groups: ResourceGroup[] };
+  /** Torc: allocation time the runner cannot use for jobs (default 180 s). */
+  runnerBufferSeconds?: number;
 }
 
 export interface Counters {
@@ -44,6 +46,7 @@ export interface Counters {
 
 /** Torc's runner loses about three minutes of every allocation (allocation.ts); a runtime must fit with it. */
 const RUNNER_BUFFER_SECONDS = 180;
+const bufferOf = (state: RecoveryState) => state.runnerBufferSeconds ?? RUNNER_BUFFER_SECONDS;
 
 interface Candidate {
   job: FailedJob;
@@ -178,7 +181,7 @@ function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
     const choice = choosePartition(state.profile, request, job.partition);
     return choice.ok ? { ok: true as const, partition: choice.partition.name } : choice;
   }
-  const torcRequest = { ...request, walltimeSeconds: next.runtimeSeconds + RUNNER_BUFFER_SECONDS };
+  const torcRequest = { ...request, walltimeSeconds: next.runtimeSeconds + bufferOf(state) };
   const best = bestPartition(state.profile, torcRequest);
   return best
     ? { ok: true as const, partition: best.name }
@@ -300,7 +303,7 @@ function torcActions(
     state.profile,
     {
       suffix: `a${attempt}`,
-      runnerBufferSeconds: RUNNER_BUFFER_SECONDS,
+      runnerBufferSeconds: bufferOf(state),
     },
   );
   actions.push({ type: 'submit-allocations', allocations: allocations.allocations });

@@ -1,3 +1,4 @@
+import type { AutoScheduleState, TorcCensus } from './auto-schedule.ts';
 import type { Command } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { Event, EventOf, TorcRr } from './events.ts';
@@ -14,8 +15,13 @@ export interface WorkloadRecord {
   kind: 'slurm' | 'torc';
   status: WorkloadStatus;
   updatedAt: string;
+  /** Torc: the cluster its relay reported from. */
+  cluster?: string;
   /** Torc: the last completion the worker saw, so `rebound plan` replans exactly what the worker would. */
   lastCompletion?: EventOf<'torc.workflow.completed'>['data'];
+  /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */
+  census?: TorcCensus;
+  autoSchedule?: AutoScheduleState;
 }
 
 export interface JobRecord {

@@ -42,6 +42,7 @@ export function torcRecoveryState(
   completion: TorcCompletion,
   failed: RecordedTorcJob[],
   profile: Profile,
+  runnerBufferSeconds: number,
 ): RecoveryState {
   const rrs = new Map(completion.resourceRequirements.map((r) => [r.id, r]));
   const jobs: FailedJob[] = failed.map((j) => {
@@ -62,6 +63,7 @@ export function torcRecoveryState(
     kind: 'torc',
     workload: torcWorkload(completion.workflowId),
     profile,
+    runnerBufferSeconds,
     jobs,
     rrMembers: Object.fromEntries(Object.entries(completion.rrMembers).map(([k, v]) => [Number(k), v])),
     pending: {

@@ -7,7 +7,12 @@ import { run } from '../relay/exec.ts';
 import { Executor } from '../relay/executor.ts';
 import { Poster } from '../relay/poster.ts';
 import { Relay } from '../relay/relay.ts';
+import { torcPassword } from '../relay/config.ts';
 import { SacctWatcher } from '../relay/sacct-watcher.ts';
+import { TorcClient } from '../relay/torc-client.ts';
+import { TorcExecutor } from '../relay/torc-executor.ts';
+import { registerWorkflow, TORC_REGISTRY, TorcForwarder } from '../relay/torc-forwarder.ts';
+import { runAutoSchedule } from '../service/torc.ts';
 import { every } from './every.ts';
 import { ingestFirst } from './ingest-first.ts';
 import type { LocalSettings } from './settings.ts';
@@ -42,13 +47,59 @@ export async function startLocal(
 
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
   const poster = new Poster({ url: settings.url, secret: settings.secret, spoolDir: settings.spoolDir });
-  const executor = new Executor({ cluster, stateDir: join(settings.dataDir, 'relay'), hooks: {} });
+  const relayDir = join(settings.dataDir, 'relay');
+  const torcConfig = settings.relay.torc;
+  const torcClient = torcConfig
+    ? new TorcClient({
+        url: torcConfig.url,
+        ...(torcConfig.username ? { username: torcConfig.username, password: torcPassword(torcConfig) ?? '' } : {}),
+      })
+    : undefined;
+  const executor = new Executor({
+    cluster,
+    stateDir: relayDir,
+    hooks: settings.relay.hooks,
+    ...(torcConfig && torcClient
+      ? {
+          torc: new TorcExecutor({
+            client: torcClient,
+            torcUrl: torcConfig.url,
+            outputDir: resolve(torcConfig.outputDir),
+            runner: torcConfig.runner,
+            ...(torcConfig.account ? { account: torcConfig.account } : {}),
+          }),
+        }
+      : {}),
+  });
   const relay = new Relay({ commands, executor, poster, log });
   relay.start();
   const tasks = [
-    // The scheduler tick: housekeeping now; auto-schedule for Torc workflows joins it.
-    every('tick', 60_000, async () => store.purgeExpired() + events.purge() + commands.purge(), log),
+    // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.
+    every(
+      'tick',
+      settings.tickSeconds * 1000,
+      async () => {
+        await runAutoSchedule(deps);
+        store.purgeExpired();
+        events.purge();
+        commands.purge();
+      },
+      log,
+    ),
   ];
+  if (torcConfig && torcClient) {
+    for (const id of torcConfig.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), id);
+    const forwarder = new TorcForwarder({
+      client: torcClient,
+      cluster,
+      post: (e) => poster.post(e),
+      registryFile: join(relayDir, TORC_REGISTRY),
+      stateFile: join(relayDir, 'torc-forwarder.json'),
+      log,
+    });
+    tasks.push(every('torc forwarder', torcConfig.pollSeconds * 1000, () => forwarder.sync(), log));
+    tasks.push({ stop: async () => forwarder.stop() });
+  }
   if (settings.sacctIntervalSeconds > 0) {
     const watcher = new SacctWatcher({
       cluster,
@@ -70,6 +121,10 @@ export async function startLocal(
   log(`  REBOUND_SECRET_FILE=${settings.secretFile}`);
   log(`  REBOUND_SPOOL=${settings.spoolDir}`);
   log(`then restart slurmctld. Tag jobs for recovery with: sbatch --comment=rebound:<workload> ...`);
+  if (torcConfig)
+    log(
+      `Torc: ${torcConfig.url} as ${torcConfig.username ?? 'anonymous'}; watch a workflow with: rebound watch <workflow id>`,
+    );
   log(
     settings.sacctIntervalSeconds > 0
       ? `Without site hooks, the sacct watcher polls your jobs every ${settings.sacctIntervalSeconds} s (REBOUND_SACCT_INTERVAL=0 turns it off).`

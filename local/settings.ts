@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { parseRelayConfig, type RelayConfig } from '../relay/config.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
 
 export interface LocalSettings {
@@ -16,6 +17,9 @@ export interface LocalSettings {
   configFile?: string;
   /** Seconds between sacct watcher polls; 0 turns the watcher off (sites whose hooks post every job). */
   sacctIntervalSeconds: number;
+  /** Seconds between scheduler ticks (auto-schedule, housekeeping). */
+  tickSeconds: number;
+  relay: RelayConfig;
 }
 
 /**
@@ -29,24 +33,23 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   const port = Number(env.REBOUND_PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
-  const sacctIntervalSeconds = Number(env.REBOUND_SACCT_INTERVAL ?? 30);
-  if (!Number.isFinite(sacctIntervalSeconds) || sacctIntervalSeconds < 0)
-    throw new ConfigError('settings', [
-      `REBOUND_SACCT_INTERVAL: "${env.REBOUND_SACCT_INTERVAL}" is not a number of seconds (0 turns it off)`,
-    ]);
+  const sacctIntervalSeconds = seconds(env, 'REBOUND_SACCT_INTERVAL', 30, '(0 turns it off)');
+  const tickSeconds = seconds(env, 'REBOUND_TICK_SECONDS', 60);
+  if (tickSeconds === 0) throw new ConfigError('settings', ['REBOUND_TICK_SECONDS: must be more than 0']);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
   const secret = readFileSync(secretFile, 'utf8').trim();
   const configFile =
     env.REBOUND_CONFIG ?? (existsSync('rebound.config.json') ? 'rebound.config.json' : undefined);
-  let raw: unknown = {};
+  let raw: { relay?: unknown } = {};
   if (configFile) {
     try {
-      raw = JSON.parse(readFileSync(configFile, 'utf8'));
+      raw = JSON.parse(readFileSync(configFile, 'utf8')) as { relay?: unknown };
     } catch (error) {
       throw new ConfigError(`config file ${configFile}`, [(error as Error).message]);
     }
   }
+  const { relay, ...service } = raw;
   return {
     dataDir,
     host,
@@ -55,8 +58,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     secret,
     secretFile,
     spoolDir: resolve(dataDir, 'spool'),
-    config: parseServiceConfig(raw),
+    config: parseServiceConfig(service),
+    relay: parseRelayConfig(relay),
     sacctIntervalSeconds,
+    tickSeconds,
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, hint = ''): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isFinite(value) || value < 0)
+    throw new ConfigError('settings', [`${name}: "${env[name]}" is not a number of seconds ${hint}`.trim()]);
+  return value;
 }

@@ -11,7 +11,12 @@ interface WorkflowState {
   posted: string[];
   /** The run whose completion was posted (a reinitialize bumps run_id, so the next one is new). */
   completedRun?: number;
+  /** The last census posted, and when: a new one goes out when it changes, or at least every minute. */
+  census?: string;
+  censusAt?: number;
 }
+
+const CENSUS_REFRESH_MS = 60_000;
 
 export interface TorcForwarderOptions {
   client: TorcClient;
@@ -24,6 +29,9 @@ export interface TorcForwarderOptions {
   log: (line: string) => void;
   now?: () => Date;
 }
+
+/** The registry's file name in the relay's state folder. */
+export const TORC_REGISTRY = 'torc-workflows.json';
 
 /** `rebound watch <id>`: adds a workflow to the registry the running relay reads. */
 export function registerWorkflow(registryFile: string, workflowId: number): boolean {
@@ -108,12 +116,13 @@ export class TorcForwarder {
 
   private async reconcileNow(workflowId: number): Promise<void> {
     const { client } = this.opts;
-    const [status, complete, results, jobs, rrs] = await Promise.all([
+    const [status, complete, results, jobs, rrs, scns] = await Promise.all([
       client.status(workflowId),
       client.isComplete(workflowId),
       client.results(workflowId),
       client.jobs(workflowId),
       client.resourceRequirements(workflowId),
+      client.scheduledComputeNodes(workflowId),
     ]);
     const state = (this.state[workflowId] ??= { posted: [] });
     const posted = new Set(state.posted);
@@ -131,15 +140,25 @@ export class TorcForwarder {
     if (complete.is_complete && state.completedRun !== run) {
       events.push(this.completed(workflowId, run, complete.is_canceled, jobs, rrs, now));
     }
+    const census = this.census(workflowId, jobs, rrs, scns.filter((x) => x.status !== 'complete').length, now);
+    const censusKey = JSON.stringify({ ...census.data, observedAt: undefined });
+    const nowMs = Date.parse(now);
+    const censusDue = censusKey !== state.census || nowMs - (state.censusAt ?? 0) >= CENSUS_REFRESH_MS;
+    if (censusDue) events.push(census);
     // In order, in batches of the webhook's limit: the completion after the job events it depends on.
     for (let i = 0; i < events.length; i += 100) await this.opts.post(events.slice(i, i + 100));
     if (events.length === 0) return;
+    if (censusDue) {
+      state.census = censusKey;
+      state.censusAt = nowMs;
+    }
     state.posted = results.map(resultKey).filter((k) => posted.has(k) || fresh.some((r) => resultKey(r) === k));
     if (complete.is_complete) state.completedRun = run;
     this.save();
-    this.opts.log(
-      `torc forwarder: workflow ${workflowId} run ${run}: posted ${fresh.length} job result(s)${complete.is_complete ? ', workflow complete' : ''}`,
-    );
+    if (fresh.length || complete.is_complete)
+      this.opts.log(
+        `torc forwarder: workflow ${workflowId} run ${run}: posted ${fresh.length} job result(s)${complete.is_complete ? ', workflow complete' : ''}`,
+      );
   }
 
   private jobFinished(r: TorcResult, job: TorcJob, rr: TorcResourceRequirements, now: string): Event {
@@ -195,6 +214,26 @@ export class TorcForwarder {
           .map((j) => ({ id: j.id, rrId: j.resource_requirements_id! })),
         rrMembers,
         resourceRequirements: rrs.filter((r) => r.id !== undefined).map(rrEvent),
+      },
+    };
+  }
+
+  private census(workflowId: number, jobs: TorcJob[], rrs: TorcResourceRequirements[], live: number, now: string): Event {
+    const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
+    const used = new Set(ready.map((j) => j.resource_requirements_id));
+    return {
+      id: `torc-census:${workflowId}:${Date.parse(now)}`,
+      version: 1,
+      source: 'relay:torc',
+      occurredAt: now,
+      cluster: this.opts.cluster,
+      type: 'torc.workflow.census',
+      data: {
+        workflowId,
+        observedAt: now,
+        liveAllocations: live,
+        ready: ready.map((j) => ({ id: j.id, rrId: j.resource_requirements_id!, attemptId: j.attempt_id ?? 1 })),
+        resourceRequirements: rrs.filter((r) => used.has(r.id)).map(rrEvent),
       },
     };
   }

@@ -9,24 +9,31 @@ export const ServiceConfigSchema = z.strictObject({
   policy: PolicySchema.default(PolicySchema.parse({})),
   /** A built-in profile name ("kestrel") or a custom profile object. */
   profile: z.union([z.string(), z.unknown()]).default('kestrel'),
+  torc: z
+    .strictObject({
+      /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */
+      runnerBufferSeconds: z.number().int().nonnegative().default(180),
+    })
+    .default({ runnerBufferSeconds: 180 }),
 });
 
 export interface ServiceConfig {
   policy: z.infer<typeof PolicySchema>;
   profile: Profile;
+  torc: { runnerBufferSeconds: number };
 }
 
 export function parseServiceConfig(input: unknown): ServiceConfig {
   const r = ServiceConfigSchema.safeParse(input ?? {});
   if (!r.success) throw new ConfigError('config', describeIssues(r.error, 'config'));
-  const { policy, profile } = r.data;
+  const { policy, profile, torc } = r.data;
   if (typeof profile === 'string') {
     const builtin = BUILTIN_PROFILES[profile];
     if (!builtin)
       throw new ConfigError('config', [
         `config.profile: unknown profile "${profile}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')})`,
       ]);
-    return { policy, profile: builtin };
+    return { policy, profile: builtin, torc };
   }
-  return { policy, profile: parseProfile(profile) };
+  return { policy, profile: parseProfile(profile), torc };
 }

@@ -2,6 +2,7 @@ import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
+import { planTorc } from './torc.ts';
 import { type ServiceDeps, toFailedJob } from './worker.ts';
 
 /** A workload as the status API and `rebound status` show it. */
@@ -41,6 +42,13 @@ export async function planWorkload(
   deps: Pick<ServiceDeps, 'store' | 'config' | 'now'>,
   key: string,
 ): Promise<Plan[]> {
+  const workload = await deps.store.getWorkload(key);
+  if (workload?.kind === 'torc') {
+    // The plan for the last completion the worker saw, as it would run it now (its attempt number next).
+    return workload.lastCompletion && workload.cluster
+      ? [await planTorc(deps, workload.cluster, workload.lastCompletion)]
+      : [];
+  }
   const jobs = await deps.store.listJobs(key);
   const latest = new Map<string, JobRecord>();
   for (const j of jobs) if ((latest.get(j.lineage)?.attempt ?? -1) < j.attempt) latest.set(j.lineage, j);

@@ -1,3 +1,4 @@
+import { decideAutoSchedule, trackReady } from '../core/auto-schedule.ts';
 import type { Command } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
@@ -64,7 +65,7 @@ export async function planTorc(
   completion: TorcCompletion,
 ): Promise<Plan> {
   const workload = torcWorkload(completion.workflowId);
-  const state = torcRecoveryState(completion, await failedJobs(deps as ServiceDeps, cluster, completion), deps.config.profile);
+  const state = torcRecoveryState(completion, await failedJobs(deps as ServiceDeps, cluster, completion), deps.config.profile, deps.config.torc.runnerBufferSeconds);
   const used = await deps.store.countAttempts(workload);
   return planRecovery(state, policyFor(deps.config.policy, workload), { attemptsUsed: used }, deps.now());
 }
@@ -179,4 +180,61 @@ export async function continueTorcRecovery(
     lines.push(`  ${r.slurmJobIds.length} allocation(s) submitted: ${r.slurmJobIds.join(', ')}`);
   await history(deps, attempt.workload, lines);
   await send(deps, commands.slice(index + 1, index + 2));
+}
+
+export async function onTorcCensus(deps: ServiceDeps, event: EventOf<'torc.workflow.census'>) {
+  const c = event.data;
+  const workload = torcWorkload(c.workflowId);
+  const existing = await deps.store.getWorkload(workload);
+  // Censuses can arrive out of order after a redelivery: only a newer one replaces the last.
+  if (existing?.census && Date.parse(existing.census.observedAt) >= Date.parse(c.observedAt)) return;
+  const state = trackReady(existing?.autoSchedule ?? { count: 0, readySince: {} }, c);
+  await ensureWorkload(deps, workload, 'torc', existing?.status ?? 'watching', {
+    census: c,
+    autoSchedule: state,
+    cluster: event.cluster,
+  });
+}
+
+/** The scheduled function (a one-minute tick locally): auto-schedule for every Torc workflow with a census. */
+export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
+  const scheduled: string[] = [];
+  for (const w of await deps.store.listWorkloads()) {
+    const workflowId = torcWorkflowOf(w.key);
+    if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
+    const state = w.autoSchedule ?? { count: 0, readySince: {} };
+    const policy = policyFor(deps.config.policy, w.key).autoSchedule;
+    const d = decideAutoSchedule(w.census, state, policy, deps.config.profile, deps.now(), deps.config.torc.runnerBufferSeconds);
+    if (!d.schedule) continue;
+    const id = `${w.key}:sched:s${state.count + 1}`;
+    // Recorded before the command is sent: a crash in between re-sends the same id, never a second one.
+    await ensureWorkload(deps, w.key, 'torc', w.status, {
+      autoSchedule: { ...state, count: state.count + 1, inFlight: id },
+    });
+    await history(deps, w.key, [
+      `Auto-schedule: ${d.why}; submitting ${d.allocations.reduce((n, a) => n + a.count, 0)} allocation(s) for job(s) ${d.jobIds.join(', ')}`,
+    ]);
+    await send(deps, [
+      { type: 'torc.submit-allocations', id, workload: w.key, createdAt: deps.now().toISOString(), workflowId, allocations: d.allocations },
+    ]);
+    scheduled.push(id);
+  }
+  return scheduled;
+}
+
+/** Results of Torc commands outside a recovery attempt: orphan cleanup and auto-schedule. */
+export async function onTorcSideResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>): Promise<boolean> {
+  const r = event.data;
+  const workload = r.commandId.split(':')[0]!;
+  const w = torcWorkflowOf(workload) !== undefined ? await deps.store.getWorkload(workload) : undefined;
+  if (!w) return false;
+  const line = r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;
+  if (w.autoSchedule?.inFlight === r.commandId) {
+    // Failed or not, the next tick may decide again (on a census taken after this moment).
+    await ensureWorkload(deps, workload, 'torc', w.status, {
+      autoSchedule: { ...w.autoSchedule, inFlight: undefined, lastScheduledAt: deps.now().toISOString() },
+    });
+  }
+  await history(deps, workload, [line]);
+  return true;
 }

@@ -16,7 +16,13 @@ import { parseTag } from '../core/tag.ts';
 import { torcWorkflowOf } from '../core/torc-state.ts';
 import type { ServiceConfig } from './config.ts';
 import { ensureWorkload, history, send } from './effects.ts';
-import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc.ts';
+import {
+  continueTorcRecovery,
+  onTorcCensus,
+  onTorcJobFinished,
+  onTorcSideResult,
+  onTorcWorkflowCompleted,
+} from './torc.ts';
 
 export interface ServiceDeps {
   store: StateStore;
@@ -53,6 +59,9 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
     case 'torc.workflow.completed':
       await onTorcWorkflowCompleted(deps, event);
       break;
+    case 'torc.workflow.census':
+      await onTorcCensus(deps, event);
+      break;
     case 'slurm.allocation.ended':
       // Orphan cleanup for Torc allocations arrives with the Torc recovery path's allocation events.
       break;
@@ -71,6 +80,7 @@ function orderKey(event: Event): string {
       return `command:${event.data.commandId}`;
     case 'torc.job.finished':
     case 'torc.workflow.completed':
+    case 'torc.workflow.census':
     case 'slurm.allocation.ended':
       // A completion must follow the job events posted before it.
       return `torc:${event.cluster}:${event.data.workflowId}`;
@@ -288,11 +298,8 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
   const r = event.data;
   const attempt = await deps.store.findAttemptByCommand(r.commandId);
   if (!attempt) {
-    // Commands outside an attempt (orphan cleanup) name their workload before the first ':'.
-    const workload = r.commandId.split(':')[0]!;
-    const known = torcWorkflowOf(workload) !== undefined && (await deps.store.getWorkload(workload));
-    const line = r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;
-    if (known || !r.ok) await history(deps, known ? workload : UNTAGGED, [line]);
+    if (await onTorcSideResult(deps, event)) return;
+    if (!r.ok) await history(deps, UNTAGGED, [`Command ${r.commandId} failed: ${r.error ?? r.output}`]);
     return;
   }
   if (attempt.plan.kind === 'torc') return continueTorcRecovery(deps, attempt, event);

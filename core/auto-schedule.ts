@@ -1,0 +1,91 @@
+import { type PendingJob, planAllocations, type ResourceGroup } from './allocation.ts';
+import type { EventOf } from './events.ts';
+import type { EffectivePolicy } from './policy.ts';
+import type { Profile } from './profiles.ts';
+import { parseIsoDuration, parseTorcMemory } from './units.ts';
+import type { PlannedAllocationSchema } from './commands.ts';
+import type { z } from 'zod';
+
+export type TorcCensus = EventOf<'torc.workflow.census'>['data'];
+
+/** Durable between ticks (a restart keeps the cooldown; Torc keeps it in memory, torc-recovery.md §10.26). */
+export interface AutoScheduleState {
+  /** Schedules made so far: names each schedule's command and allocations. */
+  count: number;
+  lastScheduledAt?: string;
+  /** A schedule whose result has not come back: nothing more until it does (no duplicate allocations). */
+  inFlight?: string;
+  /** When each ready job was first seen ready: the stranded clock (Torc measures time since its last schedule). */
+  readySince: Record<string, string>;
+}
+
+export type AutoScheduleDecision =
+  | { schedule: false; why: string }
+  | { schedule: true; why: string; jobIds: number[]; allocations: z.infer<typeof PlannedAllocationSchema>[] };
+
+/**
+ * Torc's auto-schedule, on a tick, with its bugs fixed (torc-recovery.md §5, §10.27–28): no live
+ * allocation and jobs ready → schedule them now; otherwise at least `threshold` retry jobs (attempt > 1)
+ * waiting, or any retry job waiting longer than the stranded timeout, schedule after the cooldown — and
+ * only the retry jobs, not every pending job. A census older than the last schedule is not trusted (its
+ * allocations may not show yet), and a schedule still in flight blocks the next.
+ */
+export function decideAutoSchedule(
+  census: TorcCensus,
+  state: AutoScheduleState,
+  policy: EffectivePolicy['autoSchedule'],
+  profile: Profile,
+  now: Date,
+  runnerBufferSeconds: number,
+): AutoScheduleDecision {
+  if (!policy.enabled) return { schedule: false, why: 'auto-schedule is off' };
+  if (state.inFlight) return { schedule: false, why: `waiting for ${state.inFlight}` };
+  if (state.lastScheduledAt && Date.parse(census.observedAt) <= Date.parse(state.lastScheduledAt))
+    return { schedule: false, why: 'no census since the last schedule' };
+  if (census.ready.length === 0) return { schedule: false, why: 'no job is ready' };
+
+  let chosen = census.ready;
+  let why: string;
+  if (census.liveAllocations === 0) {
+    why = `no live allocation and ${census.ready.length} job(s) ready`;
+  } else {
+    const since = state.lastScheduledAt ? (now.getTime() - Date.parse(state.lastScheduledAt)) / 1000 : Infinity;
+    if (since < policy.cooldownSeconds) return { schedule: false, why: 'cooldown' };
+    const retries = census.ready.filter((j) => j.attemptId > 1);
+    const waited = (id: number) => (now.getTime() - Date.parse(state.readySince[id] ?? now.toISOString())) / 1000;
+    const stranded = policy.strandedTimeoutSeconds > 0 && retries.some((j) => waited(j.id) >= policy.strandedTimeoutSeconds);
+    if (retries.length >= policy.threshold) why = `${retries.length} retry job(s) waiting (threshold ${policy.threshold})`;
+    else if (stranded) why = `${retries.length} retry job(s) stranded for ${policy.strandedTimeoutSeconds} s or more`;
+    else return { schedule: false, why: `${retries.length} retry job(s) waiting, below threshold ${policy.threshold}` };
+    chosen = retries;
+  }
+
+  const rrs = new Map(census.resourceRequirements.map((r) => [r.id, r]));
+  const groups: ResourceGroup[] = [...new Set(chosen.map((j) => j.rrId))].flatMap((id) => {
+    const rr = rrs.get(id);
+    return rr
+      ? [
+          {
+            name: rr.name,
+            cpus: rr.numCpus,
+            gpus: rr.numGpus,
+            nodes: rr.numNodes,
+            memoryBytes: parseTorcMemory(rr.memory),
+            runtimeSeconds: parseIsoDuration(rr.runtime),
+          },
+        ]
+      : [];
+  });
+  const jobs: PendingJob[] = chosen.flatMap((j) => (rrs.has(j.rrId) ? [{ id: j.id, rr: rrs.get(j.rrId)!.name, waits: false }] : []));
+  const plan = planAllocations(jobs, groups, profile, { suffix: `s${state.count + 1}`, runnerBufferSeconds });
+  if (plan.allocations.length === 0)
+    return { schedule: false, why: `nothing fits a partition: ${plan.unplaceable.map((u) => u.reason).join('; ')}` };
+  return { schedule: true, why, jobIds: jobs.map((j) => j.id), allocations: plan.allocations };
+}
+
+/** The stranded clock: ready jobs keep their first-seen time, jobs no longer ready are forgotten. */
+export function trackReady(state: AutoScheduleState, census: TorcCensus): AutoScheduleState {
+  const readySince: Record<string, string> = {};
+  for (const j of census.ready) readySince[j.id] = state.readySince[j.id] ?? census.observedAt;
+  return { ...state, readySince };
+}
