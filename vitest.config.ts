@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
+    // The end-to-end files share one Slurm node and its jobcomp hook: one file at a time.
+    fileParallelism: false,
     globalSetup: ['test/e2e/global-setup.ts'],
     coverage: {
       provider: 'v8',

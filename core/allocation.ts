@@ -104,7 +104,8 @@ export function planAllocations(
     }
     // Never ask for more job slots per node than there are jobs to run.
     const perNode = rr.nodes > 1 ? 1 : Math.min(concurrentPerNode(rr, partition), jobIds.length);
-    const wanted = Math.ceil((rr.runtimeSeconds * multiplier) / MINUTE) * MINUTE + buffer;
+    // Whole minutes: Slurm rounds a --time up to the minute anyway, and the plan should say what it gets.
+    const wanted = Math.ceil((rr.runtimeSeconds * multiplier + buffer) / MINUTE) * MINUTE;
     const walltime = Math.min(wanted, partition.maxWalltimeSeconds);
     const slots = Math.max(1, Math.floor((walltime - buffer) / Math.max(rr.runtimeSeconds, 1)));
     const jobsPerAllocation = perNode * slots;

@@ -142,7 +142,12 @@ export class ReboundProcess {
 
   cli(args: string[]): string {
     return execFileSync(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), ...args], {
-      env: { ...process.env, REBOUND_DATA: this.dataDir, REBOUND_PORT: String(this.port) },
+      env: {
+        ...process.env,
+        REBOUND_DATA: this.dataDir,
+        REBOUND_PORT: String(this.port),
+        REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
+      },
       encoding: 'utf8',
     });
   }

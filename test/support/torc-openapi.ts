@@ -26,6 +26,8 @@ function patchDrift(schemas: Record<string, Schema>): void {
     const props = schemas[name]!.properties as Record<string, Schema>;
     props.status = { $ref: '#/components/schemas/job_status' };
   }
+  // §1.1: job_model.scheduler_id is always serialised and is null until a scheduler is assigned.
+  (schemas.job_model!.properties as Record<string, Schema>).scheduler_id = { type: ['integer', 'null'] };
   // §7.6: actions also carry trigger_count, required_triggers and is_recovery.
   Object.assign((schemas.workflow_action_model!.properties ??= {}) as Schema, {
     trigger_count: { type: 'integer' },

@@ -1,0 +1,117 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Event, EventSchema } from '../../core/events.ts';
+import { TorcClient } from '../../relay/torc-client.ts';
+import { registerWorkflow, TorcForwarder } from '../../relay/torc-forwarder.ts';
+import { TorcDouble } from '../support/torc-double.ts';
+
+// The forwarder and the typed client against the Torc test double (every request and answer checked
+// against torc-openapi.yaml): SSE-driven, lossless across a dropped stream and a relay restart.
+
+const torc = new TorcDouble();
+let client: TorcClient;
+const dir = mkdtempSync(join(tmpdir(), 'rebound-forwarder-'));
+
+beforeAll(async () => {
+  await torc.start();
+  client = new TorcClient({ url: torc.url, attempts: 2 });
+});
+afterAll(async () => {
+  await torc.stop();
+  expect(torc.violations).toEqual([]);
+});
+
+function forwarder(posted: Event[]) {
+  return new TorcForwarder({
+    client,
+    cluster: 'lab',
+    post: async (events) => {
+      posted.push(...events.map((e) => EventSchema.parse(e)));
+    },
+    registryFile: join(dir, 'registry.json'),
+    stateFile: join(dir, 'state.json'),
+    log: () => {},
+  });
+}
+
+async function finish(jobId: number, status: 'completed' | 'failed', returnCode: number) {
+  const { run_id } = await client.status(torc.jobs.get(jobId)!.workflow_id);
+  await client.completeJob(jobId, status, run_id, {
+    job_id: jobId,
+    workflow_id: torc.jobs.get(jobId)!.workflow_id,
+    run_id,
+    attempt_id: 1,
+    compute_node_id: 1,
+    return_code: returnCode,
+    exec_time_minutes: 0.5,
+    completion_time: new Date().toISOString(),
+    status,
+    peak_memory_bytes: 123,
+  });
+}
+
+const until = async (what: string, probe: () => boolean) => {
+  for (let i = 0; i < 100 && !probe(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!probe()) throw new Error(`timed out waiting for ${what}`);
+};
+
+describe('Torc forwarder', () => {
+  it('posts each result once, the completion after them, and nothing twice across a dropped stream and a restart', async () => {
+    const id = torc.createWorkflow({
+      name: 'three',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [
+        { name: 'a', command: 'true', rr: 'small' },
+        { name: 'b', command: 'true', rr: 'small' },
+        { name: 'c', command: 'true', rr: 'small', dependsOn: ['a'] },
+      ],
+    });
+    const [a, b, c] = torc.jobsOf(id).map((j) => j.id);
+    registerWorkflow(join(dir, 'registry.json'), id);
+    const posted: Event[] = [];
+    const f = forwarder(posted);
+    await f.sync();
+    expect(posted.map((e) => e.type)).toEqual(['torc.workflow.census']);
+
+    await finish(a!, 'completed', 0);
+    await until('the SSE-driven job event', () => posted.some((e) => e.type === 'torc.job.finished'));
+    torc.dropStreams();
+    await finish(b!, 'failed', 137);
+    await finish(c!, 'completed', 0);
+    // The stream reconnects (backoff) and catches up from the API.
+    await until('the completion', () => posted.some((e) => e.type === 'torc.workflow.completed'));
+    f.stop();
+
+    const jobEvents = posted.filter((e) => e.type === 'torc.job.finished');
+    expect(jobEvents.map((e) => e.data.jobId).sort()).toEqual([a, b, c].sort());
+    const completion = posted.find((e) => e.type === 'torc.workflow.completed')!;
+    expect(posted.indexOf(completion)).toBeGreaterThan(Math.max(...jobEvents.map((e) => posted.indexOf(e))));
+    expect(completion).toMatchObject({ id: `torc-complete:${id}:1`, data: { failedJobIds: [b], runId: 1 } });
+    expect(jobEvents.find((e) => e.data.jobId === b)).toMatchObject({
+      data: { returnCode: 137, status: 'failed', peakMemoryBytes: 123, resourceRequirements: { memory: '200m' } },
+    });
+
+    const again: Event[] = [];
+    const restarted = forwarder(again);
+    await restarted.sync();
+    restarted.stop();
+    expect(again.filter((e) => e.type !== 'torc.workflow.census')).toEqual([]);
+  });
+
+  it('pages through long lists and reports Torc errors with the server message', async () => {
+    const id = torc.createWorkflow({
+      name: 'many',
+      resourceRequirements: [{ name: 'small', memory: '1g', runtime: 'PT1M' }],
+      jobs: Array.from({ length: 25 }, (_, i) => ({ name: `j${i}`, command: 'true', rr: 'small' })),
+    });
+    expect(await client.jobs(id)).toHaveLength(25);
+    await expect(client.manageStatusChange(torc.jobsOf(id)[0]!.id, 'uninitialized', 99)).rejects.toThrow(
+      /HTTP 422: run_id mismatch/,
+    );
+    await expect(new TorcClient({ url: 'http://127.0.0.1:9/torc-service/v1', attempts: 2 }).status(id)).rejects.toThrow(
+      /Torc \/workflows\/\d+\/status/,
+    );
+  });
+});
