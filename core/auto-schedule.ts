@@ -12,6 +12,8 @@ export type TorcCensus = EventOf<'torc.workflow.census'>['data'];
 export interface AutoScheduleState {
   /** Schedules made so far: names each schedule's command and allocations. */
   count: number;
+  /** The first census: the cooldown runs from here until the first schedule (as Torc's watch start). */
+  watchingSince?: string;
   lastScheduledAt?: string;
   /** A schedule whose result has not come back: nothing more until it does (no duplicate allocations). */
   inFlight?: string;
@@ -49,7 +51,8 @@ export function decideAutoSchedule(
   if (census.liveAllocations === 0) {
     why = `no live allocation and ${census.ready.length} job(s) ready`;
   } else {
-    const since = state.lastScheduledAt ? (now.getTime() - Date.parse(state.lastScheduledAt)) / 1000 : Infinity;
+    const from = state.lastScheduledAt ?? state.watchingSince;
+    const since = from ? (now.getTime() - Date.parse(from)) / 1000 : Infinity;
     if (since < policy.cooldownSeconds) return { schedule: false, why: 'cooldown' };
     const retries = census.ready.filter((j) => j.attemptId > 1);
     const waited = (id: number) => (now.getTime() - Date.parse(state.readySince[id] ?? now.toISOString())) / 1000;
@@ -87,5 +90,5 @@ export function decideAutoSchedule(
 export function trackReady(state: AutoScheduleState, census: TorcCensus): AutoScheduleState {
   const readySince: Record<string, string> = {};
   for (const j of census.ready) readySince[j.id] = state.readySince[j.id] ?? census.observedAt;
-  return { ...state, readySince };
+  return { ...state, watchingSince: state.watchingSince ?? census.observedAt, readySince };
 }

@@ -124,7 +124,7 @@ export class Executor {
   /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
   private async resubmit(command: Extract<Command, { type: 'slurm.resubmit' }>): Promise<ResultData> {
     const comment = formatTag({ workload: command.workload, commandTag: command.tag });
-    const existing = await findJobsByComment(comment);
+    const existing = await findJobsByComment(comment, new Date(command.createdAt));
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
     const captured = this.readCaptured(command.jobId);
     if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);

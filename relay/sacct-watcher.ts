@@ -4,6 +4,7 @@ import type { Event } from '../core/events.ts';
 import { ENDED_FIELDS, type EndedJob, parseEndedJobs } from '../core/sacct.ts';
 import { parseTag } from '../core/tag.ts';
 import { run } from './exec.ts';
+import { slurmLocalTime } from './slurm.ts';
 
 /** slurmdbd records a job a moment after it ends: each poll looks this far back before the last one. */
 const OVERLAP_MS = 10 * 60_000;
@@ -58,13 +59,6 @@ export function jobcompEvent(cluster: string, job: EndedJob, now: Date): Event {
   };
 }
 
-/** sacct's -S takes local time without a zone. */
-function sacctTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
 export interface SacctWatcherOptions {
   cluster: string;
   /** The cursor and recently posted ids, rewritten atomically after every poll. */
@@ -106,7 +100,7 @@ export class SacctWatcher {
       '-u',
       this.user,
       '-S',
-      sacctTime(this.state.polledAt - OVERLAP_MS),
+      slurmLocalTime(this.state.polledAt - OVERLAP_MS),
       '-E',
       'now',
       `--format=${ENDED_FIELDS.join(',')}`,

@@ -35,26 +35,30 @@ export async function captureJob(jobId: string): Promise<CapturedJob | undefined
   }
 }
 
-/** Slurm job ids whose comment is exactly `comment`, from the queue and from accounting. */
-export async function findJobsByComment(comment: string): Promise<string[]> {
+/** sacct's -S and squeue's %V use local time without a zone. */
+export function slurmLocalTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * Slurm job ids whose comment is exactly `comment`, submitted since `since` (the command's creation, less
+ * a minute for clock skew): a job from before the command cannot be its submission, even when ids repeat
+ * (a Torc server or Slurm database started afresh hands out the same workflow and job ids again).
+ */
+export async function findJobsByComment(comment: string, since: Date): Promise<string[]> {
+  const from = slurmLocalTime(since.getTime() - 60_000);
   const ids = new Set<string>();
-  const { stdout: queued } = await run(['squeue', '-h', '-o', '%i|%k']);
+  const { stdout: queued } = await run(['squeue', '-h', '-o', '%i|%V|%k']);
   for (const line of queued.split('\n')) {
-    const [id, c] = line.split('|');
-    if (id && c === comment) ids.add(id.trim());
+    const [id, submitted, c] = line.split('|');
+    if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
   }
-  const { stdout: past } = await run([
-    'sacct',
-    '-n',
-    '-P',
-    '-X',
-    '-S',
-    'now-7days',
-    '--format=JobID,Comment',
-  ]);
+  const { stdout: past } = await run(['sacct', '-n', '-P', '-X', '-S', from, '--format=JobID,Submit,Comment']);
   for (const line of past.split('\n')) {
-    const [id, c] = line.split('|');
-    if (id && c === comment) ids.add(id.trim());
+    const [id, submitted, c] = line.split('|');
+    if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
   }
   return [...ids];
 }

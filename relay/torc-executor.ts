@@ -115,7 +115,7 @@ export class TorcExecutor {
       let scheduler: { id?: number } | undefined;
       for (let k = 1; k <= a.count; k++) {
         const comment = formatTag({ workload: c.workload, commandTag: `${c.id}:${a.name}:${k}` });
-        const existing = await findJobsByComment(comment);
+        const existing = await findJobsByComment(comment, new Date(c.createdAt));
         if (existing.length) {
           ids.push(...existing);
           found++;

@@ -38,9 +38,14 @@ beforeAll(async () => {
       // The stand-in runner stops 30 s before its allocation ends and claims in whole minutes, so 90 s of
       // each allocation are not for jobs (Torc's runner: 180 s).
       torc: { runnerBufferSeconds: 90 },
+      // Workflow ids count from 1 in the order the scenarios create them.
       policy: {
         autoSchedule: { threshold: 2, cooldownSeconds: 5, strandedTimeoutSeconds: 0 },
-        overrides: {},
+        overrides: {
+          'torc-wf3': { retryUnknown: true },
+          'torc-wf4': { unknownFailureHook: 'fail-hook' },
+          'torc-wf6': { autoSchedule: { threshold: 2, cooldownSeconds: 20, strandedTimeoutSeconds: 0 } },
+        },
       },
       relay: {
         torc: { url: torc.url, runner: RUNNER, outputDir: join(work, 'torc_output'), pollSeconds: 2 },
@@ -101,4 +106,107 @@ describe.sequential('Torc workflows', () => {
     const reran = torc.jobsOf(id).filter((j) => [...torc.results.values()].filter((r) => r.job_id === j.id).length > 1);
     expect(reran.map((j) => j.name).sort()).toEqual(['big_1', 'big_2', 'big_3', 'slow']);
   }, 1_000_000);
+
+  it('2. a workflow whose failures are all unknown needs attention; with retry-unknown on they are retried', async () => {
+    const bug = (name: string, command: string) => ({
+      name: `bug-${name}`,
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [
+        { name: 'ok', command: 'true', rr: 'small' },
+        { name: 'broken', command, rr: 'small' },
+      ],
+    });
+    const stuck = torc.createWorkflow(bug('stuck', 'exit 3'));
+    const marker = join(work, 'second-time');
+    const flaky = torc.createWorkflow(bug('flaky', `test -f ${marker} || { touch ${marker}; exit 3; }`));
+    expect([stuck, flaky]).toEqual([2, 3]);
+    rebound.cli(['watch', String(stuck)]);
+    rebound.cli(['watch', String(flaky)]);
+
+    await waitFor('needs attention', async () => (await view(stuck)).status === 'needs-attention', 180_000);
+    expect(await lines(stuck)).toContain('No recoverable jobs found. 1 job(s) failed with unknown causes.');
+    expect(torc.jobsOf(stuck).find((j) => j.name === 'broken')?.status).toBe('failed');
+
+    await waitFor('the unknown failure retried to completion', allComplete(flaky), 300_000);
+    expect((await lines(flaky)).some((l) => /broken\): Unknown failure .* retried as is/.test(l))).toBe(true);
+  }, 500_000);
+
+  it('3. a hook that exits 1 stops recovery, with its output in history', async () => {
+    const id = torc.createWorkflow({
+      name: 'hooked',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [{ name: 'broken', command: 'exit 3', rr: 'small' }],
+    });
+    expect(id).toBe(4);
+    rebound.cli(['watch', String(id)]);
+    await waitFor('the stop', async () => (await view(id)).status === 'needs-attention', 180_000);
+    const history = await lines(id);
+    expect(history).toContain('Attempt 1: recovery stopped at the recovery hook: hook "fail-hook" exited 1');
+    expect(history.find((l) => l.startsWith('  output:'))).toMatch(/hook saw workflow 4 \(4\)[\s\S]*boom/);
+    // Stopped before the reset: the job stays failed.
+    expect(torc.jobsOf(id)[0]?.status).toBe('failed');
+  }, 300_000);
+
+  it('4. killing an allocation fails its running jobs within seconds, and they are recovered', async () => {
+    const id = torc.createWorkflow({
+      name: 'killed',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [
+        { name: 'long_a', command: 'sleep 40', rr: 'small' },
+        { name: 'long_b', command: 'sleep 40', rr: 'small' },
+      ],
+    });
+    expect(id).toBe(5);
+    rebound.cli(['watch', String(id)]);
+    await waitFor('both jobs running', () => torc.jobsOf(id).every((j) => j.status === 'running'), 120_000);
+    const allocation = [...torc.scns.values()].find((n) => n.workflow_id === id && n.status === 'active')!;
+    const killedAt = Date.now();
+    slurm(['scancel', String(allocation.scheduler_id)]);
+    await waitFor(
+      'orphaned jobs failed',
+      () => torc.jobsOf(id).every((j) => j.status === 'failed' || j.status === 'uninitialized' || j.status === 'ready'),
+      60_000,
+    );
+    const seconds = (Date.now() - killedAt) / 1000;
+    expect(seconds).toBeLessThan(45);
+    expect([...torc.results.values()].filter((r) => r.workflow_id === id && r.return_code === -128)).toHaveLength(2);
+    await waitFor('the recovery', allComplete(id), 300_000);
+    expect((await lines(id)).some((l) => l.includes('marked failed (orphaned)'))).toBe(true);
+  }, 500_000);
+
+  it('5. auto-schedule gives retry jobs allocations after the cooldown, once however often the tick runs', async () => {
+    const id = torc.createWorkflow({
+      name: 'retried',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [
+        { name: 'r1', command: 'true', rr: 'small' },
+        { name: 'r2', command: 'true', rr: 'small' },
+      ],
+    });
+    expect(id).toBe(6);
+    // As a failure handler leaves them: ready again with attempt 2, while an allocation still lives.
+    for (const j of torc.jobsOf(id)) j.attempt_id = 2;
+    const live = torc.addScheduledNode(id, 'active');
+    const watchedAt = Date.now();
+    rebound.cli(['watch', String(id)]);
+    const ours = () => [...torc.scns.values()].filter((n) => n.workflow_id === id && n.id !== live);
+    await waitFor('the scheduled allocation', () => ours().length > 0, 120_000);
+    expect(Date.now() - watchedAt).toBeGreaterThanOrEqual(20_000);
+    await waitFor('the retry jobs done', allComplete(id), 180_000);
+    // Ticks every 2 s, dozens of them by now: still the one schedule.
+    expect(ours()).toHaveLength(1);
+    expect((await lines(id)).filter((l) => l.startsWith('Auto-schedule:'))).toHaveLength(1);
+  }, 400_000);
+
+  it('6. `rebound plan <workflow>` prints the plan and changes nothing', async () => {
+    const before = torc.snapshot();
+    const attempts = (await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts.length;
+    const out = rebound.cli(['plan', 'torc-wf4']);
+    expect(out).toContain('Recovery attempt 2/3 for torc-wf4');
+    expect(out).toContain('Running recovery hook "fail-hook" for 1 unknown failure(s)');
+    expect(out).toMatch(/Resetting 1 job\(s\)/);
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(torc.snapshot()).toBe(before);
+    expect((await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts).toHaveLength(attempts);
+  }, 60_000);
 });

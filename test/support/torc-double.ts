@@ -52,7 +52,8 @@ export class TorcDouble {
   /** Every request, as "METHOD /path", for tests that count calls. */
   readonly calls: string[] = [];
   url = '';
-  private nextId = 1;
+  /** Ids count per table from 1, as in Torc's SQLite tables (so tests can name workflow 1, 2, …). */
+  private readonly nextIds = new Map<string, number>();
   readonly workflows = new Map<number, { id: number; name: string; user: string; run_id: number; is_canceled: boolean }>();
   readonly jobs = new Map<number, DoubleJob>();
   readonly rrs = new Map<number, Json & { id: number; workflow_id: number; name: string }>();
@@ -68,16 +69,16 @@ export class TorcDouble {
 
   /** Creates a workflow as `torc workflows create` + `initialize` would, and returns its id. */
   createWorkflow(spec: WorkflowSpec): number {
-    const wf = { id: this.id(), name: spec.name, user: 'rebound', run_id: 1, is_canceled: false };
+    const wf = { id: this.id('workflow'), name: spec.name, user: 'rebound', run_id: 1, is_canceled: false };
     this.workflows.set(wf.id, wf);
     const rrIds = new Map<string, number>();
     for (const rr of spec.resourceRequirements) {
-      const id = this.id();
+      const id = this.id('rr');
       rrIds.set(rr.name, id);
       this.rrs.set(id, { id, workflow_id: wf.id, num_cpus: 1, num_gpus: 0, num_nodes: 1, ...rr });
     }
     const jobIds = new Map<string, number>();
-    for (const j of spec.jobs) jobIds.set(j.name, this.id());
+    for (const j of spec.jobs) jobIds.set(j.name, this.id('job'));
     for (const j of spec.jobs) {
       const id = jobIds.get(j.name)!;
       this.jobs.set(id, {
@@ -95,6 +96,18 @@ export class TorcDouble {
     }
     this.initialize(wf.id);
     return wf.id;
+  }
+
+  /** A scheduled compute node with no Slurm job behind it: a live allocation as far as Torc knows. */
+  addScheduledNode(workflowId: number, status: 'pending' | 'active'): number {
+    const id = this.id('scn');
+    this.scns.set(id, { id, workflow_id: workflowId, scheduler_id: 0, scheduler_config_id: 0, scheduler_type: 'slurm', status });
+    return id;
+  }
+
+  /** Everything the server holds, to compare before and after an operation that must change nothing. */
+  snapshot(): string {
+    return JSON.stringify([...this.workflows, ...this.jobs, ...this.rrs, ...this.results, ...this.schedulers, ...this.scns, ...this.computeNodes]);
   }
 
   jobsOf(workflowId: number): DoubleJob[] {
@@ -124,8 +137,10 @@ export class TorcDouble {
     this.subscribers.clear();
   }
 
-  private id(): number {
-    return this.nextId++;
+  private id(table: string): number {
+    const id = this.nextIds.get(table) ?? 1;
+    this.nextIds.set(table, id + 1);
+    return id;
   }
 
   private broadcast(workflowId: number, eventType: string, severity: string, data: Json): void {
@@ -296,7 +311,7 @@ export class TorcDouble {
       const status = c.req.param('status') as Status;
       if (COMPLETE.includes(job.status)) throw new HttpError(422, `job ${job.id} is already complete`);
       if (Number(c.req.param('run_id')) !== wf.run_id) throw new HttpError(500, 'An internal error occurred');
-      const result = { ...body(c), id: this.id() } as Json & { id: number; job_id: number; workflow_id: number };
+      const result = { ...body(c), id: this.id('result') } as Json & { id: number; job_id: number; workflow_id: number };
       this.results.set(result.id, result);
       this.current.set(job.id, result.id);
       job.status = status;
@@ -353,12 +368,12 @@ export class TorcDouble {
     });
     app.post(`${BASE}/resource_requirements`, (c) => {
       const b = body(c);
-      const rr = { ...b, id: this.id() } as Json & { id: number; workflow_id: number; name: string };
+      const rr = { ...b, id: this.id('rr') } as Json & { id: number; workflow_id: number; name: string };
       this.rrs.set(rr.id, rr);
       return reply(c, rr);
     });
     app.post(`${BASE}/slurm_schedulers`, (c) => {
-      const s = { ...body(c), id: this.id() } as Json & { id: number; workflow_id: number };
+      const s = { ...body(c), id: this.id('scheduler') } as Json & { id: number; workflow_id: number };
       this.schedulers.set(s.id, s);
       return reply(c, s);
     });
@@ -377,7 +392,7 @@ export class TorcDouble {
       return reply(c, scn);
     });
     app.post(`${BASE}/scheduled_compute_nodes`, (c) => {
-      const scn = { ...body(c), id: this.id() } as Json & { id: number; workflow_id: number; status: string };
+      const scn = { ...body(c), id: this.id('scn') } as Json & { id: number; workflow_id: number; status: string };
       this.scns.set(scn.id, scn);
       this.broadcast(scn.workflow_id, 'scheduler_node_created', 'info', { category: 'scheduler', scheduled_compute_node_id: scn.id, scheduler_id: scn.scheduler_id, scheduler_config_id: scn.scheduler_config_id, scheduler_type: scn.scheduler_type, status: scn.status });
       return reply(c, scn);
@@ -397,7 +412,7 @@ export class TorcDouble {
       return reply(c, this.list(items, (k) => c.req.query(k)));
     });
     app.post(`${BASE}/compute_nodes`, (c) => {
-      const node = { ...body(c), id: this.id() } as Json & { id: number; workflow_id: number };
+      const node = { ...body(c), id: this.id('compute_node') } as Json & { id: number; workflow_id: number };
       this.computeNodes.set(node.id, node);
       return reply(c, node);
     });

@@ -46,6 +46,13 @@ describe('auto-schedule', () => {
     expect(() => parsePolicy({ autoSchedule: { threshold: 0 } })).toThrow(/policy.autoSchedule.threshold/);
   });
 
+  it('counts the first cooldown from when watching began', () => {
+    const c = census({ ready: [retry(1), retry(4)] });
+    const s = trackReady(fresh, c);
+    expect(decide(c, s, at(30))).toMatchObject({ schedule: false, why: 'cooldown' });
+    expect(decide(c, s, at(61))).toMatchObject({ schedule: true });
+  });
+
   it('keeps the cooldown after a schedule, then schedules again', () => {
     const s = { ...fresh, count: 1, lastScheduledAt: at(0).toISOString() };
     const c = census({ observedAt: at(30).toISOString(), ready: [retry(1), retry(4)] });
@@ -58,6 +65,7 @@ describe('auto-schedule', () => {
     let s = trackReady(fresh, census({ ready: [retry(1)] }));
     s = trackReady(s, census({ observedAt: at(500).toISOString(), ready: [retry(1), retry(9)] }));
     expect(s.readySince).toEqual({ 1: T0.toISOString(), 9: at(500).toISOString() });
+    expect(s.watchingSince).toBe(T0.toISOString());
     const c = census({ observedAt: at(601).toISOString(), ready: [retry(1)] });
     expect(decide(c, s, at(601))).toMatchObject({ schedule: true, why: expect.stringContaining('stranded') });
     expect(decide(c, trackReady(fresh, c), at(601))).toMatchObject({ schedule: false });
