@@ -9,6 +9,7 @@ import { Poster } from '../relay/poster.ts';
 import { Relay } from '../relay/relay.ts';
 import { torcPassword } from '../relay/config.ts';
 import { SacctWatcher } from '../relay/sacct-watcher.ts';
+import { queuedSlurmJobs } from '../relay/slurm.ts';
 import { TorcClient } from '../relay/torc-client.ts';
 import { TorcExecutor } from '../relay/torc-executor.ts';
 import { registerWorkflow, TORC_REGISTRY, TorcForwarder } from '../relay/torc-forwarder.ts';
@@ -96,6 +97,7 @@ export async function startLocal(
       registryFile: join(relayDir, TORC_REGISTRY),
       stateFile: join(relayDir, 'torc-forwarder.json'),
       log,
+      slurmJobs: queuedSlurmJobs,
     });
     tasks.push(every('torc forwarder', torcConfig.pollSeconds * 1000, () => forwarder.sync(), log));
     tasks.push({ stop: async () => forwarder.stop() });

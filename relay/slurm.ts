@@ -70,3 +70,9 @@ export async function sbatch(argv: readonly string[], scriptPath: string): Promi
   if (!id) throw new Error(`sbatch printed no job id: ${stdout.trim()}`);
   return id;
 }
+
+/** Every job id Slurm still has queued or running (all users: allocations may run as another account). */
+export async function queuedSlurmJobs(): Promise<Set<string>> {
+  const { stdout } = await run(['squeue', '-h', '-o', '%i']);
+  return new Set(stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+}

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Event } from '../core/events.ts';
-import type { TorcJob, TorcResourceRequirements, TorcResult } from '../core/torc-model.ts';
+import type { TorcJob, TorcResourceRequirements, TorcResult, TorcScheduledComputeNode } from '../core/torc-model.ts';
 import type { TorcClient } from './torc-client.ts';
 
 const TERMINAL = new Set(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']);
@@ -11,6 +11,8 @@ interface WorkflowState {
   posted: string[];
   /** The run whose completion was posted (a reinitialize bumps run_id, so the next one is new). */
   completedRun?: number;
+  /** Allocations already reported ended (Slurm job ids). */
+  ended?: string[];
   /** The last census posted, and when: a new one goes out when it changes, or at least every minute. */
   census?: string;
   censusAt?: number;
@@ -27,6 +29,8 @@ export interface TorcForwarderOptions {
   /** Posted results and completions per workflow, rewritten atomically. */
   stateFile: string;
   log: (line: string) => void;
+  /** Slurm job ids still queued or running (squeue); a live allocation missing from it has ended. */
+  slurmJobs?: () => Promise<Set<string>>;
   now?: () => Date;
 }
 
@@ -140,6 +144,7 @@ export class TorcForwarder {
     if (complete.is_complete && state.completedRun !== run) {
       events.push(this.completed(workflowId, run, complete.is_canceled, jobs, rrs, now));
     }
+    events.push(...(await this.endedAllocations(workflowId, scns, state, now)));
     const census = this.census(workflowId, jobs, rrs, scns.filter((x) => x.status !== 'complete').length, now);
     const censusKey = JSON.stringify({ ...census.data, observedAt: undefined });
     const nowMs = Date.parse(now);
@@ -216,6 +221,32 @@ export class TorcForwarder {
         resourceRequirements: rrs.filter((r) => r.id !== undefined).map(rrEvent),
       },
     };
+  }
+
+  /**
+   * The backstop for orphan cleanup: an allocation Torc still counts as live but Slurm no longer knows
+   * (its jobcomp event lost, or no hook installed) is reported ended, once.
+   */
+  private async endedAllocations(
+    workflowId: number,
+    scns: TorcScheduledComputeNode[],
+    state: WorkflowState,
+    now: string,
+  ): Promise<Event[]> {
+    const live = scns.filter((x) => x.status !== 'complete' && x.scheduler_id > 0);
+    if (live.length === 0 || !this.opts.slurmJobs) return [];
+    const queued = await this.opts.slurmJobs();
+    const gone = live.filter((x) => !queued.has(String(x.scheduler_id)) && !state.ended?.includes(String(x.scheduler_id)));
+    state.ended = [...(state.ended ?? []), ...gone.map((x) => String(x.scheduler_id))].slice(-1000);
+    return gone.map((x) => ({
+      id: `allocation-ended:${workflowId}:${x.scheduler_id}`,
+      version: 1 as const,
+      source: 'relay:torc',
+      occurredAt: now,
+      cluster: this.opts.cluster,
+      type: 'slurm.allocation.ended' as const,
+      data: { workflowId, slurmJobId: String(x.scheduler_id), scheduledComputeNodeId: x.id!, state: 'not in squeue' },
+    }));
   }
 
   private census(workflowId: number, jobs: TorcJob[], rrs: TorcResourceRequirements[], live: number, now: string): Event {

@@ -182,6 +182,24 @@ export async function continueTorcRecovery(
   await send(deps, commands.slice(index + 1, index + 2));
 }
 
+/** Orphan cleanup for one allocation; the same id whichever source saw it end, so it runs once. */
+export function cleanupCommand(workflowId: number, slurmJobId: string, createdAt: string): Command {
+  const workload = torcWorkload(workflowId);
+  return {
+    type: 'torc.cleanup-allocation',
+    id: `${workload}:cleanup:${slurmJobId}`,
+    workload,
+    createdAt,
+    workflowId,
+    slurmJobId,
+  };
+}
+
+/** The forwarder saw a live allocation missing from squeue (its jobcomp event may never have come). */
+export async function onAllocationEnded(deps: ServiceDeps, event: EventOf<'slurm.allocation.ended'>) {
+  await send(deps, [cleanupCommand(event.data.workflowId, event.data.slurmJobId, deps.now().toISOString())]);
+}
+
 export async function onTorcCensus(deps: ServiceDeps, event: EventOf<'torc.workflow.census'>) {
   const c = event.data;
   const workload = torcWorkload(c.workflowId);

@@ -17,7 +17,9 @@ import { torcWorkflowOf } from '../core/torc-state.ts';
 import type { ServiceConfig } from './config.ts';
 import { ensureWorkload, history, send } from './effects.ts';
 import {
+  cleanupCommand,
   continueTorcRecovery,
+  onAllocationEnded,
   onTorcCensus,
   onTorcJobFinished,
   onTorcSideResult,
@@ -63,7 +65,7 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
       await onTorcCensus(deps, event);
       break;
     case 'slurm.allocation.ended':
-      // Orphan cleanup for Torc allocations arrives with the Torc recovery path's allocation events.
+      await onAllocationEnded(deps, event);
       break;
   }
   await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
@@ -174,16 +176,7 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
     // One of our Torc allocations ended: whatever its runner left running is orphaned; clean up at once.
     job.decided = true;
     await store.putJob(job);
-    await send(deps, [
-      {
-        type: 'torc.cleanup-allocation',
-        id: `${tag!.workload}:cleanup:${job.jobId}`,
-        workload: tag!.workload,
-        createdAt: job.updatedAt,
-        workflowId,
-        slurmJobId: job.jobId,
-      },
-    ]);
+    await send(deps, [cleanupCommand(workflowId, job.jobId, job.updatedAt)]);
     return;
   }
   const label = `Job ${job.jobId} (${job.name})`;

@@ -23,8 +23,9 @@ afterAll(async () => {
   expect(torc.violations).toEqual([]);
 });
 
-function forwarder(posted: Event[]) {
+function forwarder(posted: Event[], slurmJobs?: () => Promise<Set<string>>) {
   return new TorcForwarder({
+    ...(slurmJobs ? { slurmJobs } : {}),
     client,
     cluster: 'lab',
     post: async (events) => {
@@ -100,7 +101,30 @@ describe('Torc forwarder', () => {
     expect(again.filter((e) => e.type !== 'torc.workflow.census')).toEqual([]);
   });
 
-  it('pages through long lists and reports Torc errors with the server message', async () => {
+  it('reports an allocation Torc thinks is live but Slurm no longer has, once', async () => {
+    const id = torc.createWorkflow({
+      name: 'orphaned',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [{ name: 'a', command: 'true', rr: 'small' }],
+    });
+    const scn = torc.addScheduledNode(id, 'active');
+    torc.scns.get(scn)!.scheduler_id = 4242;
+    registerWorkflow(join(dir, 'registry.json'), id);
+    const posted: Event[] = [];
+    let queued = new Set(['4242']);
+    const f = forwarder(posted, async () => queued);
+    await f.sync();
+    expect(posted.filter((e) => e.type === 'slurm.allocation.ended')).toEqual([]);
+    queued = new Set();
+    await f.sync();
+    await f.sync();
+    f.stop();
+    expect(posted.filter((e) => e.type === 'slurm.allocation.ended')).toMatchObject([
+      { id: `allocation-ended:${id}:4242`, data: { workflowId: id, slurmJobId: '4242', scheduledComputeNodeId: scn } },
+    ]);
+  });
+
+  it('pages through long lists, retries 5xx and reports Torc errors with the server message', async () => {
     const id = torc.createWorkflow({
       name: 'many',
       resourceRequirements: [{ name: 'small', memory: '1g', runtime: 'PT1M' }],
@@ -110,6 +134,10 @@ describe('Torc forwarder', () => {
     await expect(client.manageStatusChange(torc.jobsOf(id)[0]!.id, 'uninitialized', 99)).rejects.toThrow(
       /HTTP 422: run_id mismatch/,
     );
+    torc.failNext(2);
+    expect(await new TorcClient({ url: torc.url, attempts: 3 }).status(id)).toMatchObject({ run_id: 1 });
+    torc.failNext(2);
+    await expect(client.status(id)).rejects.toThrow(/HTTP 500: An internal error occurred/);
     await expect(new TorcClient({ url: 'http://127.0.0.1:9/torc-service/v1', attempts: 2 }).status(id)).rejects.toThrow(
       /Torc \/workflows\/\d+\/status/,
     );

@@ -98,6 +98,13 @@ export class TorcDouble {
     return wf.id;
   }
 
+  private failures = 0;
+
+  /** The next `n` requests fail as Torc fails internally: HTTP 500, plain text (§1.1). */
+  failNext(n: number): void {
+    this.failures = n;
+  }
+
   /** A scheduled compute node with no Slurm job behind it: a live allocation as far as Torc knows. */
   addScheduledNode(workflowId: number, status: 'pending' | 'active'): number {
     const id = this.id('scn');
@@ -211,6 +218,10 @@ export class TorcDouble {
     app.use(`${BASE}/*`, async (c, next) => {
       const path = c.req.path.slice(BASE.length);
       this.calls.push(`${c.req.method} ${path}`);
+      if (this.failures > 0) {
+        this.failures--;
+        return c.text('An internal error occurred', 500);
+      }
       if (['POST', 'PUT'].includes(c.req.method)) {
         const text = await c.req.text();
         const body = text ? JSON.parse(text) : {};
