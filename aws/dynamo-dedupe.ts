@@ -1,0 +1,63 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+
+/**
+ * Accepted message ids, per queue, in the state table (PK MSG#<queue>#<id>, expiring with TTL): what makes
+ * "a repeated id is accepted and ignored" hold on SQS, which does not deduplicate a standard queue.
+ */
+export class DynamoDedupe {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+    private readonly queue: string,
+    private readonly retainSeconds = 86_400,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client);
+  }
+
+  private key(id: string) {
+    return { PK: `MSG#${this.queue}#${id}`, SK: 'META' };
+  }
+
+  async seen(ids: string[]): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const unique = [...new Set(ids)];
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((id) => this.key(id));
+      // BatchGet may return some keys unprocessed under load: ask again for those.
+      while (keys?.length) {
+        const out: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          if ((item.ExpiresAt as number) >= now) seen.add((item.PK as string).slice(`MSG#${this.queue}#`.length));
+        }
+        keys = out.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return seen;
+  }
+
+  async record(ids: string[]): Promise<void> {
+    const expires = Math.floor(Date.now() / 1000) + this.retainSeconds;
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 25) {
+      let requests: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = unique
+        .slice(i, i + 25)
+        .map((id) => ({ PutRequest: { Item: { ...this.key(id), Type: 'accepted', ExpiresAt: expires } } }));
+      while (requests?.length) {
+        const out: BatchWriteCommandOutput = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = out.UnprocessedItems?.[this.table] as typeof requests;
+      }
+    }
+  }
+}
