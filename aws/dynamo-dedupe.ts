@@ -39,7 +39,8 @@ export class DynamoDedupe {
           new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
         );
         for (const item of out.Responses?.[this.table] ?? []) {
-          if ((item.ExpiresAt as number) >= now) seen.add((item.PK as string).slice(`MSG#${this.queue}#`.length));
+          if ((item.ExpiresAt as number) >= now)
+            seen.add((item.PK as string).slice(`MSG#${this.queue}#`.length));
         }
         keys = out.UnprocessedKeys?.[this.table]?.Keys;
       }
@@ -55,7 +56,9 @@ export class DynamoDedupe {
         .slice(i, i + 25)
         .map((id) => ({ PutRequest: { Item: { ...this.key(id), Type: 'accepted', ExpiresAt: expires } } }));
       while (requests?.length) {
-        const out: BatchWriteCommandOutput = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        const out: BatchWriteCommandOutput = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
+        );
         requests = out.UnprocessedItems?.[this.table] as typeof requests;
       }
     }

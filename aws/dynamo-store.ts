@@ -1,16 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
-  BatchWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { randomBytes } from 'node:crypto';
 import {
-  type AttemptRecord,
   AttemptAlreadyClaimedError,
+  type AttemptRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
@@ -53,15 +53,21 @@ export class DynamoStore implements StateStore {
   }
 
   private async get<T>(PK: string, SK: string): Promise<T | undefined> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { PK, SK }, ConsistentRead: true }));
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { PK, SK }, ConsistentRead: true }),
+    );
     return strip<T>(Item, KEYS);
   }
 
-  private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Item[]> {
+  private async query(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+  ): Promise<Item[]> {
     const items: Item[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.doc.send(new QueryCommand({ TableName: this.table, ...input, ExclusiveStartKey }));
+      const page = await this.doc.send(
+        new QueryCommand({ TableName: this.table, ...input, ExclusiveStartKey }),
+      );
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
@@ -101,7 +107,13 @@ export class DynamoStore implements StateStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { ...r, PK: `JOB#${r.key}`, SK: 'JOB', Type: 'job', ...(r.workload ? { Workload: r.workload } : {}) },
+        Item: {
+          ...r,
+          PK: `JOB#${r.key}`,
+          SK: 'JOB',
+          Type: 'job',
+          ...(r.workload ? { Workload: r.workload } : {}),
+        },
       }),
     );
   }
@@ -130,14 +142,26 @@ export class DynamoStore implements StateStore {
             {
               Put: {
                 TableName: this.table,
-                Item: { ...r, PK: `LIN#${r.lineage}`, SK: attemptSk(r.attempt), Type: 'attempt', Workload: r.workload },
+                Item: {
+                  ...r,
+                  PK: `LIN#${r.lineage}`,
+                  SK: attemptSk(r.attempt),
+                  Type: 'attempt',
+                  Workload: r.workload,
+                },
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
             ...r.commandIds.map((id) => ({
               Put: {
                 TableName: this.table,
-                Item: { PK: `CMD#${id}`, SK: 'META', Type: 'command', lineage: r.lineage, attempt: r.attempt },
+                Item: {
+                  PK: `CMD#${id}`,
+                  SK: 'META',
+                  Type: 'command',
+                  lineage: r.lineage,
+                  attempt: r.attempt,
+                },
               },
             })),
           ],
@@ -148,7 +172,9 @@ export class DynamoStore implements StateStore {
         error instanceof TransactionCanceledException &&
         error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
       if (!lost) throw error;
-      throw new AttemptAlreadyClaimedError((await this.get<AttemptRecord>(`LIN#${r.lineage}`, attemptSk(r.attempt)))!);
+      throw new AttemptAlreadyClaimedError(
+        (await this.get<AttemptRecord>(`LIN#${r.lineage}`, attemptSk(r.attempt)))!,
+      );
     }
   }
   async listAttempts(workload: string) {
@@ -175,7 +201,12 @@ export class DynamoStore implements StateStore {
           RequestItems: {
             [this.table]: chunk.map((e, j) => ({
               PutRequest: {
-                Item: { ...e, PK: `WL#${e.workload}`, SK: `HIST#${e.at}#${tail}#${String(i + j).padStart(4, '0')}`, Type: 'history' },
+                Item: {
+                  ...e,
+                  PK: `WL#${e.workload}`,
+                  SK: `HIST#${e.at}#${tail}#${String(i + j).padStart(4, '0')}`,
+                  Type: 'history',
+                },
               },
             })),
           },
@@ -196,7 +227,12 @@ export class DynamoStore implements StateStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { PK: `EVT#${id}`, SK: 'META', Type: 'processed', ExpiresAt: Math.floor(expiresAt.getTime() / 1000) },
+          Item: {
+            PK: `EVT#${id}`,
+            SK: 'META',
+            Type: 'processed',
+            ExpiresAt: Math.floor(expiresAt.getTime() / 1000),
+          },
           // An expired record that TTL has not removed yet counts as gone.
           ConditionExpression: 'attribute_not_exists(PK) OR ExpiresAt < :now',
           ExpressionAttributeValues: { ':now': Math.floor(Date.now() / 1000) },

@@ -1,10 +1,10 @@
+import { createHash } from 'node:crypto';
 import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { createHash } from 'node:crypto';
 import type { MessageQueue, QueueMessage } from '../core/ports.ts';
 
 export interface SqsQueueOptions {
@@ -18,6 +18,8 @@ export interface SqsQueueOptions {
    * Ids already accepted (a DynamoDB conditional write, with TTL): a standard queue does not deduplicate,
    * and a FIFO queue only for five minutes. Returns the ids that are new and records them.
    */
+  /** Long polling for receive (the relay on the login node); 0 answers at once (the default). */
+  waitSeconds?: number;
   dedupe?: {
     seen(ids: string[]): Promise<Set<string>>;
     record(ids: string[]): Promise<void>;
@@ -36,7 +38,9 @@ export class SqsQueue<T> implements MessageQueue<T> {
   ) {}
 
   async send(messages: { id: string; body: T; group?: string }[]): Promise<void> {
-    const seen = this.opts.dedupe ? await this.opts.dedupe.seen(messages.map((m) => m.id)) : new Set<string>();
+    const seen = this.opts.dedupe
+      ? await this.opts.dedupe.seen(messages.map((m) => m.id))
+      : new Set<string>();
     // One message per id even within the call (SQS would reject duplicate batch entry ids).
     const fresh = [...new Map(messages.filter((m) => !seen.has(m.id)).map((m) => [m.id, m])).values()];
     for (let i = 0; i < fresh.length; i += 10) {
@@ -47,13 +51,17 @@ export class SqsQueue<T> implements MessageQueue<T> {
           Entries: chunk.map((m, j) => ({
             Id: String(j),
             MessageBody: JSON.stringify(m.body),
-            ...(this.opts.fifo ? { MessageGroupId: m.group ?? m.id, MessageDeduplicationId: dedupeId(m.id) } : {}),
+            ...(this.opts.fifo
+              ? { MessageGroupId: m.group ?? m.id, MessageDeduplicationId: dedupeId(m.id) }
+              : {}),
           })),
         }),
       );
       // A partial failure must not pass as accepted: the caller answers non-2xx and the sender retries.
       if (out.Failed?.length) {
-        throw new Error(`SQS refused ${out.Failed.length} of ${chunk.length} messages: ${out.Failed[0]?.Message ?? out.Failed[0]?.Code}`);
+        throw new Error(
+          `SQS refused ${out.Failed.length} of ${chunk.length} messages: ${out.Failed[0]?.Message ?? out.Failed[0]?.Code}`,
+        );
       }
     }
     // Recorded only once SQS has them: a crash in between re-sends (duplicates are handled downstream),
@@ -69,7 +77,8 @@ export class SqsQueue<T> implements MessageQueue<T> {
           QueueUrl: this.opts.url,
           MaxNumberOfMessages: Math.min(10, max - out.length),
           VisibilityTimeout: Math.ceil(visibilitySeconds),
-          WaitTimeSeconds: 0,
+          // Long-poll only while nothing has arrived yet: a partial batch is returned at once.
+          WaitTimeSeconds: out.length === 0 ? (this.opts.waitSeconds ?? 0) : 0,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         }),
       );
@@ -93,7 +102,11 @@ export class SqsQueue<T> implements MessageQueue<T> {
   async deadLetters(): Promise<T[]> {
     if (!this.opts.deadLetterUrl) return [];
     const { Messages = [] } = await this.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: this.opts.deadLetterUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+      new ReceiveMessageCommand({
+        QueueUrl: this.opts.deadLetterUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+      }),
     );
     return Messages.map((m) => JSON.parse(m.Body ?? 'null') as T);
   }

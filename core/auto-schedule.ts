@@ -1,10 +1,10 @@
+import type { z } from 'zod';
 import { type PendingJob, planAllocations, type ResourceGroup } from './allocation.ts';
+import type { PlannedAllocationSchema } from './commands.ts';
 import type { EventOf } from './events.ts';
 import type { EffectivePolicy } from './policy.ts';
 import type { Profile } from './profiles.ts';
 import { parseIsoDuration, parseTorcMemory } from './units.ts';
-import type { PlannedAllocationSchema } from './commands.ts';
-import type { z } from 'zod';
 
 export type TorcCensus = EventOf<'torc.workflow.census'>['data'];
 
@@ -55,11 +55,19 @@ export function decideAutoSchedule(
     const since = from ? (now.getTime() - Date.parse(from)) / 1000 : Infinity;
     if (since < policy.cooldownSeconds) return { schedule: false, why: 'cooldown' };
     const retries = census.ready.filter((j) => j.attemptId > 1);
-    const waited = (id: number) => (now.getTime() - Date.parse(state.readySince[id] ?? now.toISOString())) / 1000;
-    const stranded = policy.strandedTimeoutSeconds > 0 && retries.some((j) => waited(j.id) >= policy.strandedTimeoutSeconds);
-    if (retries.length >= policy.threshold) why = `${retries.length} retry job(s) waiting (threshold ${policy.threshold})`;
-    else if (stranded) why = `${retries.length} retry job(s) stranded for ${policy.strandedTimeoutSeconds} s or more`;
-    else return { schedule: false, why: `${retries.length} retry job(s) waiting, below threshold ${policy.threshold}` };
+    const waited = (id: number) =>
+      (now.getTime() - Date.parse(state.readySince[id] ?? now.toISOString())) / 1000;
+    const stranded =
+      policy.strandedTimeoutSeconds > 0 && retries.some((j) => waited(j.id) >= policy.strandedTimeoutSeconds);
+    if (retries.length >= policy.threshold)
+      why = `${retries.length} retry job(s) waiting (threshold ${policy.threshold})`;
+    else if (stranded)
+      why = `${retries.length} retry job(s) stranded for ${policy.strandedTimeoutSeconds} s or more`;
+    else
+      return {
+        schedule: false,
+        why: `${retries.length} retry job(s) waiting, below threshold ${policy.threshold}`,
+      };
     chosen = retries;
   }
 
@@ -79,10 +87,15 @@ export function decideAutoSchedule(
         ]
       : [];
   });
-  const jobs: PendingJob[] = chosen.flatMap((j) => (rrs.has(j.rrId) ? [{ id: j.id, rr: rrs.get(j.rrId)!.name, waits: false }] : []));
+  const jobs: PendingJob[] = chosen.flatMap((j) =>
+    rrs.has(j.rrId) ? [{ id: j.id, rr: rrs.get(j.rrId)!.name, waits: false }] : [],
+  );
   const plan = planAllocations(jobs, groups, profile, { suffix: `s${state.count + 1}`, runnerBufferSeconds });
   if (plan.allocations.length === 0)
-    return { schedule: false, why: `nothing fits a partition: ${plan.unplaceable.map((u) => u.reason).join('; ')}` };
+    return {
+      schedule: false,
+      why: `nothing fits a partition: ${plan.unplaceable.map((u) => u.reason).join('; ')}`,
+    };
   return { schedule: true, why, jobIds: jobs.map((j) => j.id), allocations: plan.allocations };
 }
 

@@ -84,7 +84,10 @@ export const PlannedAllocationSchema = z.object({
   walltime: z.string().regex(/^(\d+-)?\d+(:\d+){0,2}$/),
   mem: z.string().regex(/^\d+[KMGT]?$/),
   cpusPerTask: z.number().int(),
-  gres: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).optional(),
+  gres: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
+    .optional(),
   jobsPerAllocation: z.number().int(),
   jobIds: z.array(z.number().int()),
 });

@@ -96,7 +96,6 @@ export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
   }),
 });
 
-
 /**
  * Torc emits no such event; the forwarder detects completion (is_complete) and sends it after the
  * torc.job.finished events of that run. It carries what recovery needs besides those: which jobs failed,
@@ -129,7 +128,13 @@ export const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
     observedAt: z.iso.datetime({ offset: true }),
     liveAllocations: z.number().int().nonnegative(),
     ready: z
-      .array(z.object({ id: z.number().int().positive(), rrId: z.number().int().positive(), attemptId: z.number().int().positive() }))
+      .array(
+        z.object({
+          id: z.number().int().positive(),
+          rrId: z.number().int().positive(),
+          attemptId: z.number().int().positive(),
+        }),
+      )
       .max(10_000),
     resourceRequirements: z.array(TorcRrSchema).max(1000),
   }),

@@ -22,7 +22,6 @@ export const DecisionSchema = z.object({
   note: z.string(),
 });
 
-
 export const PlanActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resubmit-job'), jobId: z.string(), resources: SlurmResourcesSchema }),
   z.object({

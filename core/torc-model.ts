@@ -137,7 +137,13 @@ export const TorcBroadcastEventSchema = z.looseObject({
 export type TorcBroadcastEvent = z.infer<typeof TorcBroadcastEventSchema>;
 
 /** Terminal job statuses that `is_workflow_complete` counts as done (pending_failed is not). */
-export const TORC_DONE: readonly TorcJobStatus[] = ['completed', 'failed', 'canceled', 'terminated', 'disabled'];
+export const TORC_DONE: readonly TorcJobStatus[] = [
+  'completed',
+  'failed',
+  'canceled',
+  'terminated',
+  'disabled',
+];
 
 /** Return code Torc's orphan cleanup gives a job whose allocation died (torc-api.md §1.5). */
 export const ORPHANED_RETURN_CODE = -128;

@@ -1,6 +1,6 @@
+import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Context, MiddlewareHandler } from 'hono';
 import type { EventQueue, StateStore } from '../core/ports.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';

@@ -69,6 +69,9 @@ const writers = new WeakMap<Database.Database, GroupCommit>();
 /** The database's one group committer, shared by its queues and its store. */
 export function groupCommit(db: Database.Database): GroupCommit {
   let writer = writers.get(db);
-  if (!writer) writers.set(db, (writer = new GroupCommit(db)));
+  if (!writer) {
+    writer = new GroupCommit(db);
+    writers.set(db, writer);
+  }
   return writer;
 }

@@ -3,24 +3,15 @@ import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { createApp } from '../functions/app.ts';
-import { run } from '../relay/exec.ts';
-import { Executor } from '../relay/executor.ts';
-import { Poster } from '../relay/poster.ts';
-import { Relay } from '../relay/relay.ts';
-import { torcPassword } from '../relay/config.ts';
-import { SacctWatcher } from '../relay/sacct-watcher.ts';
-import { queuedSlurmJobs } from '../relay/slurm.ts';
-import { TorcClient } from '../relay/torc-client.ts';
-import { TorcExecutor } from '../relay/torc-executor.ts';
-import { registerWorkflow, TORC_REGISTRY, TorcForwarder } from '../relay/torc-forwarder.ts';
+import { startRelayDaemon } from '../relay/daemon.ts';
+import { every } from '../relay/every.ts';
 import { runAutoSchedule } from '../service/torc.ts';
-import { every } from './every.ts';
 import { ingestFirst } from './ingest-first.ts';
 import type { LocalSettings } from './settings.ts';
-import { startWorker } from './worker-loop.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { startWorker } from './worker-loop.ts';
 
 export interface Runtime {
   url: string;
@@ -46,73 +37,30 @@ export async function startLocal(
   const deps = { store, commands, config: settings.config, now: () => new Date() };
   const worker = startWorker(events, deps, log, webhook.quiet);
 
-  const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
-  const poster = new Poster({ url: settings.url, secret: settings.secret, spoolDir: settings.spoolDir });
-  const relayDir = join(settings.dataDir, 'relay');
-  const torcConfig = settings.relay.torc;
-  const torcClient = torcConfig
-    ? new TorcClient({
-        url: torcConfig.url,
-        ...(torcConfig.username ? { username: torcConfig.username, password: torcPassword(torcConfig) ?? '' } : {}),
-      })
-    : undefined;
-  const executor = new Executor({
-    cluster,
-    stateDir: relayDir,
-    hooks: settings.relay.hooks,
-    ...(torcConfig && torcClient
-      ? {
-          torc: new TorcExecutor({
-            client: torcClient,
-            torcUrl: torcConfig.url,
-            outputDir: resolve(torcConfig.outputDir),
-            runner: torcConfig.runner,
-            ...(torcConfig.account ? { account: torcConfig.account } : {}),
-          }),
-        }
-      : {}),
+  const relay = await startRelayDaemon({
+    url: settings.url,
+    secret: settings.secret,
+    dataDir: settings.dataDir,
+    spoolDir: settings.spoolDir,
+    config: settings.relay,
+    sacctIntervalSeconds: settings.sacctIntervalSeconds,
+    commands,
+    log,
   });
-  const relay = new Relay({ commands, executor, poster, log });
-  relay.start();
-  const tasks = [
-    // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.
-    every(
-      'tick',
-      settings.tickSeconds * 1000,
-      async () => {
-        await runAutoSchedule(deps);
-        store.purgeExpired();
-        events.purge();
-        commands.purge();
-      },
-      log,
-    ),
-  ];
-  if (torcConfig && torcClient) {
-    for (const id of torcConfig.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), id);
-    const forwarder = new TorcForwarder({
-      client: torcClient,
-      cluster,
-      post: (e) => poster.post(e),
-      registryFile: join(relayDir, TORC_REGISTRY),
-      stateFile: join(relayDir, 'torc-forwarder.json'),
-      log,
-      slurmJobs: queuedSlurmJobs,
-    });
-    tasks.push(every('torc forwarder', torcConfig.pollSeconds * 1000, () => forwarder.sync(), log));
-    tasks.push({ stop: async () => forwarder.stop() });
-  }
-  if (settings.sacctIntervalSeconds > 0) {
-    const watcher = new SacctWatcher({
-      cluster,
-      stateFile: join(settings.dataDir, 'relay', 'sacct-watcher.json'),
-      post: (e) => poster.post(e),
-      capture: (id) => executor.capture(id),
-      captured: (id) => executor.captured(id),
-      log,
-    });
-    tasks.push(every('sacct watcher', settings.sacctIntervalSeconds * 1000, () => watcher.poll(), log));
-  }
+  const cluster = relay.cluster;
+  const torcConfig = settings.relay.torc;
+  // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.
+  const tick = every(
+    'tick',
+    settings.tickSeconds * 1000,
+    async () => {
+      await runAutoSchedule(deps);
+      store.purgeExpired();
+      events.purge();
+      commands.purge();
+    },
+    log,
+  );
 
   log(`Rebound listening on ${settings.url} (cluster ${cluster}, data in ${settings.dataDir})`);
   log(`Point Slurm's completion hook at it: in slurm.conf set`);
@@ -138,17 +86,8 @@ export async function startLocal(
     async stop() {
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
-      await Promise.all([worker.stop(), relay.stop(), ...tasks.map((t) => t.stop())]);
+      await Promise.all([worker.stop(), relay.stop(), tick.stop()]);
       db.close();
     },
   };
-}
-
-async function slurmClusterName(): Promise<string | undefined> {
-  try {
-    const { stdout } = await run(['scontrol', 'show', 'config'], { timeoutMs: 5000 });
-    return /^ClusterName\s*=\s*(\S+)/m.exec(stdout)?.[1];
-  } catch {
-    return undefined;
-  }
 }

@@ -66,7 +66,9 @@ export class Executor {
               ok: true,
               slurmJobIds: [],
               alreadyDone: failed.length === 0,
-              output: failed.length ? `marked failed (orphaned): job(s) ${failed.join(', ')}` : 'no orphaned jobs',
+              output: failed.length
+                ? `marked failed (orphaned): job(s) ${failed.join(', ')}`
+                : 'no orphaned jobs',
             }),
           ];
         }

@@ -55,7 +55,15 @@ export async function findJobsByComment(comment: string, since: Date): Promise<s
     const [id, submitted, c] = line.split('|');
     if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
   }
-  const { stdout: past } = await run(['sacct', '-n', '-P', '-X', '-S', from, '--format=JobID,Submit,Comment']);
+  const { stdout: past } = await run([
+    'sacct',
+    '-n',
+    '-P',
+    '-X',
+    '-S',
+    from,
+    '--format=JobID,Submit,Comment',
+  ]);
   for (const line of past.split('\n')) {
     const [id, submitted, c] = line.split('|');
     if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
@@ -74,5 +82,10 @@ export async function sbatch(argv: readonly string[], scriptPath: string): Promi
 /** Every job id Slurm still has queued or running (all users: allocations may run as another account). */
 export async function queuedSlurmJobs(): Promise<Set<string>> {
   const { stdout } = await run(['squeue', '-h', '-o', '%i']);
-  return new Set(stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+  return new Set(
+    stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
 }

@@ -1,24 +1,24 @@
 import { z } from 'zod';
 import {
+  type TorcBroadcastEvent,
   TorcBroadcastEventSchema,
+  type TorcComputeNode,
   TorcComputeNodeSchema,
   TorcIsCompleteSchema,
+  type TorcJob,
   TorcJobSchema,
   type TorcJobStatus,
-  torcList,
-  TorcResourceRequirementsSchema,
-  TorcResultSchema,
-  TorcScheduledComputeNodeSchema,
-  TorcSlurmSchedulerSchema,
-  TorcWorkflowStatusSchema,
-  type TorcBroadcastEvent,
-  type TorcComputeNode,
-  type TorcJob,
   type TorcResourceRequirements,
+  TorcResourceRequirementsSchema,
   type TorcResult,
+  TorcResultSchema,
   type TorcScheduledComputeNode,
+  TorcScheduledComputeNodeSchema,
   type TorcSlurmScheduler,
+  TorcSlurmSchedulerSchema,
   type TorcWorkflowStatus,
+  TorcWorkflowStatusSchema,
+  torcList,
 } from '../core/torc-model.ts';
 
 export interface TorcClientOptions {

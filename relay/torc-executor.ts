@@ -53,10 +53,15 @@ export class TorcExecutor {
     const { client } = this.opts;
     const rows = await client.resourceRequirements(c.workflowId);
     const row = rows.find((r) => r.id === c.resourceRequirementsId);
-    if (!row) throw new TorcApiError(404, `/resource_requirements/${c.resourceRequirementsId}`, 'row not found');
+    if (!row)
+      throw new TorcApiError(404, `/resource_requirements/${c.resourceRequirementsId}`, 'row not found');
     if (!c.cloneAs) {
       await client.putResourceRequirements({ ...row, id: row.id!, memory: c.memory, runtime: c.runtime });
-      return { slurmJobIds: [], alreadyDone: false, output: `${row.name}: memory ${c.memory}, runtime ${c.runtime}` };
+      return {
+        slurmJobIds: [],
+        alreadyDone: false,
+        output: `${row.name}: memory ${c.memory}, runtime ${c.runtime}`,
+      };
     }
     const existing = rows.find((r) => r.name === c.cloneAs);
     const copy =
@@ -72,7 +77,8 @@ export class TorcExecutor {
       }));
     for (const id of c.jobIds) {
       const job = await client.job(id);
-      if (job.resource_requirements_id !== copy.id) await client.putJob({ ...job, resource_requirements_id: copy.id! });
+      if (job.resource_requirements_id !== copy.id)
+        await client.putJob({ ...job, resource_requirements_id: copy.id! });
     }
     return {
       slurmJobIds: [],
@@ -107,7 +113,9 @@ export class TorcExecutor {
     };
   }
 
-  private async submitAllocations(c: Extract<Command, { type: 'torc.submit-allocations' }>): Promise<StepResult> {
+  private async submitAllocations(
+    c: Extract<Command, { type: 'torc.submit-allocations' }>,
+  ): Promise<StepResult> {
     const { client } = this.opts;
     const ids: string[] = [];
     let found = 0;
@@ -134,7 +142,8 @@ export class TorcExecutor {
         if (k === 1) {
           for (const id of a.jobIds) {
             const job = await client.job(id);
-            if (job.scheduler_id !== scheduler.id) await client.putJob({ ...job, scheduler_id: scheduler.id! });
+            if (job.scheduler_id !== scheduler.id)
+              await client.putJob({ ...job, scheduler_id: scheduler.id! });
           }
         }
         const scn = await client.createScheduledComputeNode({
@@ -161,18 +170,27 @@ export class TorcExecutor {
         ids.push(slurmId);
       }
     }
-    return { slurmJobIds: ids, alreadyDone: found === ids.length && ids.length > 0, output: `submitted ${ids.join(', ')}` };
+    return {
+      slurmJobIds: ids,
+      alreadyDone: found === ids.length && ids.length > 0,
+      output: `submitted ${ids.join(', ')}`,
+    };
   }
 
   /** Orphan cleanup for one dead allocation: its running jobs become failed with Torc's −128. */
   async cleanupAllocation(workflowId: number, slurmJobId: string): Promise<number[]> {
     const { client } = this.opts;
-    const scns = (await client.scheduledComputeNodes(workflowId)).filter((s) => String(s.scheduler_id) === slurmJobId);
+    const scns = (await client.scheduledComputeNodes(workflowId)).filter(
+      (s) => String(s.scheduler_id) === slurmJobId,
+    );
     const status = await client.status(workflowId);
     const failed: number[] = [];
     for (const scn of scns) {
       for (const node of await client.computeNodes(workflowId, scn.id!)) {
-        for (const job of await client.jobs(workflowId, { status: 'running', activeComputeNodeId: node.id! })) {
+        for (const job of await client.jobs(workflowId, {
+          status: 'running',
+          activeComputeNodeId: node.id!,
+        })) {
           try {
             await client.completeJob(job.id, 'failed', status.run_id, {
               job_id: job.id,
@@ -191,9 +209,11 @@ export class TorcExecutor {
             if (!(error instanceof TorcApiError && error.status === 422)) throw error;
           }
         }
-        if (node.is_active !== false) await client.putComputeNode({ ...node, id: node.id!, is_active: false });
+        if (node.is_active !== false)
+          await client.putComputeNode({ ...node, id: node.id!, is_active: false });
       }
-      if (scn.status !== 'complete') await client.putScheduledComputeNode({ ...scn, id: scn.id!, status: 'complete' });
+      if (scn.status !== 'complete')
+        await client.putScheduledComputeNode({ ...scn, id: scn.id!, status: 'complete' });
     }
     return failed;
   }

@@ -1,10 +1,21 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Event } from '../core/events.ts';
-import type { TorcJob, TorcResourceRequirements, TorcResult, TorcScheduledComputeNode } from '../core/torc-model.ts';
+import type {
+  TorcJob,
+  TorcResourceRequirements,
+  TorcResult,
+  TorcScheduledComputeNode,
+} from '../core/torc-model.ts';
 import type { TorcClient } from './torc-client.ts';
 
 const TERMINAL = new Set(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']);
-const JOB_EVENTS = new Set(['job_completed', 'job_failed', 'job_terminated', 'job_canceled', 'job_pending_failed']);
+const JOB_EVENTS = new Set([
+  'job_completed',
+  'job_failed',
+  'job_terminated',
+  'job_canceled',
+  'job_pending_failed',
+]);
 
 interface WorkflowState {
   /** `<job>:<run>:<attempt>` of results already posted. */
@@ -128,7 +139,8 @@ export class TorcForwarder {
       client.resourceRequirements(workflowId),
       client.scheduledComputeNodes(workflowId),
     ]);
-    const state = (this.state[workflowId] ??= { posted: [] });
+    this.state[workflowId] ??= { posted: [] };
+    const state = this.state[workflowId];
     const posted = new Set(state.posted);
     const jobById = new Map(jobs.map((j) => [j.id, j]));
     const rrById = new Map(rrs.map((r) => [r.id!, r]));
@@ -145,7 +157,13 @@ export class TorcForwarder {
       events.push(this.completed(workflowId, run, complete.is_canceled, jobs, rrs, now));
     }
     events.push(...(await this.endedAllocations(workflowId, scns, state, now)));
-    const census = this.census(workflowId, jobs, rrs, scns.filter((x) => x.status !== 'complete').length, now);
+    const census = this.census(
+      workflowId,
+      jobs,
+      rrs,
+      scns.filter((x) => x.status !== 'complete').length,
+      now,
+    );
     const censusKey = JSON.stringify({ ...census.data, observedAt: undefined });
     const nowMs = Date.parse(now);
     const censusDue = censusKey !== state.census || nowMs - (state.censusAt ?? 0) >= CENSUS_REFRESH_MS;
@@ -157,7 +175,9 @@ export class TorcForwarder {
       state.census = censusKey;
       state.censusAt = nowMs;
     }
-    state.posted = results.map(resultKey).filter((k) => posted.has(k) || fresh.some((r) => resultKey(r) === k));
+    state.posted = results
+      .map(resultKey)
+      .filter((k) => posted.has(k) || fresh.some((r) => resultKey(r) === k));
     if (complete.is_complete) state.completedRun = run;
     this.save();
     if (fresh.length || complete.is_complete)
@@ -200,7 +220,10 @@ export class TorcForwarder {
     const rrMembers: Record<string, number[]> = {};
     for (const j of jobs) {
       if (j.resource_requirements_id === undefined) continue;
-      (rrMembers[String(j.resource_requirements_id)] ??= []).push(j.id);
+      const key = String(j.resource_requirements_id);
+      const members = rrMembers[key] ?? [];
+      members.push(j.id);
+      rrMembers[key] = members;
     }
     return {
       id: `torc-complete:${workflowId}:${runId}`,
@@ -236,7 +259,9 @@ export class TorcForwarder {
     const live = scns.filter((x) => x.status !== 'complete' && x.scheduler_id > 0);
     if (live.length === 0 || !this.opts.slurmJobs) return [];
     const queued = await this.opts.slurmJobs();
-    const gone = live.filter((x) => !queued.has(String(x.scheduler_id)) && !state.ended?.includes(String(x.scheduler_id)));
+    const gone = live.filter(
+      (x) => !queued.has(String(x.scheduler_id)) && !state.ended?.includes(String(x.scheduler_id)),
+    );
     state.ended = [...(state.ended ?? []), ...gone.map((x) => String(x.scheduler_id))].slice(-1000);
     return gone.map((x) => ({
       id: `allocation-ended:${workflowId}:${x.scheduler_id}`,
@@ -245,11 +270,22 @@ export class TorcForwarder {
       occurredAt: now,
       cluster: this.opts.cluster,
       type: 'slurm.allocation.ended' as const,
-      data: { workflowId, slurmJobId: String(x.scheduler_id), scheduledComputeNodeId: x.id!, state: 'not in squeue' },
+      data: {
+        workflowId,
+        slurmJobId: String(x.scheduler_id),
+        scheduledComputeNodeId: x.id!,
+        state: 'not in squeue',
+      },
     }));
   }
 
-  private census(workflowId: number, jobs: TorcJob[], rrs: TorcResourceRequirements[], live: number, now: string): Event {
+  private census(
+    workflowId: number,
+    jobs: TorcJob[],
+    rrs: TorcResourceRequirements[],
+    live: number,
+    now: string,
+  ): Event {
     const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
     const used = new Set(ready.map((j) => j.resource_requirements_id));
     return {
@@ -263,7 +299,11 @@ export class TorcForwarder {
         workflowId,
         observedAt: now,
         liveAllocations: live,
-        ready: ready.map((j) => ({ id: j.id, rrId: j.resource_requirements_id!, attemptId: j.attempt_id ?? 1 })),
+        ready: ready.map((j) => ({
+          id: j.id,
+          rrId: j.resource_requirements_id!,
+          attemptId: j.attempt_id ?? 1,
+        })),
         resourceRequirements: rrs.filter((r) => used.has(r.id)).map(rrEvent),
       },
     };

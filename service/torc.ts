@@ -21,7 +21,8 @@ import type { ServiceDeps } from './worker.ts';
 // the relay executes and reports. Steps run strictly in order: the next command is sent only when the
 // previous one succeeded, so a failing hook (or any failing step) stops the recovery where it failed.
 
-const jobKey = (cluster: string, workflowId: number, jobId: number) => `torc:${cluster}:${workflowId}:${jobId}`;
+const jobKey = (cluster: string, workflowId: number, jobId: number) =>
+  `torc:${cluster}:${workflowId}:${jobId}`;
 
 export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.job.finished'>) {
   const d = event.data;
@@ -45,10 +46,13 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
 
 /** The failed jobs of the completed run, as recorded from their job events (posted just before). */
 async function failedJobs(deps: ServiceDeps, cluster: string, c: TorcCompletion): Promise<RecordedTorcJob[]> {
-  const records = await Promise.all(c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))));
+  const records = await Promise.all(
+    c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))),
+  );
   const missing = c.failedJobIds.filter((_, i) => records[i]?.torc?.runId !== c.runId);
   // The forwarder posts results before the completion; a gap is a delivery still in flight: retry later.
-  if (missing.length) throw new Error(`results of job(s) ${missing.join(', ')} of run ${c.runId} not recorded yet`);
+  if (missing.length)
+    throw new Error(`results of job(s) ${missing.join(', ')} of run ${c.runId} not recorded yet`);
   return records.map((r) => ({
     id: Number(r!.jobId),
     name: r!.name,
@@ -65,7 +69,12 @@ export async function planTorc(
   completion: TorcCompletion,
 ): Promise<Plan> {
   const workload = torcWorkload(completion.workflowId);
-  const state = torcRecoveryState(completion, await failedJobs(deps as ServiceDeps, cluster, completion), deps.config.profile, deps.config.torc.runnerBufferSeconds);
+  const state = torcRecoveryState(
+    completion,
+    await failedJobs(deps as ServiceDeps, cluster, completion),
+    deps.config.profile,
+    deps.config.torc.runnerBufferSeconds,
+  );
   const used = await deps.store.countAttempts(workload);
   return planRecovery(state, policyFor(deps.config.policy, workload), { attemptsUsed: used }, deps.now());
 }
@@ -78,7 +87,11 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
   const keep = { lastCompletion: c, cluster: event.cluster };
   if (plan.outcome === 'stop') {
     const status: WorkloadStatus =
-      plan.stopReason === 'nothing-failed' ? 'healthy' : plan.stopReason === 'max-retries' ? 'exhausted' : 'needs-attention';
+      plan.stopReason === 'nothing-failed'
+        ? 'healthy'
+        : plan.stopReason === 'max-retries'
+          ? 'exhausted'
+          : 'needs-attention';
     await ensureWorkload(deps, workload, 'torc', status, keep);
     await history(deps, workload, [head, ...plan.report]);
     return;
@@ -137,7 +150,9 @@ export function torcCommands(plan: Plan, workflowId: number): Command[] {
       case 'submit-allocations': {
         // Deferred groups wait until their jobs are ready; auto-schedule submits them then.
         const now = a.allocations.filter((x) => !x.deferred);
-        return now.length ? [{ ...base(step, 'allocations'), type: 'torc.submit-allocations', allocations: now }] : [];
+        return now.length
+          ? [{ ...base(step, 'allocations'), type: 'torc.submit-allocations', allocations: now }]
+          : [];
       }
       default:
         return [];
@@ -222,7 +237,14 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
     if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
     const state = w.autoSchedule ?? { count: 0, readySince: {} };
     const policy = policyFor(deps.config.policy, w.key).autoSchedule;
-    const d = decideAutoSchedule(w.census, state, policy, deps.config.profile, deps.now(), deps.config.torc.runnerBufferSeconds);
+    const d = decideAutoSchedule(
+      w.census,
+      state,
+      policy,
+      deps.config.profile,
+      deps.now(),
+      deps.config.torc.runnerBufferSeconds,
+    );
     if (!d.schedule) continue;
     const id = `${w.key}:sched:s${state.count + 1}`;
     // Recorded before the command is sent: a crash in between re-sends the same id, never a second one.
@@ -233,7 +255,14 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
       `Auto-schedule: ${d.why}; submitting ${d.allocations.reduce((n, a) => n + a.count, 0)} allocation(s) for job(s) ${d.jobIds.join(', ')}`,
     ]);
     await send(deps, [
-      { type: 'torc.submit-allocations', id, workload: w.key, createdAt: deps.now().toISOString(), workflowId, allocations: d.allocations },
+      {
+        type: 'torc.submit-allocations',
+        id,
+        workload: w.key,
+        createdAt: deps.now().toISOString(),
+        workflowId,
+        allocations: d.allocations,
+      },
     ]);
     scheduled.push(id);
   }
@@ -241,7 +270,10 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
 }
 
 /** Results of Torc commands outside a recovery attempt: orphan cleanup and auto-schedule. */
-export async function onTorcSideResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>): Promise<boolean> {
+export async function onTorcSideResult(
+  deps: ServiceDeps,
+  event: EventOf<'relay.command.result'>,
+): Promise<boolean> {
   const r = event.data;
   const workload = r.commandId.split(':')[0]!;
   const w = torcWorkflowOf(workload) !== undefined ? await deps.store.getWorkload(workload) : undefined;

@@ -10,7 +10,6 @@ import {
   type CommandQueue,
   type JobRecord,
   type StateStore,
-  type WorkloadStatus,
 } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
 import { torcWorkflowOf } from '../core/torc-state.ts';

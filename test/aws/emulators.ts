@@ -33,7 +33,15 @@ export async function startEmulators(): Promise<Emulators> {
   const port = await freePort();
   const java: ChildProcess = spawn(
     'java',
-    ['-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', '-inMemory', '-sharedDb', '-port', String(port)],
+    [
+      '-Djava.library.path=./DynamoDBLocal_lib',
+      '-jar',
+      'DynamoDBLocal.jar',
+      '-inMemory',
+      '-sharedDb',
+      '-port',
+      String(port),
+    ],
     { cwd: home, stdio: 'ignore' },
   );
   const dynamoEndpoint = `http://127.0.0.1:${port}`;
@@ -43,7 +51,8 @@ export async function startEmulators(): Promise<Emulators> {
       await dynamo.send(new ListTablesCommand({}));
       break;
     } catch (error) {
-      if (i > 100 || java.exitCode !== null) throw new Error(`DynamoDB Local did not start: ${(error as Error).message}`);
+      if (i > 100 || java.exitCode !== null)
+        throw new Error(`DynamoDB Local did not start: ${(error as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -58,7 +67,8 @@ export async function startEmulators(): Promise<Emulators> {
   };
 }
 
-export const dynamoClient = (endpoint: string) => new DynamoDBClient({ endpoint, region: REGION, credentials });
+export const dynamoClient = (endpoint: string) =>
+  new DynamoDBClient({ endpoint, region: REGION, credentials });
 
 /** Queue URLs come back as http://sqs.<region>.localhost:<port>/…: send to the endpoint instead. */
 export const sqsClient = (endpoint: string) =>
@@ -77,7 +87,9 @@ export async function createQueues(sqs: SQSClient, maxReceives: number, fifo = f
   const base = `rebound-test-${process.pid}-${++queues}`;
   const suffix = fifo ? '.fifo' : '';
   const fifoAttributes = fifo ? { FifoQueue: 'true' } : {};
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${base}-dlq${suffix}`, Attributes: fifoAttributes }));
+  const dlq = await sqs.send(
+    new CreateQueueCommand({ QueueName: `${base}-dlq${suffix}`, Attributes: fifoAttributes }),
+  );
   const dlqArn = `arn:aws:sqs:${REGION}:000000000000:${base}-dlq${suffix}`;
   const q = await sqs.send(
     new CreateQueueCommand({

@@ -50,7 +50,9 @@ beforeAll(async () => {
       relay: {
         torc: { url: torc.url, runner: RUNNER, outputDir: join(work, 'torc_output'), pollSeconds: 2 },
         hooks: {
-          'fail-hook': [hook('fail-hook.sh', 'echo "hook saw workflow $1 ($TORC_WORKFLOW_ID)"; echo boom >&2; exit 1')],
+          'fail-hook': [
+            hook('fail-hook.sh', 'echo "hook saw workflow $1 ($TORC_WORKFLOW_ID)"; echo boom >&2; exit 1'),
+          ],
         },
       },
     },
@@ -67,7 +69,8 @@ afterAll(async () => {
 });
 
 type View = { status: string; history: { line: string }[] };
-const view = async (workflowId: number) => (await rebound.get<View>(`/v1/workloads/torc-wf${workflowId}`)).body;
+const view = async (workflowId: number) =>
+  (await rebound.get<View>(`/v1/workloads/torc-wf${workflowId}`)).body;
 const lines = async (workflowId: number) => (await view(workflowId)).history.map((h) => h.line);
 const allComplete = (workflowId: number) => () =>
   torc.jobsOf(workflowId).every((j) => j.status === 'completed');
@@ -82,11 +85,21 @@ describe.sequential('Torc workflows', () => {
       ],
       jobs: [
         { name: 'prep', command: 'sleep 1', rr: 'small' },
-        ...Array.from({ length: 14 }, (_, i) => ({ name: `work_${i}`, command: 'sleep 1', rr: 'small', dependsOn: ['prep'] })),
+        ...Array.from({ length: 14 }, (_, i) => ({
+          name: `work_${i}`,
+          command: 'sleep 1',
+          rr: 'small',
+          dependsOn: ['prep'],
+        })),
         ...[1, 2, 3].map((i) => ({ name: `big_${i}`, command: HOG(250), rr: 'small', dependsOn: ['prep'] })),
         // Its first allocation (PT1M × 1.5 + 90 s → 3 min) stops it at 150 s: terminated, a timeout.
         { name: 'slow', command: 'sleep 170', rr: 'quick' },
-        { name: 'merge', command: 'sleep 1', rr: 'small', dependsOn: ['work_0', 'big_1', 'big_2', 'big_3', 'slow'] },
+        {
+          name: 'merge',
+          command: 'sleep 1',
+          rr: 'small',
+          dependsOn: ['work_0', 'big_1', 'big_2', 'big_3', 'slow'],
+        },
       ],
     };
     const id = torc.createWorkflow(spec);
@@ -97,13 +110,19 @@ describe.sequential('Torc workflows', () => {
     await waitFor('the healthy completion', async () => (await view(id)).status === 'healthy', 60_000);
     const history = await lines(id);
     expect(history.filter((l) => l.includes('OOM detected'))).toHaveLength(3);
-    expect(history.some((l) => /Job \d+ \(big_1\): OOM detected, increasing memory 200m -> 300m/.test(l))).toBe(true);
-    expect(history.some((l) => /Job \d+ \(slow\): Timeout detected, increasing runtime PT1M -> /.test(l))).toBe(true);
+    expect(
+      history.some((l) => /Job \d+ \(big_1\): OOM detected, increasing memory 200m -> 300m/.test(l)),
+    ).toBe(true);
+    expect(
+      history.some((l) => /Job \d+ \(slow\): Timeout detected, increasing runtime PT1M -> /.test(l)),
+    ).toBe(true);
     expect(history.some((l) => l.includes('Resource requirements "small" copied to "small_a1"'))).toBe(true);
     expect(history.some((l) => /\d+ allocation\(s\) submitted/.test(l))).toBe(true);
     expect(history.some((l) => l.startsWith('Auto-schedule:'))).toBe(true);
     // Exactly the failed jobs were reset: the 15 that succeeded the first time ran once.
-    const reran = torc.jobsOf(id).filter((j) => [...torc.results.values()].filter((r) => r.job_id === j.id).length > 1);
+    const reran = torc
+      .jobsOf(id)
+      .filter((j) => [...torc.results.values()].filter((r) => r.job_id === j.id).length > 1);
     expect(reran.map((j) => j.name).sort()).toEqual(['big_1', 'big_2', 'big_3', 'slow']);
   }, 1_000_000);
 
@@ -164,12 +183,17 @@ describe.sequential('Torc workflows', () => {
     slurm(['scancel', String(allocation.scheduler_id)]);
     await waitFor(
       'orphaned jobs failed',
-      () => torc.jobsOf(id).every((j) => j.status === 'failed' || j.status === 'uninitialized' || j.status === 'ready'),
+      () =>
+        torc
+          .jobsOf(id)
+          .every((j) => j.status === 'failed' || j.status === 'uninitialized' || j.status === 'ready'),
       60_000,
     );
     const seconds = (Date.now() - killedAt) / 1000;
     expect(seconds).toBeLessThan(45);
-    expect([...torc.results.values()].filter((r) => r.workflow_id === id && r.return_code === -128)).toHaveLength(2);
+    expect(
+      [...torc.results.values()].filter((r) => r.workflow_id === id && r.return_code === -128),
+    ).toHaveLength(2);
     await waitFor('the recovery', allComplete(id), 300_000);
     expect((await lines(id)).some((l) => l.includes('marked failed (orphaned)'))).toBe(true);
   }, 500_000);
@@ -200,13 +224,16 @@ describe.sequential('Torc workflows', () => {
 
   it('6. `rebound plan <workflow>` prints the plan and changes nothing', async () => {
     const before = torc.snapshot();
-    const attempts = (await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts.length;
+    const attempts = (await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts
+      .length;
     const out = rebound.cli(['plan', 'torc-wf4']);
     expect(out).toContain('Recovery attempt 2/3 for torc-wf4');
     expect(out).toContain('Running recovery hook "fail-hook" for 1 unknown failure(s)');
     expect(out).toMatch(/Resetting 1 job\(s\)/);
     await new Promise((r) => setTimeout(r, 5000));
     expect(torc.snapshot()).toBe(before);
-    expect((await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts).toHaveLength(attempts);
+    expect((await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts).toHaveLength(
+      attempts,
+    );
   }, 60_000);
 });

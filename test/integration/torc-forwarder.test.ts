@@ -91,7 +91,12 @@ describe('Torc forwarder', () => {
     expect(posted.indexOf(completion)).toBeGreaterThan(Math.max(...jobEvents.map((e) => posted.indexOf(e))));
     expect(completion).toMatchObject({ id: `torc-complete:${id}:1`, data: { failedJobIds: [b], runId: 1 } });
     expect(jobEvents.find((e) => e.data.jobId === b)).toMatchObject({
-      data: { returnCode: 137, status: 'failed', peakMemoryBytes: 123, resourceRequirements: { memory: '200m' } },
+      data: {
+        returnCode: 137,
+        status: 'failed',
+        peakMemoryBytes: 123,
+        resourceRequirements: { memory: '200m' },
+      },
     });
 
     const again: Event[] = [];
@@ -120,7 +125,10 @@ describe('Torc forwarder', () => {
     await f.sync();
     f.stop();
     expect(posted.filter((e) => e.type === 'slurm.allocation.ended')).toMatchObject([
-      { id: `allocation-ended:${id}:4242`, data: { workflowId: id, slurmJobId: '4242', scheduledComputeNodeId: scn } },
+      {
+        id: `allocation-ended:${id}:4242`,
+        data: { workflowId: id, slurmJobId: '4242', scheduledComputeNodeId: scn },
+      },
     ]);
   });
 
@@ -138,8 +146,8 @@ describe('Torc forwarder', () => {
     expect(await new TorcClient({ url: torc.url, attempts: 3 }).status(id)).toMatchObject({ run_id: 1 });
     torc.failNext(2);
     await expect(client.status(id)).rejects.toThrow(/HTTP 500: An internal error occurred/);
-    await expect(new TorcClient({ url: 'http://127.0.0.1:9/torc-service/v1', attempts: 2 }).status(id)).rejects.toThrow(
-      /Torc \/workflows\/\d+\/status/,
-    );
+    await expect(
+      new TorcClient({ url: 'http://127.0.0.1:9/torc-service/v1', attempts: 2 }).status(id),
+    ).rejects.toThrow(/Torc \/workflows\/\d+\/status/);
   });
 });

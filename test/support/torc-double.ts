@@ -1,6 +1,6 @@
+import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { AddressInfo } from 'node:net';
 import { parseIsoDuration, parseTorcMemory } from '../../core/units.ts';
 import { loadTorcOpenApi } from './torc-openapi.ts';
 
@@ -54,7 +54,10 @@ export class TorcDouble {
   url = '';
   /** Ids count per table from 1, as in Torc's SQLite tables (so tests can name workflow 1, 2, …). */
   private readonly nextIds = new Map<string, number>();
-  readonly workflows = new Map<number, { id: number; name: string; user: string; run_id: number; is_canceled: boolean }>();
+  readonly workflows = new Map<
+    number,
+    { id: number; name: string; user: string; run_id: number; is_canceled: boolean }
+  >();
   readonly jobs = new Map<number, DoubleJob>();
   readonly rrs = new Map<number, Json & { id: number; workflow_id: number; name: string }>();
   readonly results = new Map<number, Json & { id: number; job_id: number; workflow_id: number }>();
@@ -108,13 +111,28 @@ export class TorcDouble {
   /** A scheduled compute node with no Slurm job behind it: a live allocation as far as Torc knows. */
   addScheduledNode(workflowId: number, status: 'pending' | 'active'): number {
     const id = this.id('scn');
-    this.scns.set(id, { id, workflow_id: workflowId, scheduler_id: 0, scheduler_config_id: 0, scheduler_type: 'slurm', status });
+    this.scns.set(id, {
+      id,
+      workflow_id: workflowId,
+      scheduler_id: 0,
+      scheduler_config_id: 0,
+      scheduler_type: 'slurm',
+      status,
+    });
     return id;
   }
 
   /** Everything the server holds, to compare before and after an operation that must change nothing. */
   snapshot(): string {
-    return JSON.stringify([...this.workflows, ...this.jobs, ...this.rrs, ...this.results, ...this.schedulers, ...this.scns, ...this.computeNodes]);
+    return JSON.stringify([
+      ...this.workflows,
+      ...this.jobs,
+      ...this.rrs,
+      ...this.results,
+      ...this.schedulers,
+      ...this.scns,
+      ...this.computeNodes,
+    ]);
   }
 
   jobsOf(workflowId: number): DoubleJob[] {
@@ -200,7 +218,14 @@ export class TorcDouble {
     const limit = Number(q('limit') ?? 10000);
     if (limit > 10000) throw new HttpError(500, 'An internal error occurred');
     const page = items.slice(offset, offset + limit);
-    return { items: page, offset, max_limit: 10000, count: page.length, total_count: items.length, has_more: offset + page.length < items.length };
+    return {
+      items: page,
+      offset,
+      max_limit: 10000,
+      count: page.length,
+      total_count: items.length,
+      has_more: offset + page.length < items.length,
+    };
   }
 
   private app() {
@@ -245,8 +270,10 @@ export class TorcDouble {
       if (!job) throw new HttpError(404, `job ${id} not found`);
       return job;
     };
-    const reply = (c: { req: { method: string; path: string }; json: (b: unknown, s?: number) => Response }, value: unknown) =>
-      c.json(checked(c.req.method, c.req.path.slice(BASE.length), 200, value));
+    const reply = (
+      c: { req: { method: string; path: string }; json: (b: unknown, s?: number) => Response },
+      value: unknown,
+    ) => c.json(checked(c.req.method, c.req.path.slice(BASE.length), 200, value));
     const wireJob = (j: DoubleJob) => {
       const { active_compute_node_id: _, ...rest } = j;
       return rest;
@@ -269,12 +296,21 @@ export class TorcDouble {
     });
     app.get(`${BASE}/workflows/:id/is_complete`, (c) => {
       const wf = wfOf(c.req.param('id'));
-      return reply(c, { is_canceled: wf.is_canceled, is_complete: this.isComplete(wf.id), needs_to_run_completion_script: false });
+      return reply(c, {
+        is_canceled: wf.is_canceled,
+        is_complete: this.isComplete(wf.id),
+        needs_to_run_completion_script: false,
+      });
     });
     app.post(`${BASE}/workflows/:id/initialize_jobs`, (c) => {
       const wf = wfOf(c.req.param('id'));
       this.initialize(wf.id);
-      this.broadcast(wf.id, 'workflow_started', 'info', { category: 'workflow', type: 'started', user: wf.user, message: 'initialized' });
+      this.broadcast(wf.id, 'workflow_started', 'info', {
+        category: 'workflow',
+        type: 'started',
+        user: wf.user,
+        message: 'initialized',
+      });
       return reply(c, { message: 'Initialized job status' });
     });
     app.get(`${BASE}/jobs`, (c) => {
@@ -285,15 +321,21 @@ export class TorcDouble {
         .filter((j) => !status || j.status === status)
         .filter((j) => !active || j.active_compute_node_id === Number(active))
         .map(wireJob);
-      return reply(c, this.list(jobs, (k) => c.req.query(k)));
+      return reply(
+        c,
+        this.list(jobs, (k) => c.req.query(k)),
+      );
     });
     app.get(`${BASE}/jobs/:id`, (c) => reply(c, wireJob(jobOf(c.req.param('id')))));
     app.put(`${BASE}/jobs/:id`, (c) => {
       const job = jobOf(c.req.param('id'));
       const b = body(c);
-      if (b.status !== undefined && b.status !== job.status) throw new HttpError(422, 'status cannot be changed by PUT');
-      if (b.resource_requirements_id !== undefined) job.resource_requirements_id = Number(b.resource_requirements_id);
-      if (b.scheduler_id !== undefined) job.scheduler_id = b.scheduler_id === null ? null : Number(b.scheduler_id);
+      if (b.status !== undefined && b.status !== job.status)
+        throw new HttpError(422, 'status cannot be changed by PUT');
+      if (b.resource_requirements_id !== undefined)
+        job.resource_requirements_id = Number(b.resource_requirements_id);
+      if (b.scheduler_id !== undefined)
+        job.scheduler_id = b.scheduler_id === null ? null : Number(b.scheduler_id);
       return reply(c, wireJob(job));
     });
     app.put(`${BASE}/jobs/:id/manage_status_change/:status/:run_id`, (c) => {
@@ -313,7 +355,12 @@ export class TorcDouble {
       if (Number(c.req.param('run_id')) !== wf.run_id) throw new HttpError(422, 'run_id mismatch');
       job.status = 'running';
       job.active_compute_node_id = Number(c.req.param('compute_node_id'));
-      this.broadcast(wf.id, 'job_started', 'info', { job_id: job.id, job_name: job.name, compute_node_id: job.active_compute_node_id, run_id: wf.run_id });
+      this.broadcast(wf.id, 'job_started', 'info', {
+        job_id: job.id,
+        job_name: job.name,
+        compute_node_id: job.active_compute_node_id,
+        run_id: wf.run_id,
+      });
       return reply(c, wireJob(job));
     });
     app.post(`${BASE}/jobs/:id/complete_job/:status/:run_id`, (c) => {
@@ -322,17 +369,26 @@ export class TorcDouble {
       const status = c.req.param('status') as Status;
       if (COMPLETE.includes(job.status)) throw new HttpError(422, `job ${job.id} is already complete`);
       if (Number(c.req.param('run_id')) !== wf.run_id) throw new HttpError(500, 'An internal error occurred');
-      const result = { ...body(c), id: this.id('result') } as Json & { id: number; job_id: number; workflow_id: number };
+      const result = { ...body(c), id: this.id('result') } as Json & {
+        id: number;
+        job_id: number;
+        workflow_id: number;
+      };
       this.results.set(result.id, result);
       this.current.set(job.id, result.id);
       job.status = status;
       delete job.active_compute_node_id;
-      this.broadcast(wf.id, `job_${status}`, status === 'failed' ? 'error' : status === 'completed' ? 'info' : 'warning', {
-        job_id: job.id,
-        job_name: job.name,
-        status,
-        return_code: result.return_code,
-      });
+      this.broadcast(
+        wf.id,
+        `job_${status}`,
+        status === 'failed' ? 'error' : status === 'completed' ? 'info' : 'warning',
+        {
+          job_id: job.id,
+          job_name: job.name,
+          status,
+          return_code: result.return_code,
+        },
+      );
       this.afterCompletion(job);
       return reply(c, wireJob(job));
     });
@@ -345,7 +401,8 @@ export class TorcDouble {
       for (const job of this.jobsOf(wf.id)) {
         if (claimed.length >= Number(c.req.param('limit')) || job.status !== 'ready') continue;
         const rr = this.rrs.get(job.resource_requirements_id)!;
-        if (parseTorcMemory(String(rr.memory)) > memory || parseIsoDuration(String(rr.runtime)) >= seconds) continue;
+        if (parseTorcMemory(String(rr.memory)) > memory || parseIsoDuration(String(rr.runtime)) >= seconds)
+          continue;
         job.status = 'pending';
         claimed.push(job);
       }
@@ -355,13 +412,23 @@ export class TorcDouble {
       const wf = wfOf(c.req.query('workflow_id') ?? '0');
       const jobId = c.req.query('job_id');
       const all = c.req.query('all_runs') === 'true';
-      const items = (all ? [...this.results.values()] : [...this.current.values()].map((id) => this.results.get(id)!))
-        .filter((r) => r.workflow_id === wf.id && (!jobId || r.job_id === Number(jobId)));
-      return reply(c, this.list(items, (k) => c.req.query(k)));
+      const items = (
+        all ? [...this.results.values()] : [...this.current.values()].map((id) => this.results.get(id)!)
+      ).filter((r) => r.workflow_id === wf.id && (!jobId || r.job_id === Number(jobId)));
+      return reply(
+        c,
+        this.list(items, (k) => c.req.query(k)),
+      );
     });
     app.get(`${BASE}/resource_requirements`, (c) => {
       const wf = wfOf(c.req.query('workflow_id') ?? '0');
-      return reply(c, this.list([...this.rrs.values()].filter((r) => r.workflow_id === wf.id), (k) => c.req.query(k)));
+      return reply(
+        c,
+        this.list(
+          [...this.rrs.values()].filter((r) => r.workflow_id === wf.id),
+          (k) => c.req.query(k),
+        ),
+      );
     });
     app.get(`${BASE}/resource_requirements/:id`, (c) => {
       const rr = this.rrs.get(Number(c.req.param('id')));
@@ -393,9 +460,15 @@ export class TorcDouble {
       const status = c.req.query('status');
       const slurm = c.req.query('scheduler_id');
       const items = [...this.scns.values()].filter(
-        (s) => s.workflow_id === wf.id && (!status || s.status === status) && (!slurm || String(s.scheduler_id) === slurm),
+        (s) =>
+          s.workflow_id === wf.id &&
+          (!status || s.status === status) &&
+          (!slurm || String(s.scheduler_id) === slurm),
       );
-      return reply(c, this.list(items, (k) => c.req.query(k)));
+      return reply(
+        c,
+        this.list(items, (k) => c.req.query(k)),
+      );
     });
     app.get(`${BASE}/scheduled_compute_nodes/:id`, (c) => {
       const scn = this.scns.get(Number(c.req.param('id')));
@@ -403,9 +476,20 @@ export class TorcDouble {
       return reply(c, scn);
     });
     app.post(`${BASE}/scheduled_compute_nodes`, (c) => {
-      const scn = { ...body(c), id: this.id('scn') } as Json & { id: number; workflow_id: number; status: string };
+      const scn = { ...body(c), id: this.id('scn') } as Json & {
+        id: number;
+        workflow_id: number;
+        status: string;
+      };
       this.scns.set(scn.id, scn);
-      this.broadcast(scn.workflow_id, 'scheduler_node_created', 'info', { category: 'scheduler', scheduled_compute_node_id: scn.id, scheduler_id: scn.scheduler_id, scheduler_config_id: scn.scheduler_config_id, scheduler_type: scn.scheduler_type, status: scn.status });
+      this.broadcast(scn.workflow_id, 'scheduler_node_created', 'info', {
+        category: 'scheduler',
+        scheduled_compute_node_id: scn.id,
+        scheduler_id: scn.scheduler_id,
+        scheduler_config_id: scn.scheduler_config_id,
+        scheduler_type: scn.scheduler_type,
+        status: scn.status,
+      });
       return reply(c, scn);
     });
     app.put(`${BASE}/scheduled_compute_nodes/:id`, (c) => {
@@ -418,9 +502,14 @@ export class TorcDouble {
       const wf = wfOf(c.req.query('workflow_id') ?? '0');
       const scn = c.req.query('scheduled_compute_node_id');
       const items = [...this.computeNodes.values()].filter(
-        (n) => n.workflow_id === wf.id && (!scn || (n.scheduler as Json | undefined)?.scheduler_id === Number(scn)),
+        (n) =>
+          n.workflow_id === wf.id &&
+          (!scn || (n.scheduler as Json | undefined)?.scheduler_id === Number(scn)),
       );
-      return reply(c, this.list(items, (k) => c.req.query(k)));
+      return reply(
+        c,
+        this.list(items, (k) => c.req.query(k)),
+      );
     });
     app.post(`${BASE}/compute_nodes`, (c) => {
       const node = { ...body(c), id: this.id('compute_node') } as Json & { id: number; workflow_id: number };

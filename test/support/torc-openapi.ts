@@ -1,6 +1,6 @@
-import { Ajv, type ValidateFunction } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
 // Validates what the Torc test double receives and answers against Torc's own torc-openapi.yaml, patched

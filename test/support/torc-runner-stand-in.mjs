@@ -35,10 +35,18 @@ async function api(method, path, body) {
 
 /** Seconds left in this allocation, from squeue's %L ("M:SS", "H:MM:SS" or "D-HH:MM:SS"). */
 function timeLeft() {
-  const text = execFileSync('squeue', ['-h', '-j', String(slurmJobId), '-o', '%L'], { encoding: 'utf8' }).trim();
+  const text = execFileSync('squeue', ['-h', '-j', String(slurmJobId), '-o', '%L'], {
+    encoding: 'utf8',
+  }).trim();
   if (!/^[\d:-]+$/.test(text)) return 24 * 3600;
   const [days, clock] = text.includes('-') ? text.split('-') : ['0', text];
-  return Number(days) * 86400 + clock.split(':').map(Number).reduce((acc, n) => acc * 60 + n, 0);
+  return (
+    Number(days) * 86400 +
+    clock
+      .split(':')
+      .map(Number)
+      .reduce((acc, n) => acc * 60 + n, 0)
+  );
 }
 const endAt = Date.now() + timeLeft() * 1000;
 const secondsLeft = () => (endAt - Date.now()) / 1000;
@@ -73,7 +81,9 @@ const node = await api('POST', '/compute_nodes', {
   is_active: true,
   scheduler: { scheduler_id: scnId, type: 'slurm', slurm_job_id: slurmJobId },
 });
-log(`allocation ${slurmJobId} (scheduled node ${scnId}): ${cpus} cpu(s), ${memBytes} bytes, ${Math.round(secondsLeft())} s`);
+log(
+  `allocation ${slurmJobId} (scheduled node ${scnId}): ${cpus} cpu(s), ${memBytes} bytes, ${Math.round(secondsLeft())} s`,
+);
 
 const running = new Map();
 let idleSince = Date.now();
@@ -99,7 +109,11 @@ function runJob(job, rr, runId) {
     idleSince = Date.now();
     const status = entry.killedFor === 'time' ? 'terminated' : code === 0 ? 'completed' : 'failed';
     const returnCode =
-      entry.killedFor === 'memory' ? 137 : entry.killedFor === 'time' ? -15 : code ?? (signal === 'SIGKILL' ? -9 : -1);
+      entry.killedFor === 'memory'
+        ? 137
+        : entry.killedFor === 'time'
+          ? -15
+          : (code ?? (signal === 'SIGKILL' ? -9 : -1));
     const result = {
       job_id: job.id,
       workflow_id: workflowId,
@@ -136,13 +150,17 @@ while (true) {
   if (!stopping && usedCpus < cpus) {
     const { run_id: runId } = await api('GET', `/workflows/${workflowId}/status`);
     const minutes = Math.floor((left - bufferSeconds) / 60);
-    const { jobs } = await api('POST', `/workflows/${workflowId}/claim_jobs_based_on_resources/${cpus - usedCpus}`, {
-      num_cpus: cpus - usedCpus,
-      memory_gb: (memBytes - usedMem) / 1024 ** 3,
-      num_gpus: 0,
-      num_nodes: 1,
-      time_limit: `PT${Math.max(0, minutes)}M`,
-    });
+    const { jobs } = await api(
+      'POST',
+      `/workflows/${workflowId}/claim_jobs_based_on_resources/${cpus - usedCpus}`,
+      {
+        num_cpus: cpus - usedCpus,
+        memory_gb: (memBytes - usedMem) / 1024 ** 3,
+        num_gpus: 0,
+        num_nodes: 1,
+        time_limit: `PT${Math.max(0, minutes)}M`,
+      },
+    );
     for (const job of jobs) {
       const rr = await api('GET', `/resource_requirements/${job.resource_requirements_id}`);
       await api('PUT', `/jobs/${job.id}/start_job/${runId}/${node.id}`, {});

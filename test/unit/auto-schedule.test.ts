@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type AutoScheduleState, decideAutoSchedule, type TorcCensus, trackReady } from '../../core/auto-schedule.ts';
+import {
+  type AutoScheduleState,
+  decideAutoSchedule,
+  type TorcCensus,
+  trackReady,
+} from '../../core/auto-schedule.ts';
 import { parsePolicy, policyFor } from '../../core/policy.ts';
 import { parseProfile } from '../../core/profiles.ts';
 
@@ -9,8 +14,12 @@ const LAB = parseProfile({
   partitions: [{ name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' }],
 });
 const policy = (over: object = {}) =>
-  policyFor(parsePolicy({ autoSchedule: { threshold: 2, cooldownSeconds: 60, strandedTimeoutSeconds: 600, ...over } }), 'w')
-    .autoSchedule;
+  policyFor(
+    parsePolicy({
+      autoSchedule: { threshold: 2, cooldownSeconds: 60, strandedTimeoutSeconds: 600, ...over },
+    }),
+    'w',
+  ).autoSchedule;
 const RR = { id: 3, name: 'small', memory: '200m', runtime: 'PT1M', numCpus: 1, numGpus: 0, numNodes: 1 };
 const T0 = new Date('2026-11-25T12:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -32,12 +41,18 @@ describe('auto-schedule', () => {
   it('with no live allocation schedules every ready job at once, without a cooldown', () => {
     const d = decide(census({ liveAllocations: 0, ready: [first(1), first(2), first(3)] }), fresh, at(1));
     expect(d).toMatchObject({ schedule: true, jobIds: [1, 2, 3] });
-    if (d.schedule) expect(d.allocations).toMatchObject([{ rr: 'small', count: 2, jobsPerAllocation: 2, name: 'small_s1', walltime: '00:03:00' }]);
+    if (d.schedule)
+      expect(d.allocations).toMatchObject([
+        { rr: 'small', count: 2, jobsPerAllocation: 2, name: 'small_s1', walltime: '00:03:00' },
+      ]);
   });
 
   it('while allocations live, waits for `threshold` retry jobs and schedules only those', () => {
     const one = census({ ready: [retry(1), first(2)] });
-    expect(decide(one, fresh, at(1))).toMatchObject({ schedule: false, why: expect.stringContaining('below threshold 2') });
+    expect(decide(one, fresh, at(1))).toMatchObject({
+      schedule: false,
+      why: expect.stringContaining('below threshold 2'),
+    });
     const two = census({ ready: [retry(1), retry(4), first(2)] });
     expect(decide(two, fresh, at(1))).toMatchObject({ schedule: true, jobIds: [1, 4] });
   });
@@ -75,14 +90,26 @@ describe('auto-schedule', () => {
     const c = census({ liveAllocations: 0, ready: [first(1)] });
     expect(decide(c, { ...fresh, inFlight: 'torc-wf7:sched:s1' }, at(1))).toMatchObject({ schedule: false });
     const after = { ...fresh, count: 1, lastScheduledAt: at(5).toISOString() };
-    expect(decide(c, after, at(6))).toMatchObject({ schedule: false, why: 'no census since the last schedule' });
+    expect(decide(c, after, at(6))).toMatchObject({
+      schedule: false,
+      why: 'no census since the last schedule',
+    });
   });
 
   it('does nothing when off, and says why when nothing fits a partition', () => {
-    expect(decide(census({ liveAllocations: 0, ready: [first(1)] }), fresh, at(1), policy({ enabled: false }))).toMatchObject({
+    expect(
+      decide(census({ liveAllocations: 0, ready: [first(1)] }), fresh, at(1), policy({ enabled: false })),
+    ).toMatchObject({
       schedule: false,
     });
-    const huge = census({ liveAllocations: 0, ready: [first(1)], resourceRequirements: [{ ...RR, memory: '900g' }] });
-    expect(decide(huge, fresh, at(1))).toMatchObject({ schedule: false, why: expect.stringContaining('nothing fits') });
+    const huge = census({
+      liveAllocations: 0,
+      ready: [first(1)],
+      resourceRequirements: [{ ...RR, memory: '900g' }],
+    });
+    expect(decide(huge, fresh, at(1))).toMatchObject({
+      schedule: false,
+      why: expect.stringContaining('nothing fits'),
+    });
   });
 });

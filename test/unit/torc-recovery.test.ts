@@ -3,7 +3,12 @@ import { diagnose } from '../../core/diagnose.ts';
 import { planRecovery } from '../../core/planner.ts';
 import { parsePolicy, policyFor } from '../../core/policy.ts';
 import { parseProfile } from '../../core/profiles.ts';
-import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState, torcWorkflowOf } from '../../core/torc-state.ts';
+import {
+  type RecordedTorcJob,
+  type TorcCompletion,
+  torcRecoveryState,
+  torcWorkflowOf,
+} from '../../core/torc-state.ts';
 import { GiB } from '../../core/units.ts';
 import { torcCommands } from '../../service/torc.ts';
 
@@ -24,7 +29,12 @@ const recorded = (id: number, rr: typeof SMALL, evidence: RecordedTorcJob['evide
   rr,
 });
 const oom = (id: number) =>
-  recorded(id, SMALL, { torcStatus: 'failed', torcReturnCode: 137, peakMemoryBytes: 0.19 * GiB, memoryLimitBytes: 200 * 1024 ** 2 });
+  recorded(id, SMALL, {
+    torcStatus: 'failed',
+    torcReturnCode: 137,
+    peakMemoryBytes: 0.19 * GiB,
+    memoryLimitBytes: 200 * 1024 ** 2,
+  });
 const slow = recorded(22, QUICK, {
   torcStatus: 'terminated',
   torcReturnCode: -15,
@@ -42,20 +52,35 @@ const completion = (over: Partial<TorcCompletion> = {}): TorcCompletion => ({
   ...over,
 });
 const plan = (c: TorcCompletion, jobs: RecordedTorcJob[], over: object = {}) =>
-  planRecovery(torcRecoveryState(c, jobs, LAB, 90), policyFor(parsePolicy(over), 'torc-wf7'), { attemptsUsed: 0 }, NOW);
+  planRecovery(
+    torcRecoveryState(c, jobs, LAB, 90),
+    policyFor(parsePolicy(over), 'torc-wf7'),
+    { attemptsUsed: 0 },
+    NOW,
+  );
 
 describe('Torc workflow recovery', () => {
   it('copies a shared row for the failing jobs, updates a row in place when all its jobs fail, resets exactly them', () => {
     const p = plan(completion(), [oom(19), oom(20), slow]);
     expect(p.outcome).toBe('recover');
     expect(p.actions.filter((a) => a.type !== 'submit-allocations')).toEqual([
-      { type: 'update-resources', rrId: 3, rrName: 'small', cloneAs: 'small_a1', jobIds: [19, 20], memory: '300m', runtime: 'PT1M' },
+      {
+        type: 'update-resources',
+        rrId: 3,
+        rrName: 'small',
+        cloneAs: 'small_a1',
+        jobIds: [19, 20],
+        memory: '300m',
+        runtime: 'PT1M',
+      },
       { type: 'update-resources', rrId: 4, rrName: 'quick', jobIds: [22], memory: '200m', runtime: 'PT4M' },
       { type: 'reset-jobs', jobIds: [19, 20, 22] },
     ]);
     // The job cancelled behind them comes back blocked: its allocation waits (deferred) for auto-schedule.
     const submit = p.actions.find((a) => a.type === 'submit-allocations');
-    expect(submit?.type === 'submit-allocations' && submit.allocations.map((a) => [a.name, a.deferred, a.jobIds])).toEqual([
+    expect(
+      submit?.type === 'submit-allocations' && submit.allocations.map((a) => [a.name, a.deferred, a.jobIds]),
+    ).toEqual([
       ['quick_a1', false, [22]],
       ['small_deferred_a1', true, [23]],
       ['small_a1_a1', false, [19, 20]],
@@ -71,7 +96,10 @@ describe('Torc workflow recovery', () => {
       'torc-wf7:a1:3-allocations torc.submit-allocations',
     ]);
     const submit = commands[3]!;
-    expect(submit.type === 'torc.submit-allocations' && submit.allocations.map((a) => a.name)).toEqual(['quick_a1', 'small_a1_a1']);
+    expect(submit.type === 'torc.submit-allocations' && submit.allocations.map((a) => a.name)).toEqual([
+      'quick_a1',
+      'small_a1_a1',
+    ]);
   });
 
   it('stops with "needs attention" when every failure is unknown, and retries them when asked to', () => {
@@ -85,8 +113,14 @@ describe('Torc workflow recovery', () => {
 
   it('runs an allow-listed hook before the reset when unknown failures are found', () => {
     const bug = recorded(30, SMALL, { torcStatus: 'failed', torcReturnCode: 3 });
-    const p = plan(completion({ failedJobIds: [30], canceled: [] }), [bug], { unknownFailureHook: 'fix-inputs' });
-    expect(torcCommands(p, 7).map((c) => c.type)).toEqual(['hook.run', 'torc.reset-jobs', 'torc.submit-allocations']);
+    const p = plan(completion({ failedJobIds: [30], canceled: [] }), [bug], {
+      unknownFailureHook: 'fix-inputs',
+    });
+    expect(torcCommands(p, 7).map((c) => c.type)).toEqual([
+      'hook.run',
+      'torc.reset-jobs',
+      'torc.submit-allocations',
+    ]);
   });
 
   it('reads workflow ids only from Torc workload keys', () => {

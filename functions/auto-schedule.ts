@@ -1,0 +1,10 @@
+import type { ScheduledEvent } from 'aws-lambda';
+import { awsDeps } from '../aws/deps.ts';
+import { runAutoSchedule } from '../service/torc.ts';
+
+const deps = awsDeps();
+
+/** The cron rule's target: auto-schedule for every Torc workflow (DynamoDB's TTL does the housekeeping). */
+export async function handler(_event: ScheduledEvent): Promise<{ scheduled: string[] }> {
+  return { scheduled: await runAutoSchedule(deps) };
+}
