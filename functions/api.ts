@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
 import { awsDeps } from '../aws/deps.ts';
 import { createApp } from './app.ts';
@@ -5,4 +6,16 @@ import { createApp } from './app.ts';
 // The webhook and the status API in AWS: the same Hono app as `npm start`, behind a Function URL or API
 // Gateway (payload v2). Built once per container.
 const deps = awsDeps();
-export const handler = handle(createApp({ ...deps, events: deps.events }));
+const app = handle(createApp({ ...deps, events: deps.events }));
+
+/**
+ * AWS's payload v2 as @types/aws-lambda types it is not Hono's `LambdaEvent` (aws-local.md): no body is
+ * `undefined` there and `null` here, and Hono wants authentication/authorizer fields a Function URL
+ * request does not carry. Neither is read by the app (it authenticates by signature).
+ */
+export const handler = (event: APIGatewayProxyEventV2) =>
+  app({
+    ...event,
+    body: event.body ?? null,
+    requestContext: { ...event.requestContext, authentication: null, authorizer: {} },
+  });

@@ -223,7 +223,7 @@ describe.sequential('Torc workflows', () => {
   }, 400_000);
 
   it('6. `rebound plan <workflow>` prints the plan and changes nothing', async () => {
-    const before = torc.snapshot();
+    const before = torc.snapshot(4);
     const attempts = (await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts
       .length;
     const out = rebound.cli(['plan', 'torc-wf4']);
@@ -231,7 +231,7 @@ describe.sequential('Torc workflows', () => {
     expect(out).toContain('Running recovery hook "fail-hook" for 1 unknown failure(s)');
     expect(out).toMatch(/Resetting 1 job\(s\)/);
     await new Promise((r) => setTimeout(r, 5000));
-    expect(torc.snapshot()).toBe(before);
+    expect(torc.snapshot(4)).toBe(before);
     expect((await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts).toHaveLength(
       attempts,
     );

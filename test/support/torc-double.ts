@@ -122,16 +122,15 @@ export class TorcDouble {
     return id;
   }
 
-  /** Everything the server holds, to compare before and after an operation that must change nothing. */
-  snapshot(): string {
+  /** Everything the server holds about one workflow, to compare before and after an operation. */
+  snapshot(workflowId: number): string {
+    const mine = <T extends { workflow_id: number }>(m: Map<number, T>) =>
+      [...m.values()].filter((v) => v.workflow_id === workflowId);
     return JSON.stringify([
-      ...this.workflows,
-      ...this.jobs,
-      ...this.rrs,
-      ...this.results,
-      ...this.schedulers,
-      ...this.scns,
-      ...this.computeNodes,
+      this.workflows.get(workflowId),
+      ...[this.jobs, this.rrs, this.results, this.schedulers, this.scns, this.computeNodes].map((m) =>
+        mine(m as Map<number, { workflow_id: number }>),
+      ),
     ]);
   }
 
