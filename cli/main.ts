@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ReboundError } from '../core/errors.ts';
+import type { Command } from '../core/commands.ts';
 import type { Plan } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
@@ -10,6 +11,8 @@ import { signedHeaders } from '../service/signature.ts';
 
 const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
+  relay                 run only the login-node relay against a deployed service (REBOUND_URL,
+                        REBOUND_COMMANDS_URL: its SQS commands queue) until SIGINT/SIGTERM
   status [workload]     workloads, or one workload's jobs, attempts and evidence
   history <workload>    the workload's decisions, oldest first
   plan <workload>       dry-run: what recovery would do now (changes nothing)
@@ -65,6 +68,42 @@ async function main(argv: string[]): Promise<void> {
       const stop = async (signal: string) => {
         console.log(`${signal}: stopping; accepted events stay queued`);
         await runtime.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      return;
+    }
+    case 'relay': {
+      const settings = loadSettings();
+      const queueUrl = process.env.REBOUND_COMMANDS_URL;
+      if (!queueUrl || !process.env.REBOUND_URL)
+        throw new UsageError('relay needs REBOUND_URL (the deployed webhook) and REBOUND_COMMANDS_URL (its commands queue)');
+      // Loaded here: `rebound start` never needs the AWS SDK.
+      const [{ SQSClient }, { SqsQueue }, { startRelayDaemon }] = await Promise.all([
+        import('@aws-sdk/client-sqs'),
+        import('../aws/sqs-queue.ts'),
+        import('../relay/daemon.ts'),
+      ]);
+      const commands = new SqsQueue<Command>(new SQSClient({ useQueueUrlAsEndpoint: false }), {
+        url: queueUrl,
+        fifo: true,
+        waitSeconds: 10,
+      });
+      const daemon = await startRelayDaemon({
+        url: settings.url,
+        secret: settings.secret,
+        dataDir: settings.dataDir,
+        spoolDir: settings.spoolDir,
+        config: settings.relay,
+        sacctIntervalSeconds: settings.sacctIntervalSeconds,
+        commands,
+        log: console.log,
+      });
+      console.log(`Rebound relay (cluster ${daemon.cluster}): commands from ${queueUrl}, events to ${settings.url}`);
+      const stop = async (signal: string) => {
+        console.log(`${signal}: stopping the relay; a command in progress is retried after its lease`);
+        await daemon.stop();
         process.exit(0);
       };
       process.once('SIGINT', () => void stop('SIGINT'));

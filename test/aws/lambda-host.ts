@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SqsQueue } from '../../aws/sqs-queue.ts';
+import type { Event } from '../../core/events.ts';
+import type { Emulators } from './emulators.ts';
+import { lambdaEnvironment } from './lambda-env.ts';
+import { functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
+
+/**
+ * Lambda as AWS runs these functions, on one machine: a Function URL (HTTP → payload v2 → the api handler)
+ * and the events queue's event source mapping (receive up to 10 → SQS batch → worker handler → delete
+ * all but the reported failures, which come back after the visibility timeout).
+ */
+export async function startLambdaHost(emulators: Emulators, port: number, config: object, secret: string) {
+  const setup = await lambdaEnvironment(emulators, config, secret);
+  const [api, worker] = await Promise.all([import('../../functions/api.ts'), import('../../functions/worker.ts')]);
+
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? '/', 'http://host');
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+    );
+    const out = await api.handler(
+      functionUrlEvent({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers,
+        ...(chunks.length ? { body: Buffer.concat(chunks).toString('utf8') } : {}),
+      }),
+    );
+    res.writeHead(out.statusCode, out.headers as Record<string, string>);
+    res.end(out.body);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+
+  const events = new SqsQueue<Event>(setup.sqs, { ...setup.events, waitSeconds: 1 });
+  let running = true;
+  const mapping = (async () => {
+    while (running) {
+      const batch = await events.receive(10, 30);
+      if (!batch.length) continue;
+      const ids = batch.map((_, i) => `msg-${Date.now()}-${i}`);
+      const { batchItemFailures } = await worker.handler(
+        sqsEvent(
+          setup.eventsArn,
+          batch.map((m, i) => ({
+            messageId: ids[i]!,
+            receiptHandle: m.receipt,
+            body: JSON.stringify(m.body),
+            receiveCount: m.receiveCount,
+          })),
+        ),
+      );
+      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+      await Promise.all(batch.filter((_, i) => !failed.has(ids[i]!)).map((m) => events.delete(m.receipt)));
+    }
+  })();
+
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    setup,
+    async stop() {
+      running = false;
+      await mapping;
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

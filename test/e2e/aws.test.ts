@@ -1,0 +1,118 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedHeaders } from '../../service/signature.ts';
+import { type Emulators, startEmulators } from '../aws/emulators.ts';
+import { startLambdaHost } from '../aws/lambda-host.ts';
+import { jobsOf, SLURM_CONF, SLURM_DIR, submit, waitFor } from './harness.ts';
+
+// Acceptance for the AWS shell: scenarios 1 and 5 of the local suite with the AWS adapters — the api and
+// worker functions invoked as Lambda invokes them, DynamoDB Local, fauxqs for SQS — the relay in AWS mode
+// (`rebound relay`, long-polling the FIFO commands queue) and the real Slurm with its jobcomp hook.
+
+const RUN = Date.now().toString(36);
+const SECRET = 'aws-e2e-secret-not-for-production';
+const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
+const dir = mkdtempSync(join(tmpdir(), 'rebound-aws-e2e-'));
+const out = (name: string) => ['-o', join(dir, `${name}-%j.out`)];
+
+let emulators: Emulators;
+let host: Awaited<ReturnType<typeof startLambdaHost>>;
+let relay: ChildProcess;
+let relayOutput = '';
+
+beforeAll(async () => {
+  emulators = await startEmulators();
+  host = await startLambdaHost(
+    emulators,
+    18_790,
+    {
+      profile: {
+        name: 'rebound-lab',
+        displayName: 'Rebound test cluster',
+        partitions: [
+          { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
+          { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
+        ],
+      },
+    },
+    SECRET,
+  );
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, SECRET, { mode: 0o600 });
+  writeFileSync(
+    join(SLURM_DIR, 'etc', 'rebound-hook.conf'),
+    `REBOUND_URL=${host.url}\nREBOUND_SECRET_FILE=${secretFile}\nREBOUND_SPOOL=${join(dir, 'spool')}\n`,
+  );
+  const relayConfig = join(dir, 'relay.config.json');
+  writeFileSync(relayConfig, JSON.stringify({ relay: {} }));
+  relay = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'rebound.mjs'), 'relay'], {
+    env: {
+      ...process.env,
+      ...host.setup.env,
+      SLURM_CONF,
+      REBOUND_DATA: join(dir, 'relay-data'),
+      REBOUND_URL: host.url,
+      REBOUND_SECRET_FILE: secretFile,
+      REBOUND_SACCT_INTERVAL: '0',
+      // The functions' REBOUND_CONFIG is JSON; the relay's is a file with its own section.
+      REBOUND_CONFIG: relayConfig,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  relay.stdout!.on('data', (d) => (relayOutput += d));
+  relay.stderr!.on('data', (d) => (relayOutput += d));
+  await waitFor('the relay', () => relayOutput.includes('Rebound relay') || relay.exitCode !== null, 30_000);
+  if (relay.exitCode !== null) throw new Error(`rebound relay exited: ${relayOutput}`);
+}, 90_000);
+
+afterAll(async () => {
+  relay?.kill('SIGTERM');
+  await host?.stop();
+  await emulators?.stop();
+});
+
+const completed = (workload: string, n: number) => () => {
+  const jobs = jobsOf(workload);
+  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state)) ? jobs : undefined;
+};
+
+describe('the AWS shell on the real Slurm', () => {
+  const workload = `aws-oom-${RUN}`;
+
+  it('1. an OOM job is resubmitted with --mem=300M and completes; the status API shows both attempts', async () => {
+    submit(['-J', 'aws-oom', '--mem=200M', `--comment=rebound:${workload}`, ...out('oom')], HOG(250));
+    const jobs = await waitFor('the retry to complete', completed(workload, 2), 180_000);
+    expect(jobs.map((j) => [j.state, j.reqMem])).toEqual([
+      ['OUT_OF_MEMORY', '200M'],
+      ['COMPLETED', '300M'],
+    ]);
+    const res = await fetch(`${host.url}/v1/workloads/${workload}`, { headers: signedHeaders(SECRET, '') });
+    const view = (await res.json()) as { status: string; attempts: { changes: string[] }[]; jobs: { cause?: string }[] };
+    expect(view.attempts).toMatchObject([{ changes: ['memory 200M -> 300M'] }]);
+    expect(view.jobs.map((j) => j.cause)).toContain('oom');
+  }, 240_000);
+
+  it('5. every event POSTed 5 more times still gives exactly one sbatch per retry', async () => {
+    const ids = jobsOf(workload).map((j) => j.jobId);
+    for (const id of ids) {
+      const body = JSON.stringify({
+        id: `jobcomp:rebound:${id}`,
+        version: 1,
+        source: 'jobcomp',
+        occurredAt: new Date().toISOString(),
+        cluster: 'rebound',
+        type: 'slurm.jobcomp',
+        data: { jobId: id, state: id === ids[0] ? 'OUT_OF_MEMORY' : 'COMPLETED', exitCode: '0:0' },
+      });
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${host.url}/v1/events`, { method: 'POST', body, headers: signedHeaders(SECRET, body) });
+        expect(res.status).toBe(202);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20_000));
+    expect(jobsOf(workload)).toHaveLength(2);
+  }, 60_000);
+});
