@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
 // each to argument vectors of its own. Hooks are names the relay's own config resolves.

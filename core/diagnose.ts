@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { JobEvidence } from './evidence.ts';
 import { formatBytes } from './units.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
 // Slurm (states, "exit:signal", "200M") are kept as Slurm wrote them; diagnosis reads them with core/units.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { UnitParseError } from './errors.ts';
 import type { EventOf, SlurmJobEvent } from './events.ts';
 import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';

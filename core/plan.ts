@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PlannedAllocationSchema, SlurmResourcesSchema } from './commands.ts';
 import { CauseSchema } from './diagnose.ts';
 

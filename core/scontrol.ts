@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseSlurmMemory, parseSlurmTime } from './units.ts';
 
 /** What the relay captures of a plain Slurm job while Slurm still knows it, to resubmit it later. */

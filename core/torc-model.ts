@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Torc's wire models, the recovery subset, written by hand from torc-openapi.yaml with the server's real
 // behaviour where the spec drifts (torc-api.md §7): `pending_failed` exists (§7.4), status fields are the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, type Profile, parseProfile } from '../core/profiles.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Event, EventSchema } from '../core/events.ts';
 import type { EventQueue } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';

@@ -1,0 +1,56 @@
+// bench:bundle — each Lambda function bundled as SST bundles it (esbuild, ESM, minified, Node 22), with
+// its size, and its cold init: the time to load the bundle and build its adapters in a fresh Node process
+// (median of 5). Targets: < 1 MB and < 150 ms each.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const FUNCTIONS = ['api', 'worker', 'auto-schedule'];
+const out = mkdtempSync(join(tmpdir(), 'rebound-bundle-'));
+// Values only: init builds clients and parses config, it never calls AWS.
+const env = {
+  ...process.env,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  REBOUND_TABLE: 'bench',
+  REBOUND_EVENTS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/events',
+  REBOUND_COMMANDS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/commands.fifo',
+  REBOUND_SECRET: 'bench',
+  REBOUND_CONFIG: '{}',
+};
+
+console.log('function        bundle     cold init (median of 5)   targets < 1 MB, < 150 ms');
+for (const name of FUNCTIONS) {
+  const file = join(out, `${name}.mjs`);
+  await build({
+    entryPoints: [join(import.meta.dirname, '..', 'functions', `${name}.ts`)],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: true,
+    // ESM builds of the AWS SDK tree-shake; esbuild's node default would take the CommonJS ones.
+    mainFields: ['module', 'main'],
+    outfile: file,
+    // ESM bundles of CommonJS dependencies need a require.
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const ms = execFileSync(
+      process.execPath,
+      ['--no-warnings', '--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`],
+      { env, encoding: 'utf8' },
+    );
+    times.push(Number(ms.trim()));
+  }
+  times.sort((a, b) => a - b);
+  const kb = statSync(file).size / 1024;
+  console.log(
+    `${name.padEnd(15)} ${`${kb.toFixed(0)} KB`.padEnd(10)} ${times[2]!.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times[4]!.toFixed(0)})`,
+  );
+}
