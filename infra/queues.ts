@@ -1,0 +1,31 @@
+/// <reference path="../.sst/platform/config.d.ts" />
+
+/** The worker's function timeout; SQS wants the visibility timeout at least 6× it for Lambda triggers. */
+export const WORKER_TIMEOUT_SECONDS = 30;
+
+/** Events: a standard queue; a message received 5 times without success moves to its dead-letter queue. */
+export function eventQueues() {
+  const deadLetters = new sst.aws.Queue('EventsDeadLetters', { transform: { queue: { messageRetentionSeconds: 1_209_600 } } });
+  const queue = new sst.aws.Queue('Events', {
+    visibilityTimeout: `${WORKER_TIMEOUT_SECONDS * 6} seconds`,
+    dlq: { queue: deadLetters.arn, retry: 5 },
+  });
+  return { queue, deadLetters };
+}
+
+/**
+ * Commands to the relay: FIFO, one message group per workload (a workflow's steps stay in order),
+ * deduplicated by command id (the relay also checks Slurm before it submits).
+ */
+export function commandQueues() {
+  const deadLetters = new sst.aws.Queue('CommandsDeadLetters', {
+    fifo: true,
+    transform: { queue: { messageRetentionSeconds: 1_209_600 } },
+  });
+  const queue = new sst.aws.Queue('Commands', {
+    fifo: true,
+    visibilityTimeout: '60 seconds',
+    dlq: { queue: deadLetters.arn, retry: 5 },
+  });
+  return { queue, deadLetters };
+}

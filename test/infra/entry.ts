@@ -1,0 +1,3 @@
+import './pulumi-globals.ts';
+export { stateTable } from '../../infra/table.ts';
+export { commandQueues, eventQueues } from '../../infra/queues.ts';
