@@ -1,13 +1,18 @@
 // Layering check (as domain-driven-hexagon's dependency-cruiser): core/ is pure, so it may import only
-// zod and other core/ files; functions/ and relay/ never import each other. Exits 1 naming each breach.
+// zod and other core/ files; service/ (the application both shells run) knows no adapter or shell; the
+// AWS adapters and the local runtime never import each other; functions/ and relay/ never import each
+// other. Exits 1 naming each breach.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 const RULES: Record<string, (spec: string) => boolean> = {
   core: (s) => s === 'zod' || s.startsWith('./'),
+  service: (s) => !['/local/', '/aws/', '/relay/', '/functions/'].some((l) => s.includes(l)),
+  aws: (s) => !['/local/', '/relay/', '/functions/'].some((l) => s.includes(l)),
+  local: (s) => !s.includes('/aws/'),
   functions: (s) => !s.includes('/relay/'),
-  relay: (s) => !s.includes('/functions/'),
+  relay: (s) => !s.includes('/functions/') && !s.includes('/aws/'),
 };
 
 function files(dir: string): string[] {
@@ -40,4 +45,4 @@ if (breaches.length) {
   console.error(`layering check failed:\n  ${breaches.join('\n  ')}`);
   process.exit(1);
 }
-console.log('layering check: core/ imports only zod and core/; functions/ and relay/ stay apart');
+console.log('layering check: core/ pure; service/ knows no shell or adapter; aws/ and local/ apart; functions/ and relay/ apart');
