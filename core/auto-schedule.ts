@@ -1,10 +1,10 @@
 import type { z } from 'zod';
-import { type PendingJob, planAllocations, type ResourceGroup } from './allocation.ts';
+import { type PendingJob, planAllocations } from './allocation.ts';
 import type { PlannedAllocationSchema } from './commands.ts';
 import type { EventOf } from './events.ts';
 import type { EffectivePolicy } from './policy.ts';
 import type { Profile } from './profiles.ts';
-import { parseIsoDuration, parseTorcMemory } from './units.ts';
+import { resourceGroup } from './torc-state.ts';
 
 export type TorcCensus = EventOf<'torc.workflow.census'>['data'];
 
@@ -72,20 +72,9 @@ export function decideAutoSchedule(
   }
 
   const rrs = new Map(census.resourceRequirements.map((r) => [r.id, r]));
-  const groups: ResourceGroup[] = [...new Set(chosen.map((j) => j.rrId))].flatMap((id) => {
+  const groups = [...new Set(chosen.map((j) => j.rrId))].flatMap((id) => {
     const rr = rrs.get(id);
-    return rr
-      ? [
-          {
-            name: rr.name,
-            cpus: rr.numCpus,
-            gpus: rr.numGpus,
-            nodes: rr.numNodes,
-            memoryBytes: parseTorcMemory(rr.memory),
-            runtimeSeconds: parseIsoDuration(rr.runtime),
-          },
-        ]
-      : [];
+    return rr ? [resourceGroup(rr)] : [];
   });
   const jobs: PendingJob[] = chosen.flatMap((j) =>
     rrs.has(j.rrId) ? [{ id: j.id, rr: rrs.get(j.rrId)!.name, waits: false }] : [],

@@ -24,7 +24,8 @@ export function torcWorkflowOf(workload: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const group = (rr: TorcRr): ResourceGroup => ({
+/** A Torc resource-requirements row in bytes and seconds, as allocation planning takes it. */
+export const resourceGroup = (rr: TorcRr): ResourceGroup => ({
   name: rr.name,
   cpus: rr.numCpus,
   gpus: rr.numGpus,
@@ -46,7 +47,7 @@ export function torcRecoveryState(
 ): RecoveryState {
   const rrs = new Map(completion.resourceRequirements.map((r) => [r.id, r]));
   const jobs: FailedJob[] = failed.map((j) => {
-    const g = group(j.rr);
+    const g = resourceGroup(j.rr);
     return {
       id: String(j.id),
       name: j.name,
@@ -68,7 +69,7 @@ export function torcRecoveryState(
     rrMembers: Object.fromEntries(Object.entries(completion.rrMembers).map(([k, v]) => [Number(k), v])),
     pending: {
       jobs: canceled.map((c) => ({ id: c.id, rr: rrs.get(c.rrId)!.name, waits: true })),
-      groups: [...new Set(canceled.map((c) => c.rrId))].map((id) => group(rrs.get(id)!)),
+      groups: [...new Set(canceled.map((c) => c.rrId))].map((id) => resourceGroup(rrs.get(id)!)),
     },
   };
 }

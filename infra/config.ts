@@ -1,4 +1,4 @@
-import { parseServiceConfig } from '../service/config';
+import { parseServiceConfig } from '../service/config.ts';
 
 /**
  * The service config (policy + HPC profile) as it is deployed: validated with the same zod schema the

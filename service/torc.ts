@@ -45,7 +45,7 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
 }
 
 /** The failed jobs of the completed run, as recorded from their job events (posted just before). */
-async function failedJobs(deps: ServiceDeps, cluster: string, c: TorcCompletion): Promise<RecordedTorcJob[]> {
+async function failedJobs(deps: Pick<ServiceDeps, 'store'>, cluster: string, c: TorcCompletion): Promise<RecordedTorcJob[]> {
   const records = await Promise.all(
     c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))),
   );
@@ -71,7 +71,7 @@ export async function planTorc(
   const workload = torcWorkload(completion.workflowId);
   const state = torcRecoveryState(
     completion,
-    await failedJobs(deps as ServiceDeps, cluster, completion),
+    await failedJobs(deps, cluster, completion),
     deps.config.profile,
     deps.config.torc.runnerBufferSeconds,
   );
