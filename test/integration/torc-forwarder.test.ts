@@ -132,6 +132,20 @@ describe('Torc forwarder', () => {
     ]);
   });
 
+  it('sends Basic auth from the relay config, as a --require-auth server wants', async () => {
+    const locked = new TorcDouble({ auth: { username: 'alice', password: 's3cret' } });
+    await locked.start();
+    try {
+      const id = locked.createWorkflow({ name: 'locked', resourceRequirements: [], jobs: [] });
+      await expect(new TorcClient({ url: locked.url }).status(id)).rejects.toThrow(/HTTP 401: Unauthorized/);
+      await expect(new TorcClient({ url: locked.url, username: 'alice', password: 'nope' }).status(id)).rejects.toThrow(/401/);
+      expect(await new TorcClient({ url: locked.url, username: 'alice', password: 's3cret' }).status(id)).toMatchObject({ run_id: 1 });
+    } finally {
+      await locked.stop();
+    }
+    expect(locked.violations).toEqual([]);
+  });
+
   it('pages through long lists, retries 5xx and reports Torc errors with the server message', async () => {
     const id = torc.createWorkflow({
       name: 'many',

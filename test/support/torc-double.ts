@@ -70,6 +70,9 @@ export class TorcDouble {
   private server?: ReturnType<typeof serve>;
   private readonly spec = loadTorcOpenApi();
 
+  /** `auth`: as `torc-server --require-auth`, every request needs these Basic credentials (401 otherwise). */
+  constructor(private readonly options: { auth?: { username: string; password: string } } = {}) {}
+
   /** Creates a workflow as `torc workflows create` + `initialize` would, and returns its id. */
   createWorkflow(spec: WorkflowSpec): number {
     const wf = { id: this.id('workflow'), name: spec.name, user: 'rebound', run_id: 1, is_canceled: false };
@@ -242,6 +245,10 @@ export class TorcDouble {
     app.use(`${BASE}/*`, async (c, next) => {
       const path = c.req.path.slice(BASE.length);
       this.calls.push(`${c.req.method} ${path}`);
+      const auth = this.options.auth;
+      if (auth && c.req.header('authorization') !== `Basic ${btoa(`${auth.username}:${auth.password}`)}`) {
+        return c.text('Unauthorized', 401, { 'www-authenticate': 'Basic realm="Torc"' });
+      }
       if (this.failures > 0) {
         this.failures--;
         return c.text('An internal error occurred', 500);
