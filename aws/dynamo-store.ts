@@ -77,13 +77,34 @@ export class DynamoStore implements StateStore {
   async getWorkload(key: string) {
     return this.get<WorkloadRecord>(`WL#${key}`, 'META');
   }
-  async putWorkload(r: WorkloadRecord) {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...r, PK: `WL#${r.key}`, SK: 'META', Type: 'workload', Kind: r.kind, Status: r.status },
-      }),
-    );
+  async putWorkload(r: WorkloadRecord, expected: number | undefined) {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...r,
+            version: (expected ?? 0) + 1,
+            PK: `WL#${r.key}`,
+            SK: 'META',
+            Type: 'workload',
+            Kind: r.kind,
+            Status: r.status,
+          },
+          ...(expected === undefined
+            ? { ConditionExpression: 'attribute_not_exists(PK)' }
+            : {
+                // Records written before versions existed count as version 0.
+                ConditionExpression: 'version = :v OR (attribute_not_exists(version) AND :v = :zero)',
+                ExpressionAttributeValues: { ':v': expected, ':zero': 0 },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
   async listWorkloads() {
     const kinds = await Promise.all(

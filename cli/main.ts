@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ReboundError } from '../core/errors.ts';
 import type { Command } from '../core/commands.ts';
+import { ReboundError } from '../core/errors.ts';
 import type { Plan } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
-import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { loadSettings } from '../local/settings.ts';
+import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { signedHeaders } from '../service/signature.ts';
 
 const USAGE = `usage: rebound <command> [--json]
@@ -78,7 +78,9 @@ async function main(argv: string[]): Promise<void> {
       const settings = loadSettings();
       const queueUrl = process.env.REBOUND_COMMANDS_URL;
       if (!queueUrl || !process.env.REBOUND_URL)
-        throw new UsageError('relay needs REBOUND_URL (the deployed webhook) and REBOUND_COMMANDS_URL (its commands queue)');
+        throw new UsageError(
+          'relay needs REBOUND_URL (the deployed webhook) and REBOUND_COMMANDS_URL (its commands queue)',
+        );
       // Loaded here: `rebound start` never needs the AWS SDK.
       const [{ SQSClient }, { SqsQueue }, { startRelayDaemon }] = await Promise.all([
         import('@aws-sdk/client-sqs'),
@@ -100,7 +102,9 @@ async function main(argv: string[]): Promise<void> {
         commands,
         log: console.log,
       });
-      console.log(`Rebound relay (cluster ${daemon.cluster}): commands from ${queueUrl}, events to ${settings.url}`);
+      console.log(
+        `Rebound relay (cluster ${daemon.cluster}): commands from ${queueUrl}, events to ${settings.url}`,
+      );
       const stop = async (signal: string) => {
         console.log(`${signal}: stopping the relay; a command in progress is retried after its lease`);
         await daemon.stop();
@@ -169,10 +173,13 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'watch': {
-      if (!arg || !/^[1-9]\d*$/.test(arg)) throw new UsageError('watch needs a Torc workflow id (a positive integer)');
+      if (!arg || !/^[1-9]\d*$/.test(arg))
+        throw new UsageError('watch needs a Torc workflow id (a positive integer)');
       const settings = loadSettings();
       if (!settings.relay.torc)
-        throw new ReboundError('no Torc server configured: add "relay": {"torc": {"url": …}} to rebound.config.json');
+        throw new ReboundError(
+          'no Torc server configured: add "relay": {"torc": {"url": …}} to rebound.config.json',
+        );
       const registry = join(settings.dataDir, 'relay', TORC_REGISTRY);
       mkdirSync(dirname(registry), { recursive: true });
       const added = registerWorkflow(registry, Number(arg));

@@ -15,6 +15,8 @@ export interface WorkloadRecord {
   kind: 'slurm' | 'torc';
   status: WorkloadStatus;
   updatedAt: string;
+  /** Bumped by every write: writers read, change and write back only if nobody wrote in between. */
+  version?: number;
   /** Torc: the cluster its relay reported from. */
   cluster?: string;
   /** Torc: the last completion the worker saw, so `rebound plan` replans exactly what the worker would. */
@@ -69,7 +71,11 @@ export class AttemptAlreadyClaimedError extends Error {
 
 export interface StateStore {
   getWorkload(key: string): Promise<WorkloadRecord | undefined>;
-  putWorkload(record: WorkloadRecord): Promise<void>;
+  /**
+   * Conditional write: stores the record (its version + 1) only if the stored version is still `expected`
+   * (undefined: no record yet). False when another writer came first — read again and retry.
+   */
+  putWorkload(record: WorkloadRecord, expected: number | undefined): Promise<boolean>;
   listWorkloads(): Promise<WorkloadRecord[]>;
   getJob(key: string): Promise<JobRecord | undefined>;
   putJob(record: JobRecord): Promise<void>;

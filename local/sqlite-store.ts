@@ -35,6 +35,7 @@ export class SqliteStore implements StateStore {
       getJob: db.prepare('SELECT json FROM jobs WHERE key = ?'),
       putJob: db.prepare('INSERT OR REPLACE INTO jobs (key, workload, json) VALUES (?, ?, ?)'),
       putWorkload: db.prepare('INSERT OR REPLACE INTO workloads (key, json) VALUES (?, ?)'),
+      getWorkload: db.prepare('SELECT json FROM workloads WHERE key = ?'),
       history: db.prepare('INSERT INTO history (workload, at, line) VALUES (?, ?, ?)'),
       mark: db.prepare('INSERT OR IGNORE INTO processed (id, expires_at) VALUES (?, ?)'),
       processed: db.prepare('SELECT 1 FROM processed WHERE id = ? AND expires_at >= ?'),
@@ -50,9 +51,15 @@ export class SqliteStore implements StateStore {
   async getWorkload(key: string) {
     return this.one<WorkloadRecord>('SELECT json FROM workloads WHERE key = ?', key);
   }
-  async putWorkload(r: WorkloadRecord) {
-    const json = JSON.stringify(r);
-    await this.writer.run(() => this.sql.putWorkload.run(r.key, json));
+  async putWorkload(r: WorkloadRecord, expected: number | undefined) {
+    const json = JSON.stringify({ ...r, version: (expected ?? 0) + 1 });
+    return this.writer.run(() => {
+      const row = this.sql.getWorkload.get(r.key) as { json: string } | undefined;
+      const stored = row ? ((JSON.parse(row.json) as WorkloadRecord).version ?? 0) : undefined;
+      if (stored !== expected) return false;
+      this.sql.putWorkload.run(r.key, json);
+      return true;
+    });
   }
   async listWorkloads() {
     return this.all<WorkloadRecord>('SELECT json FROM workloads ORDER BY key');

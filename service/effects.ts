@@ -4,22 +4,40 @@ import type { ServiceDeps } from './worker.ts';
 
 /** The worker's writes other than job records and attempts: workload status, history, commands. */
 
-export async function ensureWorkload(
+/**
+ * Read, change, write back only if nobody wrote in between (the store's conditional write), else read
+ * again: the worker's events, the tick and the command results all update workload records, and none may
+ * undo another's change. `change` returns undefined to leave the record as it is.
+ */
+export async function updateWorkload(
+  deps: Pick<ServiceDeps, 'store'>,
+  key: string,
+  change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
+): Promise<WorkloadRecord | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await deps.store.getWorkload(key);
+    const next = change(current);
+    if (!next) return undefined;
+    if (await deps.store.putWorkload(next, current?.version ?? (current ? 0 : undefined))) return next;
+    if (attempt >= 10) throw new Error(`workload ${key} kept changing under this update (10 tries)`);
+  }
+}
+
+export function ensureWorkload(
   deps: ServiceDeps,
   key: string,
   kind: WorkloadRecord['kind'],
   status: WorkloadStatus,
   extra: Partial<WorkloadRecord> = {},
 ) {
-  const existing = await deps.store.getWorkload(key);
-  await deps.store.putWorkload({
+  return updateWorkload(deps, key, (existing) => ({
     ...existing,
     ...extra,
     key,
     kind,
     status,
     updatedAt: deps.now().toISOString(),
-  });
+  }));
 }
 
 export async function history(deps: ServiceDeps, workload: string, lines: string[]) {

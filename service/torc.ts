@@ -1,4 +1,4 @@
-import { decideAutoSchedule, trackReady } from '../core/auto-schedule.ts';
+import { type AutoScheduleDecision, decideAutoSchedule, trackReady } from '../core/auto-schedule.ts';
 import type { Command } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
@@ -14,7 +14,7 @@ import {
   torcWorkflowOf,
   torcWorkload,
 } from '../core/torc-state.ts';
-import { ensureWorkload, history, send } from './effects.ts';
+import { ensureWorkload, history, send, updateWorkload } from './effects.ts';
 import type { ServiceDeps } from './worker.ts';
 
 // The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
@@ -45,7 +45,11 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
 }
 
 /** The failed jobs of the completed run, as recorded from their job events (posted just before). */
-async function failedJobs(deps: Pick<ServiceDeps, 'store'>, cluster: string, c: TorcCompletion): Promise<RecordedTorcJob[]> {
+async function failedJobs(
+  deps: Pick<ServiceDeps, 'store'>,
+  cluster: string,
+  c: TorcCompletion,
+): Promise<RecordedTorcJob[]> {
   const records = await Promise.all(
     c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))),
   );
@@ -217,40 +221,55 @@ export async function onAllocationEnded(deps: ServiceDeps, event: EventOf<'slurm
 
 export async function onTorcCensus(deps: ServiceDeps, event: EventOf<'torc.workflow.census'>) {
   const c = event.data;
-  const workload = torcWorkload(c.workflowId);
-  const existing = await deps.store.getWorkload(workload);
-  // Censuses can arrive out of order after a redelivery: only a newer one replaces the last.
-  if (existing?.census && Date.parse(existing.census.observedAt) >= Date.parse(c.observedAt)) return;
-  const state = trackReady(existing?.autoSchedule ?? { count: 0, readySince: {} }, c);
-  await ensureWorkload(deps, workload, 'torc', existing?.status ?? 'watching', {
-    census: c,
-    autoSchedule: state,
-    cluster: event.cluster,
+  const key = torcWorkload(c.workflowId);
+  await updateWorkload(deps, key, (existing) => {
+    // Censuses can arrive out of order after a redelivery: only a newer one replaces the last.
+    if (existing?.census && Date.parse(existing.census.observedAt) >= Date.parse(c.observedAt))
+      return undefined;
+    return {
+      ...existing,
+      key,
+      kind: 'torc',
+      status: existing?.status ?? 'watching',
+      updatedAt: deps.now().toISOString(),
+      census: c,
+      autoSchedule: trackReady(existing?.autoSchedule ?? { count: 0, readySince: {} }, c),
+      cluster: event.cluster,
+    };
   });
 }
 
-/** The scheduled function (a one-minute tick locally): auto-schedule for every Torc workflow with a census. */
+/**
+ * The scheduled function (a one-minute tick locally): auto-schedule for every Torc workflow with a census.
+ * The decision and its record (count, schedule in flight) are one conditional write, so two ticks at once
+ * schedule once: the loser re-reads, sees the schedule in flight and does nothing.
+ */
 export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
   const scheduled: string[] = [];
   for (const w of await deps.store.listWorkloads()) {
     const workflowId = torcWorkflowOf(w.key);
     if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
-    const state = w.autoSchedule ?? { count: 0, readySince: {} };
-    const policy = policyFor(deps.config.policy, w.key).autoSchedule;
-    const d = decideAutoSchedule(
-      w.census,
-      state,
-      policy,
-      deps.config.profile,
-      deps.now(),
-      deps.config.torc.runnerBufferSeconds,
-    );
-    if (!d.schedule) continue;
-    const id = `${w.key}:sched:s${state.count + 1}`;
-    // Recorded before the command is sent: a crash in between re-sends the same id, never a second one.
-    await ensureWorkload(deps, w.key, 'torc', w.status, {
-      autoSchedule: { ...state, count: state.count + 1, inFlight: id },
+    let made: { id: string; decision: Extract<AutoScheduleDecision, { schedule: true }> } | undefined;
+    await updateWorkload(deps, w.key, (current) => {
+      made = undefined;
+      if (!current?.census) return undefined;
+      const state = current.autoSchedule ?? { count: 0, readySince: {} };
+      const policy = policyFor(deps.config.policy, w.key).autoSchedule;
+      const decision = decideAutoSchedule(
+        current.census,
+        state,
+        policy,
+        deps.config.profile,
+        deps.now(),
+        deps.config.torc.runnerBufferSeconds,
+      );
+      if (!decision.schedule) return undefined;
+      const id = `${w.key}:sched:s${state.count + 1}`;
+      made = { id, decision };
+      return { ...current, autoSchedule: { ...state, count: state.count + 1, inFlight: id } };
     });
+    if (!made) continue;
+    const { id, decision: d } = made;
     await history(deps, w.key, [
       `Auto-schedule: ${d.why}; submitting ${d.allocations.reduce((n, a) => n + a.count, 0)} allocation(s) for job(s) ${d.jobIds.join(', ')}`,
     ]);
@@ -281,9 +300,18 @@ export async function onTorcSideResult(
   const line = r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;
   if (w.autoSchedule?.inFlight === r.commandId) {
     // Failed or not, the next tick may decide again (on a census taken after this moment).
-    await ensureWorkload(deps, workload, 'torc', w.status, {
-      autoSchedule: { ...w.autoSchedule, inFlight: undefined, lastScheduledAt: deps.now().toISOString() },
-    });
+    await updateWorkload(deps, workload, (current) =>
+      current?.autoSchedule?.inFlight === r.commandId
+        ? {
+            ...current,
+            autoSchedule: {
+              ...current.autoSchedule,
+              inFlight: undefined,
+              lastScheduledAt: deps.now().toISOString(),
+            },
+          }
+        : undefined,
+    );
   }
   await history(deps, workload, [line]);
   return true;

@@ -1,5 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createQueues, createTable, dynamoClient, REGION, sqsClient, type Emulators } from './emulators.ts';
+import { createQueues, createTable, dynamoClient, type Emulators, REGION, sqsClient } from './emulators.ts';
 
 /**
  * The environment SST gives the functions (infra/service.ts), pointed at the emulators: a fresh table, an
@@ -13,8 +13,8 @@ export async function lambdaEnvironment(emulators: Emulators, config: object, se
   const events = await createQueues(sqs, 5);
   const commands = await createQueues(sqs, 5, true);
   const arn = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes
-      ?.QueueArn ?? url;
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
+      .Attributes?.QueueArn ?? url;
   const env = {
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'local',

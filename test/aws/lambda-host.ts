@@ -13,7 +13,10 @@ import { functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
  */
 export async function startLambdaHost(emulators: Emulators, port: number, config: object, secret: string) {
   const setup = await lambdaEnvironment(emulators, config, secret);
-  const [api, worker] = await Promise.all([import('../../functions/api.ts'), import('../../functions/worker.ts')]);
+  const [api, worker] = await Promise.all([
+    import('../../functions/api.ts'),
+    import('../../functions/worker.ts'),
+  ]);
 
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
-import type { APIGatewayProxyEventV2, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, ScheduledEvent, SQSEvent } from 'aws-lambda';
 
 // Lambda's own event shapes, as AWS delivers them: a Function URL / API Gateway HTTP API request (payload
 // v2.0), an SQS batch from an event source mapping, and an EventBridge schedule.
@@ -23,7 +23,13 @@ export function functionUrlEvent(req: {
       apiId: 'abc123',
       domainName: 'abc123.lambda-url.us-east-1.on.aws',
       domainPrefix: 'abc123',
-      http: { method: req.method, path: req.path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'curl/7.88' },
+      http: {
+        method: req.method,
+        path: req.path,
+        protocol: 'HTTP/1.1',
+        sourceIp: '203.0.113.7',
+        userAgent: 'curl/7.88',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -35,7 +41,10 @@ export function functionUrlEvent(req: {
   };
 }
 
-export function sqsEvent(queueArn: string, messages: { messageId: string; receiptHandle: string; body: string; receiveCount?: number }[]): SQSEvent {
+export function sqsEvent(
+  queueArn: string,
+  messages: { messageId: string; receiptHandle: string; body: string; receiveCount?: number }[],
+): SQSEvent {
   return {
     Records: messages.map((m) => ({
       messageId: m.messageId,

@@ -26,9 +26,13 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
   describe(`StateStore contract: ${name}`, () => {
     it('stores and lists workloads and jobs', async () => {
       const s = await make();
-      await s.putWorkload({ key: 'w', kind: 'slurm', status: 'watching', updatedAt: 't' });
-      await s.putWorkload({ key: 'w', kind: 'slurm', status: 'healthy', updatedAt: 't2' });
-      expect(await s.getWorkload('w')).toMatchObject({ status: 'healthy' });
+      expect(
+        await s.putWorkload({ key: 'w', kind: 'slurm', status: 'watching', updatedAt: 't' }, undefined),
+      ).toBe(true);
+      expect(await s.putWorkload({ key: 'w', kind: 'slurm', status: 'healthy', updatedAt: 't2' }, 1)).toBe(
+        true,
+      );
+      expect(await s.getWorkload('w')).toMatchObject({ status: 'healthy', version: 2 });
       expect(await s.getWorkload('nope')).toBeUndefined();
       expect((await s.listWorkloads()).map((w) => w.key)).toEqual(['w']);
       const job = {
@@ -46,6 +50,20 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       await s.putJob({ ...job, key: 'lab:2', jobId: '2', workload: null });
       expect(await s.getJob('lab:1')).toEqual(job);
       expect((await s.listJobs('w')).map((j) => j.key)).toEqual(['lab:1']);
+    });
+
+    it('writes a workload only over the version it read: of two racing writers one wins', async () => {
+      const s = await make();
+      const w = { key: 'race', kind: 'torc' as const, status: 'watching' as const, updatedAt: 't' };
+      const created = await Promise.all([s.putWorkload(w, undefined), s.putWorkload(w, undefined)]);
+      expect(created.sort()).toEqual([false, true]);
+      const updated = await Promise.all([
+        s.putWorkload({ ...w, status: 'recovering' }, 1),
+        s.putWorkload({ ...w, status: 'healthy' }, 1),
+      ]);
+      expect(updated.sort()).toEqual([false, true]);
+      expect(await s.putWorkload({ ...w, status: 'needs-attention' }, 1)).toBe(false);
+      expect(await s.getWorkload('race')).toMatchObject({ version: 2 });
     });
 
     it('claims an attempt exactly once, even when raced', async () => {

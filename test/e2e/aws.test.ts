@@ -76,7 +76,9 @@ afterAll(async () => {
 
 const completed = (workload: string, n: number) => () => {
   const jobs = jobsOf(workload);
-  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state)) ? jobs : undefined;
+  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state))
+    ? jobs
+    : undefined;
 };
 
 describe('the AWS shell on the real Slurm', () => {
@@ -90,7 +92,11 @@ describe('the AWS shell on the real Slurm', () => {
       ['COMPLETED', '300M'],
     ]);
     const res = await fetch(`${host.url}/v1/workloads/${workload}`, { headers: signedHeaders(SECRET, '') });
-    const view = (await res.json()) as { status: string; attempts: { changes: string[] }[]; jobs: { cause?: string }[] };
+    const view = (await res.json()) as {
+      status: string;
+      attempts: { changes: string[] }[];
+      jobs: { cause?: string }[];
+    };
     expect(view.attempts).toMatchObject([{ changes: ['memory 200M -> 300M'] }]);
     expect(view.jobs.map((j) => j.cause)).toContain('oom');
   }, 240_000);
@@ -108,7 +114,11 @@ describe('the AWS shell on the real Slurm', () => {
         data: { jobId: id, state: id === ids[0] ? 'OUT_OF_MEMORY' : 'COMPLETED', exitCode: '0:0' },
       });
       for (let i = 0; i < 5; i++) {
-        const res = await fetch(`${host.url}/v1/events`, { method: 'POST', body, headers: signedHeaders(SECRET, body) });
+        const res = await fetch(`${host.url}/v1/events`, {
+          method: 'POST',
+          body,
+          headers: signedHeaders(SECRET, body),
+        });
         expect(res.status).toBe(202);
       }
     }

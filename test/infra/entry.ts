@@ -1,3 +1,4 @@
 import './pulumi-globals.ts';
-export { stateTable } from '../../infra/table.ts';
+
 export { commandQueues, eventQueues } from '../../infra/queues.ts';
+export { stateTable } from '../../infra/table.ts';

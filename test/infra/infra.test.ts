@@ -25,11 +25,16 @@ async function resources(): Promise<Resource[]> {
     outfile: join(PLATFORM, 'rebound-infra-test.mjs'),
     nodePaths: [join(PLATFORM, 'node_modules')],
     external: ['@pulumi/*', 'esbuild'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     logLevel: 'silent',
   });
   copyFileSync(join(import.meta.dirname, 'run-mocks.mjs'), join(PLATFORM, 'rebound-run-mocks.mjs'));
-  const out = execFileSync(process.execPath, [join(PLATFORM, 'rebound-run-mocks.mjs')], { encoding: 'utf8', cwd: PLATFORM });
+  const out = execFileSync(process.execPath, [join(PLATFORM, 'rebound-run-mocks.mjs')], {
+    encoding: 'utf8',
+    cwd: PLATFORM,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Resource[];
 }
 
@@ -44,18 +49,35 @@ describe.skipIf(!installed)('infrastructure under Pulumi mocks (needs `sst insta
     const indexes = (table.globalSecondaryIndexes as { name: string; hashKey: string; rangeKey: string }[])
       .map((i) => [i.name, i.hashKey, i.rangeKey])
       .sort();
-    expect(indexes).toEqual(Object.entries(TABLE_INDEXES).map(([n, ix]) => [n, ix.partition, ix.sort]).sort());
+    expect(indexes).toEqual(
+      Object.entries(TABLE_INDEXES)
+        .map(([n, ix]) => [n, ix.partition, ix.sort])
+        .sort(),
+    );
     // The table the contract and handler tests create in DynamoDB Local is the same one.
-    expect(tableDefinition('x').GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(indexes.map((i) => i[0]));
+    expect(
+      tableDefinition('x')
+        .GlobalSecondaryIndexes?.map((i) => i.IndexName)
+        .sort(),
+    ).toEqual(indexes.map((i) => i[0]));
 
     const events = one('aws:sqs/queue:Queue', 'EventsQueue');
     expect(events.fifoQueue ?? false).toBe(false);
     expect(events.visibilityTimeoutSeconds).toBe(180);
-    expect(JSON.parse(events.redrivePolicy as string)).toMatchObject({ maxReceiveCount: 5, deadLetterTargetArn: expect.stringContaining('EventsDeadLetters') });
+    expect(JSON.parse(events.redrivePolicy as string)).toMatchObject({
+      maxReceiveCount: 5,
+      deadLetterTargetArn: expect.stringContaining('EventsDeadLetters'),
+    });
 
     const commands = one('aws:sqs/queue:Queue', 'CommandsQueue');
     expect(commands).toMatchObject({ fifoQueue: true, visibilityTimeoutSeconds: 60 });
-    expect(JSON.parse(commands.redrivePolicy as string)).toMatchObject({ maxReceiveCount: 5, deadLetterTargetArn: expect.stringContaining('CommandsDeadLetters') });
-    expect(one('aws:sqs/queue:Queue', 'CommandsDeadLettersQueue')).toMatchObject({ fifoQueue: true, messageRetentionSeconds: 1_209_600 });
+    expect(JSON.parse(commands.redrivePolicy as string)).toMatchObject({
+      maxReceiveCount: 5,
+      deadLetterTargetArn: expect.stringContaining('CommandsDeadLetters'),
+    });
+    expect(one('aws:sqs/queue:Queue', 'CommandsDeadLettersQueue')).toMatchObject({
+      fifoQueue: true,
+      messageRetentionSeconds: 1_209_600,
+    });
   }, 120_000);
 });

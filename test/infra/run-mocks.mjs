@@ -9,7 +9,11 @@ await pulumi.runtime.setMocks(
       resources.push({ type: args.type, name: args.name, inputs: args.inputs });
       return {
         id: `${args.name}-id`,
-        state: { ...args.inputs, arn: `arn:aws:mock:us-east-1:123456789012:${args.name}`, url: `https://sqs.mock/${args.name}` },
+        state: {
+          ...args.inputs,
+          arn: `arn:aws:mock:us-east-1:123456789012:${args.name}`,
+          url: `https://sqs.mock/${args.name}`,
+        },
       };
     },
     call: (args) => ({ ...args.inputs }),

@@ -138,8 +138,12 @@ describe('Torc forwarder', () => {
     try {
       const id = locked.createWorkflow({ name: 'locked', resourceRequirements: [], jobs: [] });
       await expect(new TorcClient({ url: locked.url }).status(id)).rejects.toThrow(/HTTP 401: Unauthorized/);
-      await expect(new TorcClient({ url: locked.url, username: 'alice', password: 'nope' }).status(id)).rejects.toThrow(/401/);
-      expect(await new TorcClient({ url: locked.url, username: 'alice', password: 's3cret' }).status(id)).toMatchObject({ run_id: 1 });
+      await expect(
+        new TorcClient({ url: locked.url, username: 'alice', password: 'nope' }).status(id),
+      ).rejects.toThrow(/401/);
+      expect(
+        await new TorcClient({ url: locked.url, username: 'alice', password: 's3cret' }).status(id),
+      ).toMatchObject({ run_id: 1 });
     } finally {
       await locked.stop();
     }

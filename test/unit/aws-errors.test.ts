@@ -1,6 +1,16 @@
-import { DynamoDBClient, ProvisionedThroughputExceededException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDedupe } from '../../aws/dynamo-dedupe.ts';
@@ -25,10 +35,23 @@ const store = () => new DynamoStore(new DynamoDBClient({ region: 'us-east-1' }),
 
 describe('AWS adapters on error paths', () => {
   it('a claim that loses the conditional transaction reports the attempt that won', async () => {
-    const winner = { lineage: 'L', attempt: 1, workload: 'w', commandIds: ['L:a1'], createdAt: 't', plan: {} };
+    const winner = {
+      lineage: 'L',
+      attempt: 1,
+      workload: 'w',
+      commandIds: ['L:a1'],
+      createdAt: 't',
+      plan: {},
+    };
     dynamo
       .on(TransactWriteCommand)
-      .rejects(new TransactionCanceledException({ message: 'cancelled', ...meta, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }] }));
+      .rejects(
+        new TransactionCanceledException({
+          message: 'cancelled',
+          ...meta,
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
+      );
     dynamo.on(GetCommand).resolves({ Item: { ...winner, PK: 'LIN#L', SK: 'ATTEMPT#0001' } });
     const error = await store()
       .claimAttempt({ ...winner, commandIds: ['other'], plan: winner.plan as never })
@@ -40,25 +63,42 @@ describe('AWS adapters on error paths', () => {
   it('a transaction cancelled for another reason (throttling) is not taken for a lost race', async () => {
     dynamo
       .on(TransactWriteCommand)
-      .rejects(new TransactionCanceledException({ message: 'throttled', ...meta, CancellationReasons: [{ Code: 'ThrottlingError' }] }));
+      .rejects(
+        new TransactionCanceledException({
+          message: 'throttled',
+          ...meta,
+          CancellationReasons: [{ Code: 'ThrottlingError' }],
+        }),
+      );
     const error = await store()
-      .claimAttempt({ lineage: 'L', attempt: 1, workload: 'w', commandIds: [], createdAt: 't', plan: {} as never })
+      .claimAttempt({
+        lineage: 'L',
+        attempt: 1,
+        workload: 'w',
+        commandIds: [],
+        createdAt: 't',
+        plan: {} as never,
+      })
       .catch((e) => e);
     expect(error).toBeInstanceOf(TransactionCanceledException);
   });
 
   it('throttling fails only the event it hit: the worker reports it for redelivery, the others succeed', async () => {
     dynamo.on(GetCommand).resolves({});
-    dynamo
-      .on(PutCommand)
-      .callsFake((input) => {
-        if (String(input.Item?.PK).endsWith(':2')) throw new ProvisionedThroughputExceededException({ message: 'slow down', ...meta });
-        return {};
-      });
+    dynamo.on(PutCommand).callsFake((input) => {
+      if (String(input.Item?.PK).endsWith(':2'))
+        throw new ProvisionedThroughputExceededException({ message: 'slow down', ...meta });
+      return {};
+    });
     const queued: unknown[] = [];
     const deps = {
       store: store(),
-      commands: { send: async (m: unknown[]) => void queued.push(...m), receive: vi.fn(), delete: vi.fn(), deadLetters: vi.fn() },
+      commands: {
+        send: async (m: unknown[]) => void queued.push(...m),
+        receive: vi.fn(),
+        delete: vi.fn(),
+        deadLetters: vi.fn(),
+      },
       config: parseServiceConfig({}),
       now: () => new Date(),
     };
@@ -72,20 +112,32 @@ describe('AWS adapters on error paths', () => {
   });
 
   it('an SQS batch with failed entries is not accepted, and its ids are not recorded as seen', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: '' }], Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }] });
+    sqs
+      .on(SendMessageBatchCommand)
+      .resolves({
+        Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: '' }],
+        Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }],
+      });
     const record = vi.fn();
     const q = new SqsQueue(new SQSClient({ region: 'us-east-1' }), {
       url: 'https://sqs/q',
       dedupe: { seen: async () => new Set<string>(), record },
     });
-    await expect(q.send([{ id: 'a', body: 1 }, { id: 'b', body: 2 }])).rejects.toThrow(/refused 1 of 2 messages: try again/);
+    await expect(
+      q.send([
+        { id: 'a', body: 1 },
+        { id: 'b', body: 2 },
+      ]),
+    ).rejects.toThrow(/refused 1 of 2 messages: try again/);
     expect(record).not.toHaveBeenCalled();
   });
 
   it('dedupe records are written again when DynamoDB leaves some unprocessed', async () => {
     dynamo
       .on(BatchWriteCommand)
-      .resolvesOnce({ UnprocessedItems: { state: [{ PutRequest: { Item: { PK: 'MSG#events#b', SK: 'META' } } }] } })
+      .resolvesOnce({
+        UnprocessedItems: { state: [{ PutRequest: { Item: { PK: 'MSG#events#b', SK: 'META' } } }] },
+      })
       .resolves({});
     await new DynamoDedupe(new DynamoDBClient({ region: 'us-east-1' }), 'state', 'events').record(['a', 'b']);
     expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(2);
