@@ -50,6 +50,8 @@ export interface AttemptRecord {
   lineage: string;
   attempt: number;
   workload: string;
+  /** The event that made it (Torc: the completion), so a redelivery of that event finds it. */
+  source?: string;
   plan: Plan;
   commandIds: string[];
   createdAt: string;

@@ -86,6 +86,10 @@ export async function planTorc(
 export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<'torc.workflow.completed'>) {
   const c = event.data;
   const workload = torcWorkload(c.workflowId);
+  // Redelivered after its attempt was claimed (a crash before the event was marked handled): the same
+  // attempt's first step again — never a second attempt for one completion. Its id is deduplicated.
+  const prior = (await deps.store.listAttempts(workload)).find((a) => a.source === event.id);
+  if (prior) return send(deps, torcCommands(prior.plan, c.workflowId).slice(0, 1));
   const plan = await planTorc(deps, event.cluster, c);
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
   const keep = { lastCompletion: c, cluster: event.cluster };
@@ -106,24 +110,20 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
       lineage: workload,
       attempt: plan.attempt,
       workload,
+      source: event.id,
       plan,
       commandIds: commands.map((x) => x.id),
       createdAt: deps.now().toISOString(),
     });
   } catch (error) {
-    if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
-    // Redelivered after the claim: the first step again (its id is deduplicated by the queue).
-    if (error.existing.plan.createdAt === plan.createdAt || sameCommands(error.existing, commands))
-      await send(deps, commands.slice(0, 1));
-    return;
+    // Another worker claimed this attempt number for another event first: that one recovers.
+    if (error instanceof AttemptAlreadyClaimedError) return;
+    throw error;
   }
   await ensureWorkload(deps, workload, 'torc', 'recovering', keep);
   await history(deps, workload, [head, ...plan.report]);
   await send(deps, commands.slice(0, 1));
 }
-
-const sameCommands = (a: AttemptRecord, commands: Command[]) =>
-  a.commandIds.length === commands.length && a.commandIds.every((id, i) => id === commands[i]!.id);
 
 /** The plan's actions as relay commands, in execution order, with ids fixed by workflow and attempt. */
 export function torcCommands(plan: Plan, workflowId: number): Command[] {

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../core/diagnose.ts';
 import { planRecovery } from '../../core/planner.ts';
@@ -10,13 +13,17 @@ import {
   torcWorkflowOf,
 } from '../../core/torc-state.ts';
 import { GiB } from '../../core/units.ts';
-import { torcCommands } from '../../service/torc.ts';
+import { openDatabase } from '../../local/sqlite.ts';
+import { SqliteStore } from '../../local/sqlite-store.ts';
+import { parseServiceConfig } from '../../service/config.ts';
+import { onTorcJobFinished, onTorcWorkflowCompleted, torcCommands } from '../../service/torc.ts';
 
-const LAB = parseProfile({
+const LAB_INPUT = {
   name: 'lab',
   displayName: 'Lab',
   partitions: [{ name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' }],
-});
+};
+const LAB = parseProfile(LAB_INPUT);
 const SMALL = { id: 3, name: 'small', memory: '200m', runtime: 'PT1M', numCpus: 1, numGpus: 0, numNodes: 1 };
 const QUICK = { id: 4, name: 'quick', memory: '200m', runtime: 'PT1M', numCpus: 1, numGpus: 0, numNodes: 1 };
 const NOW = new Date('2026-11-25T12:00:00Z');
@@ -127,5 +134,46 @@ describe('Torc workflow recovery', () => {
     expect(torcWorkflowOf('torc-wf42')).toBe(42);
     expect(torcWorkflowOf('torc-wf42x')).toBeUndefined();
     expect(torcWorkflowOf('nightly')).toBeUndefined();
+  });
+});
+
+describe('Torc completion redelivered after its attempt was claimed', () => {
+  it('re-sends the same first step and never claims a second attempt for one completion', async () => {
+    const store = new SqliteStore(openDatabase(join(mkdtempSync(join(tmpdir(), 'rebound-torc-')), 'db')));
+    const sent: string[] = [];
+    const deps = {
+      store,
+      commands: { send: async (m: { id: string }[]) => void sent.push(...m.map((x) => x.id)) } as never,
+      config: parseServiceConfig({ profile: LAB_INPUT }),
+      now: () => NOW,
+    };
+    const base = { version: 1 as const, source: 'relay:torc', occurredAt: NOW.toISOString(), cluster: 'lab' };
+    await onTorcJobFinished(deps, {
+      ...base,
+      id: 'torc-job:7:19:1:1',
+      type: 'torc.job.finished',
+      data: {
+        workflowId: 7,
+        jobId: 19,
+        jobName: 'big',
+        status: 'failed',
+        runId: 1,
+        returnCode: 137,
+        execTimeMinutes: 0.1,
+        peakMemoryBytes: 190 * 1024 ** 2,
+        attemptId: 1,
+        resourceRequirements: SMALL,
+      },
+    });
+    const completed = {
+      ...base,
+      id: 'torc-complete:7:1',
+      type: 'torc.workflow.completed' as const,
+      data: completion({ failedJobIds: [19], canceled: [], rrMembers: { 3: [4, 19] } }),
+    };
+    await onTorcWorkflowCompleted(deps, completed);
+    await onTorcWorkflowCompleted(deps, completed);
+    expect((await store.listAttempts('torc-wf7')).map((a) => a.attempt)).toEqual([1]);
+    expect(sent).toEqual(['torc-wf7:a1:0-resources', 'torc-wf7:a1:0-resources']);
   });
 });
