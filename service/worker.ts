@@ -190,6 +190,15 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
     return;
   }
 
+  // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
+  // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
+  const prior = (await store.listAttempts(tag.workload)).find((a) => a.source === job.key);
+  if (prior) {
+    job.decided = true;
+    await store.putJob(job);
+    await send(deps, commandsFor(prior.plan, job));
+    return;
+  }
   const policy = policyFor(deps.config.policy, tag.workload);
   const used = await store.countAttempts(job.lineage);
   const plan = planRecovery(
@@ -230,16 +239,16 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
       lineage: job.lineage,
       attempt: plan.attempt,
       workload: tag.workload,
+      source: job.key,
       plan,
       commandIds: commands.map((c) => c.id),
       createdAt: deps.now().toISOString(),
     });
   } catch (error) {
     if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
-    // A redelivery of the event that won re-sends the same command ids (deduplicated downstream), in
-    // case the first run stopped between the claim and the send; anything else lost the race.
-    if (!error.existing.commandIds.every((id) => commands.some((c) => c.id === id))) return;
-    await send(deps, commands);
+    // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
+    // stops between its claim and its send. A claim for another job of the chain: that one recovers.
+    if (error.existing.source === job.key) await send(deps, commandsFor(error.existing.plan, job));
     return;
   }
   job.decided = true;

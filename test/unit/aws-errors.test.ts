@@ -43,15 +43,13 @@ describe('AWS adapters on error paths', () => {
       createdAt: 't',
       plan: {},
     };
-    dynamo
-      .on(TransactWriteCommand)
-      .rejects(
-        new TransactionCanceledException({
-          message: 'cancelled',
-          ...meta,
-          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
-        }),
-      );
+    dynamo.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'cancelled',
+        ...meta,
+        CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+      }),
+    );
     dynamo.on(GetCommand).resolves({ Item: { ...winner, PK: 'LIN#L', SK: 'ATTEMPT#0001' } });
     const error = await store()
       .claimAttempt({ ...winner, commandIds: ['other'], plan: winner.plan as never })
@@ -61,15 +59,13 @@ describe('AWS adapters on error paths', () => {
   });
 
   it('a transaction cancelled for another reason (throttling) is not taken for a lost race', async () => {
-    dynamo
-      .on(TransactWriteCommand)
-      .rejects(
-        new TransactionCanceledException({
-          message: 'throttled',
-          ...meta,
-          CancellationReasons: [{ Code: 'ThrottlingError' }],
-        }),
-      );
+    dynamo.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'throttled',
+        ...meta,
+        CancellationReasons: [{ Code: 'ThrottlingError' }],
+      }),
+    );
     const error = await store()
       .claimAttempt({
         lineage: 'L',
@@ -112,12 +108,10 @@ describe('AWS adapters on error paths', () => {
   });
 
   it('an SQS batch with failed entries is not accepted, and its ids are not recorded as seen', async () => {
-    sqs
-      .on(SendMessageBatchCommand)
-      .resolves({
-        Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: '' }],
-        Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }],
-      });
+    sqs.on(SendMessageBatchCommand).resolves({
+      Successful: [{ Id: '0', MessageId: 'm', MD5OfMessageBody: '' }],
+      Failed: [{ Id: '1', Code: 'InternalError', SenderFault: false, Message: 'try again' }],
+    });
     const record = vi.fn();
     const q = new SqsQueue(new SQSClient({ region: 'us-east-1' }), {
       url: 'https://sqs/q',
