@@ -1,9 +1,9 @@
 /* Hand-written: `sst dev`/`deploy` generate this file, which cannot run offline (aws-local.md). */
 /// <reference path="./.sst/platform/config.d.ts" />
 import 'sst';
+
 declare module 'sst' {
   export interface Resource {
     WebhookSecret: { type: 'sst.sst.Secret'; value: string };
   }
 }
-export {};

@@ -21,17 +21,22 @@ export default $config({
     const table = stateTable();
     const events = eventQueues();
     const commands = commandQueues();
-    const deployed = service({ table, events, commands, config: serviceConfig({
-      policy: {
-        memoryMultiplier: 1.5,
-        runtimeMultiplier: 1.4,
-        maxRetries: 3,
-        retryUnknown: false,
-        autoSchedule: { threshold: 5, cooldownSeconds: 1800, strandedTimeoutSeconds: 7200 },
-        overrides: {},
-      },
-      profile: 'kestrel',
-    }) });
+    const deployed = service({
+      table,
+      events,
+      commands,
+      config: serviceConfig({
+        policy: {
+          memoryMultiplier: 1.5,
+          runtimeMultiplier: 1.4,
+          maxRetries: 3,
+          retryUnknown: false,
+          autoSchedule: { threshold: 5, cooldownSeconds: 1800, strandedTimeoutSeconds: 7200 },
+          overrides: {},
+        },
+        profile: 'kestrel',
+      }),
+    });
     return {
       webhook: deployed.url,
       table: table.name,

@@ -36,14 +36,21 @@ for (const name of FUNCTIONS) {
     mainFields: ['module', 'main'],
     outfile: file,
     // ESM bundles of CommonJS dependencies need a require.
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
     logLevel: 'error',
   });
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const ms = execFileSync(
       process.execPath,
-      ['--no-warnings', '--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`],
+      [
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`,
+      ],
       { env, encoding: 'utf8' },
     );
     times.push(Number(ms.trim()));

@@ -2,20 +2,21 @@
 //   bare:    Hono answering 202 without reading the body (the ceiling)
 //   rebound: the real app (signature, zod, group-committed SQLite with synchronous=FULL) plus the local
 //            worker loop, which turns each jobcomp event into a relay command (event → command latency)
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import type { Command } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { createApp } from '../functions/app.ts';
+import { ingestFirst } from '../local/ingest-first.ts';
 import { openDatabase } from '../local/sqlite.ts';
 import { SqliteQueue } from '../local/sqlite-queue.ts';
 import { SqliteStore } from '../local/sqlite-store.ts';
-import { parseServiceConfig } from '../service/config.ts';
-import { ingestFirst } from '../local/ingest-first.ts';
 import { startWorker } from '../local/worker-loop.ts';
+import { parseServiceConfig } from '../service/config.ts';
 
 const mode = process.argv[2];
 const secret = 'bench-secret';

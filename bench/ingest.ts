@@ -4,9 +4,10 @@
 //      bare Hono, p99 < 15 ms), then how fast the worker turns the backlog into relay commands;
 //   3. Rebound at a steady rate far above any cluster's job completions: event → relay command latency
 //      (target < 1 s; Torc's watch polls every 60 s).
-import autocannon from 'autocannon';
+
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
+import autocannon from 'autocannon';
 import { signedHeaders } from '../service/signature.ts';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);

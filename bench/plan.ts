@@ -22,7 +22,11 @@ function buildState(): RecoveryState {
     nodes: 1,
   }));
   const rrMembers: Record<number, number[]> = {};
-  for (let id = 1; id <= JOBS; id++) (rrMembers[(id % GROUPS) + 1] ??= []).push(id);
+  for (let id = 1; id <= JOBS; id++) {
+    const group = (id % GROUPS) + 1;
+    rrMembers[group] = rrMembers[group] ?? [];
+    rrMembers[group].push(id);
+  }
   const jobs: FailedJob[] = [];
   for (let i = 0; i < FAILED; i++) {
     const id = i * 10 + 1;

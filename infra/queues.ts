@@ -5,7 +5,9 @@ export const WORKER_TIMEOUT_SECONDS = 30;
 
 /** Events: a standard queue; a message received 5 times without success moves to its dead-letter queue. */
 export function eventQueues() {
-  const deadLetters = new sst.aws.Queue('EventsDeadLetters', { transform: { queue: { messageRetentionSeconds: 1_209_600 } } });
+  const deadLetters = new sst.aws.Queue('EventsDeadLetters', {
+    transform: { queue: { messageRetentionSeconds: 1_209_600 } },
+  });
   const queue = new sst.aws.Queue('Events', {
     visibilityTimeout: `${WORKER_TIMEOUT_SECONDS * 6} seconds`,
     dlq: { queue: deadLetters.arn, retry: 5 },

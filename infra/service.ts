@@ -27,7 +27,10 @@ export function service({ table, events, commands, config }: ServiceArgs) {
     REBOUND_SECRET: secret.value,
   };
   const tableArns = [table.arn, $interpolate`${table.arn}/index/*`];
-  const read = { actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'], resources: tableArns };
+  const read = {
+    actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+    resources: tableArns,
+  };
   const write = {
     actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
     resources: tableArns,

@@ -45,4 +45,6 @@ if (breaches.length) {
   console.error(`layering check failed:\n  ${breaches.join('\n  ')}`);
   process.exit(1);
 }
-console.log('layering check: core/ pure; service/ knows no shell or adapter; aws/ and local/ apart; functions/ and relay/ apart');
+console.log(
+  'layering check: core/ pure; service/ knows no shell or adapter; aws/ and local/ apart; functions/ and relay/ apart',
+);

@@ -166,7 +166,7 @@ describe('idempotency and hostile input', () => {
     const stale = {
       'content-type': 'application/json',
       'x-rebound-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
-      'x-rebound-signature': 'sha256=' + '0'.repeat(64),
+      'x-rebound-signature': `sha256=${'0'.repeat(64)}`,
     };
     const kinds: (() => Promise<number>)[] = [
       () => rebound.post('{"id":'),

@@ -29,7 +29,7 @@ function patchDrift(schemas: Record<string, Schema>): void {
   // §1.1: job_model.scheduler_id is always serialised and is null until a scheduler is assigned.
   (schemas.job_model!.properties as Record<string, Schema>).scheduler_id = { type: ['integer', 'null'] };
   // §7.6: actions also carry trigger_count, required_triggers and is_recovery.
-  Object.assign((schemas.workflow_action_model!.properties ??= {}) as Schema, {
+  Object.assign(schemas.workflow_action_model!.properties as Schema, {
     trigger_count: { type: 'integer' },
     required_triggers: { type: 'integer' },
     is_recovery: { type: 'boolean' },
@@ -48,7 +48,10 @@ function patchDrift(schemas: Record<string, Schema>): void {
 
 /** §7.11: the spec says 3.1 but writes 3.0-style `nullable: true`; turn it into a type union for Ajv. */
 function nullableToUnion(node: unknown): void {
-  if (Array.isArray(node)) return node.forEach(nullableToUnion);
+  if (Array.isArray(node)) {
+    for (const item of node) nullableToUnion(item);
+    return;
+  }
   if (!node || typeof node !== 'object') return;
   const o = node as Schema;
   if (o.nullable === true && typeof o.type === 'string') o.type = [o.type, 'null'];

@@ -18,6 +18,7 @@ const HOSTILE = [
   '`touch SENTINEL`',
   'a\ntouch SENTINEL\n',
   '; touch SENTINEL #',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile value, meant literally
   '$HOME ${PATH} * ? [a]',
   "'; touch SENTINEL; echo '",
 ];
