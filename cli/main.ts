@@ -5,7 +5,7 @@ import type { Command } from '../core/commands.ts';
 import { ReboundError } from '../core/errors.ts';
 import type { Plan } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
-import { loadSettings } from '../local/settings.ts';
+import { loadSettings, relayOptions } from '../local/settings.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { signedHeaders } from '../service/signature.ts';
 
@@ -92,16 +92,7 @@ async function main(argv: string[]): Promise<void> {
         fifo: true,
         waitSeconds: 10,
       });
-      const daemon = await startRelayDaemon({
-        url: settings.url,
-        secret: settings.secret,
-        dataDir: settings.dataDir,
-        spoolDir: settings.spoolDir,
-        config: settings.relay,
-        sacctIntervalSeconds: settings.sacctIntervalSeconds,
-        commands,
-        log: console.log,
-      });
+      const daemon = await startRelayDaemon({ ...relayOptions(settings), commands, log: console.log });
       console.log(
         `Rebound relay (cluster ${daemon.cluster}): commands from ${queueUrl}, events to ${settings.url}`,
       );

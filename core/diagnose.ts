@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { JobEvidence } from './evidence.ts';
+import { ORPHANED_RETURN_CODE } from './torc-model.ts';
 import { formatBytes } from './units.ts';
 
 export const CAUSES = ['oom', 'timeout', 'transient', 'cancelled', 'success', 'unknown'] as const;
@@ -24,7 +25,6 @@ const TIMEOUT_FRACTION = 0.9;
 const MEMORY_AT_LIMIT_FRACTION = 0.9;
 /** Slurm's marker for a job its cgroup OOM-killed (sacct ExitCode 0:125; wait status 253). */
 const SLURM_OOM_SIGNAL = 125;
-const TORC_ORPHAN_RC = -128;
 const TORC_SIGXCPU_RC = 152;
 
 const STATE_CAUSE: Record<string, Cause> = {
@@ -105,7 +105,7 @@ export function diagnose(e: JobEvidence): Diagnosis {
     return verdict('oom', 'high', 'killed by the memory cgroup (signal 125)');
   if (stateCause === 'timeout') return verdict('timeout', 'high', 'Slurm reports TIMEOUT');
   if (stateCause === 'transient') return verdict('transient', 'high', `Slurm reports ${e.slurmState}`);
-  if (e.torcReturnCode === TORC_ORPHAN_RC) {
+  if (e.torcReturnCode === ORPHANED_RETURN_CODE) {
     return verdict('transient', 'high', 'orphaned: its allocation ended while it ran');
   }
   if (e.torcReturnCode === TORC_SIGXCPU_RC)
@@ -154,7 +154,7 @@ function torcCodeMeaning(rc: number): string {
   if (rc === 137 || rc === -9 || rc === -1) return 'killed';
   if (rc === TORC_SIGXCPU_RC) return 'timeout';
   if (rc === -15 || rc === 143) return 'terminated';
-  if (rc === TORC_ORPHAN_RC) return 'transient';
+  if (rc === ORPHANED_RETURN_CODE) return 'transient';
   return 'neutral';
 }
 

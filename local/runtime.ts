@@ -7,7 +7,7 @@ import { startRelayDaemon } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
 import { runAutoSchedule } from '../service/torc.ts';
 import { ingestFirst } from './ingest-first.ts';
-import type { LocalSettings } from './settings.ts';
+import { type LocalSettings, relayOptions } from './settings.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -37,16 +37,7 @@ export async function startLocal(
   const deps = { store, commands, config: settings.config, now: () => new Date() };
   const worker = startWorker(events, deps, log, webhook.quiet);
 
-  const relay = await startRelayDaemon({
-    url: settings.url,
-    secret: settings.secret,
-    dataDir: settings.dataDir,
-    spoolDir: settings.spoolDir,
-    config: settings.relay,
-    sacctIntervalSeconds: settings.sacctIntervalSeconds,
-    commands,
-    log,
-  });
+  const relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
   const cluster = relay.cluster;
   const torcConfig = settings.relay.torc;
   // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.

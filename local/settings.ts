@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { parseRelayConfig, type RelayConfig } from '../relay/config.ts';
+import type { RelayDaemonOptions } from '../relay/daemon.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
 
 export interface LocalSettings {
@@ -71,4 +72,16 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, hint = 
   if (!Number.isFinite(value) || value < 0)
     throw new ConfigError('settings', [`${name}: "${env[name]}" is not a number of seconds ${hint}`.trim()]);
   return value;
+}
+
+/** What the relay daemon takes from the settings (`npm start` and `rebound relay` alike). */
+export function relayOptions(s: LocalSettings): Omit<RelayDaemonOptions, 'commands' | 'log'> {
+  return {
+    url: s.url,
+    secret: s.secret,
+    dataDir: s.dataDir,
+    spoolDir: s.spoolDir,
+    config: s.relay,
+    sacctIntervalSeconds: s.sacctIntervalSeconds,
+  };
 }

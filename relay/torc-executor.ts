@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../core/commands.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
-import { ORPHANED_RETURN_CODE, type TorcJobStatus } from '../core/torc-model.ts';
+import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
 import { findJobsByComment, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 
@@ -23,8 +23,6 @@ export interface StepResult {
   alreadyDone: boolean;
   output: string;
 }
-
-const COMPLETE: TorcJobStatus[] = ['completed', 'failed', 'canceled', 'terminated', 'disabled'];
 
 /**
  * The Torc steps of a recovery, each safe to run again after a crash: a copy of a row is found by name
@@ -95,7 +93,7 @@ export class TorcExecutor {
     let waiting = 0;
     for (const id of c.jobIds) {
       const job = await client.job(id);
-      if (job.status && COMPLETE.includes(job.status)) {
+      if (job.status && TORC_DONE.includes(job.status)) {
         await client.manageStatusChange(id, 'uninitialized', status.run_id);
         reset++;
         waiting++;

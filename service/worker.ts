@@ -192,8 +192,9 @@ async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
 
   // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
   // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
-  const prior = (await store.listAttempts(tag.workload)).find((a) => a.source === job.key);
-  if (prior) {
+  // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
+  const prior = await store.findAttemptByCommand(`${job.lineage}:a${job.attempt + 1}`);
+  if (prior?.source === job.key) {
     job.decided = true;
     await store.putJob(job);
     await send(deps, commandsFor(prior.plan, job));

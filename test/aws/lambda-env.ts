@@ -1,4 +1,4 @@
-import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createQueues, createTable, dynamoClient, type Emulators, REGION, sqsClient } from './emulators.ts';
 
 /**
@@ -32,5 +32,3 @@ export async function lambdaEnvironment(emulators: Emulators, config: object, se
   Object.assign(process.env, env);
   return { env, table, events, commands, eventsArn: await arn(events.url), sqs, dynamo };
 }
-
-export { CreateQueueCommand };

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedHeaders } from '../../service/signature.ts';
 import { type Emulators, startEmulators } from '../aws/emulators.ts';
 import { startLambdaHost } from '../aws/lambda-host.ts';
-import { jobsOf, SLURM_CONF, SLURM_DIR, submit, waitFor } from './harness.ts';
+import { jobsOf, LAB_PROFILE, SLURM_CONF, SLURM_DIR, submit, waitFor } from './harness.ts';
 
 // Acceptance for the AWS shell: scenarios 1 and 5 of the local suite with the AWS adapters — the api and
 // worker functions invoked as Lambda invokes them, DynamoDB Local, fauxqs for SQS — the relay in AWS mode
@@ -29,14 +29,7 @@ beforeAll(async () => {
     emulators,
     18_790,
     {
-      profile: {
-        name: 'rebound-lab',
-        displayName: 'Rebound test cluster',
-        partitions: [
-          { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
-          { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
-        ],
-      },
+      profile: LAB_PROFILE,
     },
     SECRET,
   );

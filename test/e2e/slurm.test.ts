@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobsOf, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
+import { jobsOf, LAB_PROFILE, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
 
 // End to end on a real Slurm (scripts/slurm-env.sh): jobcomp hook → webhook → queue → worker → relay →
 // sbatch. Workload names carry a run id so earlier runs' accounting never counts.
@@ -7,14 +7,7 @@ const RUN = Date.now().toString(36);
 const w = (name: string) => `${name}-${RUN}`;
 const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
 const CONFIG = {
-  profile: {
-    name: 'rebound-lab',
-    displayName: 'Rebound test cluster',
-    partitions: [
-      { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
-      { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
-    ],
-  },
+  profile: LAB_PROFILE,
   policy: { overrides: { [w('always-oom')]: { maxRetries: 2 } } },
 };
 const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TorcDouble, type WorkflowSpec } from '../support/torc-double.ts';
-import { ReboundProcess, slurm, waitFor } from './harness.ts';
+import { LAB_PROFILE, ReboundProcess, slurm, waitFor } from './harness.ts';
 
 // Torc workflows end to end on the real Slurm: a Torc server (test double, validated against Torc's
 // OpenAPI), Rebound (`rebound start` + `rebound watch`), and Torc's runner (a stand-in, also a test
@@ -27,14 +27,7 @@ beforeAll(async () => {
   rebound = new ReboundProcess(
     18_789,
     {
-      profile: {
-        name: 'rebound-lab',
-        displayName: 'Rebound test cluster',
-        partitions: [
-          { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
-          { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
-        ],
-      },
+      profile: LAB_PROFILE,
       // The stand-in runner stops 30 s before its allocation ends and claims in whole minutes, so 90 s of
       // each allocation are not for jobs (Torc's runner: 180 s).
       torc: { runnerBufferSeconds: 90 },

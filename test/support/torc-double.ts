@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { TORC_DONE } from '../../core/torc-model.ts';
 import { parseIsoDuration, parseTorcMemory } from '../../core/units.ts';
 import { loadTorcOpenApi } from './torc-openapi.ts';
 
@@ -38,7 +39,7 @@ export interface DoubleJob {
   active_compute_node_id?: number;
 }
 
-const COMPLETE: Status[] = ['completed', 'failed', 'canceled', 'terminated', 'disabled'];
+const COMPLETE: readonly Status[] = TORC_DONE;
 const BASE = '/torc-service/v1';
 
 export interface WorkflowSpec {
@@ -49,8 +50,6 @@ export interface WorkflowSpec {
 
 export class TorcDouble {
   readonly violations: string[] = [];
-  /** Every request, as "METHOD /path", for tests that count calls. */
-  readonly calls: string[] = [];
   url = '';
   /** Ids count per table from 1, as in Torc's SQLite tables (so tests can name workflow 1, 2, …). */
   private readonly nextIds = new Map<string, number>();
@@ -244,7 +243,6 @@ export class TorcDouble {
     });
     app.use(`${BASE}/*`, async (c, next) => {
       const path = c.req.path.slice(BASE.length);
-      this.calls.push(`${c.req.method} ${path}`);
       const auth = this.options.auth;
       if (auth && c.req.header('authorization') !== `Basic ${btoa(`${auth.username}:${auth.password}`)}`) {
         return c.text('Unauthorized', 401, { 'www-authenticate': 'Basic realm="Torc"' });
