@@ -4,7 +4,7 @@ import type { Command } from '../core/commands.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
-import type { ServiceDeps } from '../service/worker.ts';
+import type { ServiceDeps } from '../service/deps.ts';
 import { DynamoDedupe } from './dynamo-dedupe.ts';
 import { DynamoStore } from './dynamo-store.ts';
 import { SqsQueue } from './sqs-queue.ts';

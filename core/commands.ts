@@ -1,15 +1,22 @@
 import * as z from 'zod';
+import { HookNameSchema } from './hook-name.ts';
+import { IdSchema, SlurmJobIdSchema } from './ids.ts';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
 // each to argument vectors of its own. Hooks are names the relay's own config resolves.
 
-const Id = z.string().min(1).max(200);
-const HookName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a hook name (letters, digits, _ . -)');
-const SlurmJobId = z.string().regex(/^\d+(_\d+)?$/);
+/**
+ * The relay protocol this release speaks. The relay runs on a login node and the service may run in AWS:
+ * they are upgraded separately. A command whose protocol is newer than the relay's, or whose type the
+ * relay does not know, is answered with a failed result (relay/relay.ts), never dropped.
+ */
+export const PROTOCOL = 1;
 
 export const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
-  id: Id,
+  id: IdSchema,
+  /** The relay protocol the command needs (commands from before versioning are protocol 1). */
+  protocol: z.number().int().positive().default(PROTOCOL),
   /** The workload it belongs to (one FIFO message group each). */
   workload: z.string().min(1).max(200),
   createdAt: z.iso.datetime({ offset: true }),
@@ -34,25 +41,17 @@ export const SlurmResourcesSchema = z.object({
 export const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
   type: z.literal('slurm.resubmit'),
   /** The job whose captured script and options are resubmitted. */
-  jobId: SlurmJobId,
+  jobId: SlurmJobIdSchema,
   /** Carried into the new job's comment so a retried command finds the job it already submitted. */
   tag: z.string().regex(/^[A-Za-z0-9_.:-]{1,120}$/),
   resources: SlurmResourcesSchema,
 });
 
-export const SubmitBatchScriptCommandSchema = CommandBaseSchema.extend({
-  type: z.literal('slurm.submit-script'),
-  tag: z.string().regex(/^[A-Za-z0-9_.:-]{1,120}$/),
-  /** sbatch options as --name → value; the relay turns them into "--name=value" arguments. */
-  options: z.record(z.string().regex(/^[a-z][a-z-]*$/), z.string().max(1024)),
-  script: z.string().max(256 * 1024),
-});
-
 export const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({
   type: z.literal('slurm.enrich'),
-  jobId: SlurmJobId,
+  jobId: SlurmJobIdSchema,
   /** The event whose evidence is incomplete; the relay posts a slurm.sacct event in its place. */
-  eventId: Id,
+  eventId: IdSchema,
 });
 
 export const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({
@@ -103,18 +102,17 @@ export const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
 export const CleanupTorcAllocationCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.cleanup-allocation'),
   workflowId: z.number().int().positive(),
-  slurmJobId: SlurmJobId,
+  slurmJobId: SlurmJobIdSchema,
 });
 
 export const RunHookCommandSchema = CommandBaseSchema.extend({
   type: z.literal('hook.run'),
-  hook: HookName,
+  hook: HookNameSchema,
   workflowId: z.number().int().positive().optional(),
 });
 
 export const CommandSchema = z.discriminatedUnion('type', [
   ResubmitSlurmJobCommandSchema,
-  SubmitBatchScriptCommandSchema,
   EnrichFromSacctCommandSchema,
   UpdateTorcResourcesCommandSchema,
   ResetTorcJobsCommandSchema,
@@ -124,5 +122,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
 ]);
 
 export type Command = z.infer<typeof CommandSchema>;
+export const CommandTypeSchema = z.enum(CommandSchema.options.map((o) => o.shape.type.value));
 export type CommandType = Command['type'];
+export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
 export type SlurmResources = z.infer<typeof SlurmResourcesSchema>;

@@ -1,9 +1,11 @@
 import * as z from 'zod';
+import { CommandTypeSchema } from './commands.ts';
+import { IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
+import { TorcResultStatusSchema } from './torc-model.ts';
 
 // Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
 // Slurm (states, "exit:signal", "200M") are kept as Slurm wrote them; diagnosis reads them with core/units.
 
-const Id = z.string().min(1).max(200);
 const Text = z.string().max(4096);
 
 export const EnvelopeSchema = z.object({
@@ -15,8 +17,6 @@ export const EnvelopeSchema = z.object({
   occurredAt: z.iso.datetime({ offset: true }),
   cluster: z.string().min(1).max(100),
 });
-
-const SlurmJobId = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
 
 /** What every Slurm source knows about a job that ended. */
 const SlurmJobBase = z.object({
@@ -86,7 +86,7 @@ export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
     workflowId: z.number().int().positive(),
     jobId: z.number().int().positive(),
     jobName: Text,
-    status: z.enum(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']),
+    status: TorcResultStatusSchema,
     runId: z.number().int().nonnegative(),
     returnCode: z.number().int(),
     execTimeMinutes: z.number().nonnegative(),
@@ -156,6 +156,9 @@ export const CommandResultEventSchema = EnvelopeSchema.extend({
   type: z.literal('relay.command.result'),
   data: z.object({
     commandId: Id,
+    /** Echoed from the command, so the worker routes the result without taking its id apart. */
+    commandType: CommandTypeSchema,
+    workload: z.string().min(1).max(200),
     ok: z.boolean(),
     /** For submissions: the Slurm job id(s) created (or found already submitted). */
     slurmJobIds: z.array(SlurmJobId).default([]),

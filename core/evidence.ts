@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { UnitParseError } from './errors.ts';
 import type { EventOf, SlurmJobEvent } from './events.ts';
 import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
+import { TorcResultStatusSchema } from './torc-model.ts';
 import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';
 
 /** Everything known about how one job ended, normalised from any source; diagnosis reads only this. */
@@ -11,7 +12,7 @@ export const JobEvidenceSchema = z.object({
   slurmReason: z.string().optional(),
   exitCode: z.number().int().optional(),
   signal: z.number().int().optional(),
-  torcStatus: z.enum(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']).optional(),
+  torcStatus: TorcResultStatusSchema.optional(),
   torcReturnCode: z.number().int().optional(),
   peakMemoryBytes: z.number().nonnegative().optional(),
   memoryLimitBytes: z.number().positive().optional(),

@@ -137,13 +137,23 @@ export const TorcBroadcastEventSchema = z.looseObject({
 export type TorcBroadcastEvent = z.infer<typeof TorcBroadcastEventSchema>;
 
 /** Terminal job statuses that `is_workflow_complete` counts as done (pending_failed is not). */
-export const TORC_DONE: readonly TorcJobStatus[] = [
+export const TORC_DONE: readonly TorcJobStatus[] = TorcJobStatusSchema.extract([
   'completed',
   'failed',
   'canceled',
   'terminated',
   'disabled',
-];
+]).options;
+
+/** Statuses a job has when it carries a result (pending_failed: a failure handler is still deciding). */
+export const TorcResultStatusSchema = TorcJobStatusSchema.extract([
+  'completed',
+  'failed',
+  'terminated',
+  'canceled',
+  'pending_failed',
+]);
+export const TORC_RESULT_STATUSES: readonly TorcJobStatus[] = TorcResultStatusSchema.options;
 
 /** Return code Torc's orphan cleanup gives a job whose allocation died (torc-api.md §1.5). */
 export const ORPHANED_RETURN_CODE = -128;

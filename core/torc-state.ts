@@ -2,6 +2,7 @@ import type { ResourceGroup } from './allocation.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { EventOf, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
+import { torcWorkload } from './ids.ts';
 import type { FailedJob, RecoveryState } from './planner.ts';
 import type { Profile } from './profiles.ts';
 import { parseIsoDuration, parseTorcMemory } from './units.ts';
@@ -14,14 +15,6 @@ export interface RecordedTorcJob {
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
   rr: TorcRr;
-}
-
-export const torcWorkload = (workflowId: number) => `torc-wf${workflowId}`;
-
-/** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */
-export function torcWorkflowOf(workload: string): number | undefined {
-  const m = /^torc-wf(\d+)$/.exec(workload);
-  return m ? Number(m[1]) : undefined;
 }
 
 /** A Torc resource-requirements row in bytes and seconds, as allocation planning takes it. */

@@ -1,6 +1,6 @@
 import type { ScheduledEvent } from 'aws-lambda';
 import { awsDeps } from '../aws/deps.ts';
-import { runAutoSchedule } from '../service/torc.ts';
+import { runAutoSchedule } from '../service/auto-schedule.ts';
 
 const deps = awsDeps();
 

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsDeps } from '../aws/deps.ts';
 import { EventSchema } from '../core/events.ts';
-import { handleEvents } from '../service/worker.ts';
+import { handleEvents } from '../service/dispatch.ts';
 
 const deps = awsDeps();
 

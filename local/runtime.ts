@@ -5,7 +5,7 @@ import type { Event } from '../core/events.ts';
 import { createApp } from '../functions/app.ts';
 import { startRelayDaemon } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
-import { runAutoSchedule } from '../service/torc.ts';
+import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { type LocalSettings, relayOptions } from './settings.ts';
 import { openDatabase } from './sqlite.ts';

@@ -1,5 +1,6 @@
 import type { EventQueue } from '../core/ports.ts';
-import { handleEvents, type ServiceDeps } from '../service/worker.ts';
+import type { ServiceDeps } from '../service/deps.ts';
+import { handleEvents } from '../service/dispatch.ts';
 
 /**
  * The local worker: takes up to 100 events at a time and deletes each one handled. A failed event stays

@@ -1,12 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../core/commands.ts';
-import type { Event, EventOf } from '../core/events.ts';
+import type { Event } from '../core/events.ts';
+import { eventIds } from '../core/ids.ts';
+import { assertNever } from '../core/never.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
 import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
 import { formatTag, parseTag } from '../core/tag.ts';
+import type { CommandEnvelope } from './command-check.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
+import { failure, type ResultData, resultEvent } from './result.ts';
 import { captureJob, findJobsByComment, sacctFinal, sbatch } from './slurm.ts';
 import { TorcApiError } from './torc-client.ts';
 import type { TorcExecutor } from './torc-executor.ts';
@@ -21,16 +25,6 @@ export interface ExecutorOptions {
   torc?: TorcExecutor;
   now?: () => Date;
 }
-
-type ResultData = Omit<EventOf<'relay.command.result'>['data'], 'commandId'>;
-
-const failure = (error: string): ResultData => ({
-  ok: false,
-  slurmJobIds: [],
-  alreadyDone: false,
-  output: '',
-  error,
-});
 
 /** Executes one typed command and returns the events that report it. */
 export class Executor {
@@ -73,7 +67,7 @@ export class Executor {
           ];
         }
         default:
-          return [this.result(command, failure(`${command.type} is not supported by this relay`))];
+          return assertNever(command, 'command');
       }
     } catch (error) {
       // A 4xx from Torc will not change on retry: report it. Connection errors and 5xx propagate, so the
@@ -112,7 +106,7 @@ export class Executor {
     job.comment ||= captured?.comment;
     return [
       {
-        id: `sacct:${this.opts.cluster}:${command.jobId}`,
+        id: eventIds.sacct(this.opts.cluster, command.jobId),
         version: 1,
         source: 'relay:sacct',
         occurredAt: this.now().toISOString(),
@@ -151,16 +145,13 @@ export class Executor {
     }
   }
 
+  /** The answer to a command this relay cannot run (relay/command-check.ts): a failed result. */
+  refuse(envelope: CommandEnvelope, reason: string): Event[] {
+    return [resultEvent(this.opts.cluster, envelope, failure(reason), this.now())];
+  }
+
   private result(command: Command, data: ResultData): Event {
-    return {
-      id: `result:${command.id}`,
-      version: 1,
-      source: 'relay:executor',
-      occurredAt: this.now().toISOString(),
-      cluster: this.opts.cluster,
-      type: 'relay.command.result',
-      data: { commandId: command.id, ...data },
-    };
+    return resultEvent(this.opts.cluster, command, data, this.now());
   }
 
   private now() {

@@ -1,6 +1,5 @@
-import { CommandSchema } from '../core/commands.ts';
 import type { CommandQueue } from '../core/ports.ts';
-import { describeIssues } from '../core/zod-errors.ts';
+import { checkCommand } from './command-check.ts';
 import type { Executor } from './executor.ts';
 import type { Poster } from './poster.ts';
 
@@ -46,21 +45,24 @@ export class Relay {
       }
       await Promise.all(
         messages.map(async (m) => {
-          const parsed = CommandSchema.safeParse(m.body);
-          if (!parsed.success) {
-            log(`relay: refused a malformed command: ${describeIssues(parsed.error, 'command').join('; ')}`);
+          const check = checkCommand(m.body);
+          if (!check.ok) {
+            log(
+              `relay: refused ${check.envelope ? `command ${check.envelope.id}` : 'a command'}: ${check.reason}`,
+            );
+            if (check.envelope)
+              await this.opts.poster.post(this.opts.executor.refuse(check.envelope, check.reason));
             await this.opts.commands.delete(m.receipt);
             return;
           }
+          const { command } = check;
           try {
-            const events = await this.opts.executor.execute(parsed.data);
+            const events = await this.opts.executor.execute(command);
             await this.opts.poster.post(events);
             await this.opts.commands.delete(m.receipt);
-            log(`relay: ${parsed.data.type} ${parsed.data.id} done`);
+            log(`relay: ${command.type} ${command.id} done`);
           } catch (error) {
-            log(
-              `relay: ${parsed.data.type} ${parsed.data.id} failed, will retry: ${(error as Error).message}`,
-            );
+            log(`relay: ${command.type} ${command.id} failed, will retry: ${(error as Error).message}`);
           }
         }),
       );

@@ -1,14 +1,15 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Event } from '../core/events.ts';
-import type {
-  TorcJob,
-  TorcResourceRequirements,
-  TorcResult,
-  TorcScheduledComputeNode,
+import {
+  TORC_RESULT_STATUSES,
+  type TorcJob,
+  type TorcResourceRequirements,
+  type TorcResult,
+  type TorcScheduledComputeNode,
 } from '../core/torc-model.ts';
 import type { TorcClient } from './torc-client.ts';
 
-const TERMINAL = new Set(['completed', 'failed', 'terminated', 'canceled', 'pending_failed']);
+const TERMINAL = new Set<string>(TORC_RESULT_STATUSES);
 const JOB_EVENTS = new Set([
   'job_completed',
   'job_failed',

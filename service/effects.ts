@@ -1,6 +1,9 @@
-import type { Command } from '../core/commands.ts';
+import { type Command, PROTOCOL } from '../core/commands.ts';
+import type { EventOf } from '../core/events.ts';
+import { assertNever } from '../core/never.ts';
+import type { Plan } from '../core/plan.ts';
 import type { WorkloadRecord, WorkloadStatus } from '../core/ports.ts';
-import type { ServiceDeps } from './worker.ts';
+import type { ServiceDeps } from './deps.ts';
 
 /** The worker's writes other than job records and attempts: workload status, history, commands. */
 
@@ -49,3 +52,29 @@ export async function send(deps: ServiceDeps, commands: Command[]) {
   if (commands.length)
     await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
 }
+
+type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;
+
+/** A command as this service sends it: stamped with the relay protocol it needs. */
+export const command = (c: Unversioned<Command>): Command => ({ ...c, protocol: PROTOCOL }) as Command;
+
+/** The workload's status after a plan that stops. */
+export function statusAfterStop(plan: Plan): WorkloadStatus {
+  const reason = plan.stopReason ?? 'nothing-recoverable';
+  switch (reason) {
+    case 'nothing-failed':
+      return 'healthy';
+    case 'max-retries':
+      return 'exhausted';
+    case 'nothing-recoverable':
+    case 'exceeds-partitions':
+    case 'limits-unknown':
+      return 'needs-attention';
+    default:
+      return assertNever(reason, 'stop reason');
+  }
+}
+
+/** A command result in one history line (side commands: orphan cleanup, auto-schedule, enrichment). */
+export const resultLine = (r: EventOf<'relay.command.result'>['data']) =>
+  r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;

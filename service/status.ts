@@ -2,8 +2,9 @@ import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
-import { planTorc } from './torc.ts';
-import { type ServiceDeps, toFailedJob } from './worker.ts';
+import type { ServiceDeps } from './deps.ts';
+import { toFailedJob } from './slurm-recovery.ts';
+import { planTorc } from './torc-recovery.ts';
 
 /** A workload as the status API and `rebound status` show it. */
 export async function workloadView(deps: Pick<ServiceDeps, 'store'>, key: string) {

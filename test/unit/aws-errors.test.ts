@@ -18,7 +18,7 @@ import { DynamoStore } from '../../aws/dynamo-store.ts';
 import { SqsQueue } from '../../aws/sqs-queue.ts';
 import { AttemptAlreadyClaimedError } from '../../core/ports.ts';
 import { parseServiceConfig } from '../../service/config.ts';
-import { handleEvents } from '../../service/worker.ts';
+import { handleEvents } from '../../service/dispatch.ts';
 import { loadEvent } from '../support/events.ts';
 
 // Error paths the emulators cannot produce on demand: throttling, a lost conditional transaction, partial

@@ -177,8 +177,22 @@ describe('plain job resubmission', () => {
 
 describe('rebound tags', () => {
   it.each([
-    ['rebound:train', { workload: 'train' }],
-    ['rebound:train/wl:a2:0', { workload: 'train', commandTag: 'wl:a2:0' }],
+    ['rebound:train', { kind: 'workload', workload: 'train' }],
+    ['rebound:train/wl:a2:0', { kind: 'workload', workload: 'train', commandTag: 'wl:a2:0' }],
+    [
+      'rebound:torc-wf42/torc-wf42:a1:3-allocations:small:0',
+      {
+        kind: 'torc-allocation',
+        workload: 'torc-wf42',
+        workflowId: 42,
+        commandTag: 'torc-wf42:a1:3-allocations:small:0',
+      },
+    ],
+    // Reserved for Rebound's own records: a plain job's tag cannot claim a workflow or "~".
+    ['rebound:torc-wf42', undefined],
+    ['rebound:torc-wf42/torc-wf7:sched:s1:x:0', undefined],
+    ['rebound:torc-wfx', undefined],
+    ['rebound:~untagged', undefined],
     ['something else', undefined],
     ['rebound:bad name', undefined],
     [undefined, undefined],

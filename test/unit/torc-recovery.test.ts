@@ -1,22 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../core/diagnose.ts';
 import { planRecovery } from '../../core/planner.ts';
 import { parsePolicy, policyFor } from '../../core/policy.ts';
 import { parseProfile } from '../../core/profiles.ts';
-import {
-  type RecordedTorcJob,
-  type TorcCompletion,
-  torcRecoveryState,
-  torcWorkflowOf,
-} from '../../core/torc-state.ts';
+import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState } from '../../core/torc-state.ts';
 import { GiB } from '../../core/units.ts';
-import { openDatabase } from '../../local/sqlite.ts';
-import { SqliteStore } from '../../local/sqlite-store.ts';
-import { parseServiceConfig } from '../../service/config.ts';
-import { onTorcJobFinished, onTorcWorkflowCompleted, torcCommands } from '../../service/torc.ts';
+import { onTorcJobFinished, onTorcWorkflowCompleted, torcCommands } from '../../service/torc-recovery.ts';
+import { sentIds, testDeps } from '../support/deps.ts';
 
 const LAB_INPUT = {
   name: 'lab',
@@ -129,24 +119,12 @@ describe('Torc workflow recovery', () => {
       'torc.submit-allocations',
     ]);
   });
-
-  it('reads workflow ids only from Torc workload keys', () => {
-    expect(torcWorkflowOf('torc-wf42')).toBe(42);
-    expect(torcWorkflowOf('torc-wf42x')).toBeUndefined();
-    expect(torcWorkflowOf('nightly')).toBeUndefined();
-  });
 });
 
 describe('Torc completion redelivered after its attempt was claimed', () => {
   it('re-sends the same first step and never claims a second attempt for one completion', async () => {
-    const store = new SqliteStore(openDatabase(join(mkdtempSync(join(tmpdir(), 'rebound-torc-')), 'db')));
-    const sent: string[] = [];
-    const deps = {
-      store,
-      commands: { send: async (m: { id: string }[]) => void sent.push(...m.map((x) => x.id)) } as never,
-      config: parseServiceConfig({ profile: LAB_INPUT }),
-      now: () => NOW,
-    };
+    const deps = testDeps({ profile: LAB_INPUT }, NOW.toISOString());
+    const { store } = deps;
     const base = { version: 1 as const, source: 'relay:torc', occurredAt: NOW.toISOString(), cluster: 'lab' };
     await onTorcJobFinished(deps, {
       ...base,
@@ -174,6 +152,8 @@ describe('Torc completion redelivered after its attempt was claimed', () => {
     await onTorcWorkflowCompleted(deps, completed);
     await onTorcWorkflowCompleted(deps, completed);
     expect((await store.listAttempts('torc-wf7')).map((a) => a.attempt)).toEqual([1]);
-    expect(sent).toEqual(['torc-wf7:a1:0-resources', 'torc-wf7:a1:0-resources']);
+    // Sent again (the queue ignores the repeated id): one command, one attempt.
+    expect(deps.commands.offered).toEqual(['torc-wf7:a1:0-resources', 'torc-wf7:a1:0-resources']);
+    expect(sentIds(deps)).toEqual(['torc-wf7:a1:0-resources']);
   });
 });

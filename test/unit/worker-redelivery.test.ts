@@ -1,12 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../core/events.ts';
-import { openDatabase } from '../../local/sqlite.ts';
-import { SqliteStore } from '../../local/sqlite-store.ts';
-import { parseServiceConfig } from '../../service/config.ts';
-import { handleEvent } from '../../service/worker.ts';
+import { handleEvent } from '../../service/dispatch.ts';
+import { testDeps } from '../support/deps.ts';
 
 // At-least-once delivery: an event can come back after its attempt was claimed but before the worker
 // recorded it as handled (a crash in between). It must not become a second attempt or a second sbatch.
@@ -34,11 +29,9 @@ const sacct: Event = {
 
 describe('a failure redelivered after its attempt was claimed', () => {
   it('re-sends the same command and never claims a second attempt', async () => {
-    const store = new SqliteStore(
-      openDatabase(join(mkdtempSync(join(tmpdir(), 'rebound-redeliver-')), 'db')),
-    );
-    // The crash happened before the event was marked handled, and before the job was marked decided.
-    store.wasProcessed = async () => false;
+    const deps = testDeps({ profile: 'kestrel' });
+    const { store } = deps;
+    // A crash after the claim: the job is not marked decided, the event not marked handled.
     const putJob = store.putJob.bind(store);
     let crashed = false;
     store.putJob = async (job) => {
@@ -48,18 +41,14 @@ describe('a failure redelivered after its attempt was claimed', () => {
       }
       return putJob(job);
     };
-    const sent: string[] = [];
-    const deps = {
-      store,
-      commands: { send: async (m: { id: string }[]) => void sent.push(...m.map((x) => x.id)) } as never,
-      config: parseServiceConfig({}),
-      now: () => new Date('2026-11-25T12:00:01Z'),
-    };
     await expect(handleEvent(deps, sacct)).rejects.toThrow('crash after the claim');
+    expect(await store.wasProcessed(sacct.id)).toBe(false);
     await handleEvent(deps, sacct);
+    // Even without its processed mark (expired, say), a third delivery finds the job decided.
+    store.processed.clear();
     await handleEvent(deps, sacct);
     expect((await store.listAttempts('nightly')).map((a) => a.attempt)).toEqual([1]);
-    expect(sent).toEqual(['lab:77:a1']);
+    expect(deps.commands.offered).toEqual(['lab:77:a1']);
     expect(await store.getJob('lab:77')).toMatchObject({ decided: true });
   });
 });

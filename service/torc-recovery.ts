@@ -1,35 +1,27 @@
-import { type AutoScheduleDecision, decideAutoSchedule, trackReady } from '../core/auto-schedule.ts';
-import type { Command } from '../core/commands.ts';
+import type { Command, CommandType } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromTorcEvent } from '../core/evidence.ts';
+import { commandIds, torcJobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
+import { assertNever } from '../core/never.ts';
 import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
-import { AttemptAlreadyClaimedError, type AttemptRecord, type WorkloadStatus } from '../core/ports.ts';
-import {
-  type RecordedTorcJob,
-  type TorcCompletion,
-  torcRecoveryState,
-  torcWorkflowOf,
-  torcWorkload,
-} from '../core/torc-state.ts';
-import { ensureWorkload, history, send, updateWorkload } from './effects.ts';
-import type { ServiceDeps } from './worker.ts';
+import { AttemptAlreadyClaimedError, type AttemptRecord } from '../core/ports.ts';
+import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState } from '../core/torc-state.ts';
+import type { ServiceDeps } from './deps.ts';
+import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 
 // The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
 // the relay executes and reports. Steps run strictly in order: the next command is sent only when the
 // previous one succeeded, so a failing hook (or any failing step) stops the recovery where it failed.
-
-const jobKey = (cluster: string, workflowId: number, jobId: number) =>
-  `torc:${cluster}:${workflowId}:${jobId}`;
 
 export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.job.finished'>) {
   const d = event.data;
   const evidence = evidenceFromTorcEvent(event);
   const workload = torcWorkload(d.workflowId);
   await deps.store.putJob({
-    key: jobKey(event.cluster, d.workflowId, d.jobId),
+    key: torcJobKey(event.cluster, d.workflowId, d.jobId),
     workload,
     jobId: String(d.jobId),
     name: d.jobName,
@@ -51,7 +43,7 @@ async function failedJobs(
   c: TorcCompletion,
 ): Promise<RecordedTorcJob[]> {
   const records = await Promise.all(
-    c.failedJobIds.map((id) => deps.store.getJob(jobKey(cluster, c.workflowId, id))),
+    c.failedJobIds.map((id) => deps.store.getJob(torcJobKey(cluster, c.workflowId, id))),
   );
   const missing = c.failedJobIds.filter((_, i) => records[i]?.torc?.runId !== c.runId);
   // The forwarder posts results before the completion; a gap is a delivery still in flight: retry later.
@@ -94,13 +86,7 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
   const keep = { lastCompletion: c, cluster: event.cluster };
   if (plan.outcome === 'stop') {
-    const status: WorkloadStatus =
-      plan.stopReason === 'nothing-failed'
-        ? 'healthy'
-        : plan.stopReason === 'max-retries'
-          ? 'exhausted'
-          : 'needs-attention';
-    await ensureWorkload(deps, workload, 'torc', status, keep);
+    await ensureWorkload(deps, workload, 'torc', statusAfterStop(plan), keep);
     await history(deps, workload, [head, ...plan.report]);
     return;
   }
@@ -128,7 +114,7 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
 /** The plan's actions as relay commands, in execution order, with ids fixed by workflow and attempt. */
 export function torcCommands(plan: Plan, workflowId: number): Command[] {
   const base = (step: number, kind: string) => ({
-    id: `${plan.workload}:a${plan.attempt}:${step}-${kind}`,
+    id: commandIds.torcStep(plan.workload, plan.attempt, step, kind),
     workload: plan.workload,
     createdAt: plan.createdAt,
     workflowId,
@@ -137,7 +123,7 @@ export function torcCommands(plan: Plan, workflowId: number): Command[] {
     switch (a.type) {
       case 'update-resources':
         return [
-          {
+          command({
             ...base(step, 'resources'),
             type: 'torc.update-resources',
             resourceRequirementsId: a.rrId,
@@ -145,31 +131,43 @@ export function torcCommands(plan: Plan, workflowId: number): Command[] {
             jobIds: a.jobIds,
             memory: a.memory,
             runtime: a.runtime,
-          },
+          }),
         ];
       case 'run-hook':
-        return [{ ...base(step, 'hook'), type: 'hook.run', hook: a.hook }];
+        return [command({ ...base(step, 'hook'), type: 'hook.run', hook: a.hook })];
       case 'reset-jobs':
-        return [{ ...base(step, 'reset'), type: 'torc.reset-jobs', jobIds: a.jobIds, reinitialize: true }];
+        return [
+          command({ ...base(step, 'reset'), type: 'torc.reset-jobs', jobIds: a.jobIds, reinitialize: true }),
+        ];
       case 'submit-allocations': {
         // Deferred groups wait until their jobs are ready; auto-schedule submits them then.
         const now = a.allocations.filter((x) => !x.deferred);
         return now.length
-          ? [{ ...base(step, 'allocations'), type: 'torc.submit-allocations', allocations: now }]
+          ? [command({ ...base(step, 'allocations'), type: 'torc.submit-allocations', allocations: now })]
           : [];
       }
-      default:
+      case 'resubmit-job':
+        // A plain Slurm action: never in a Torc plan.
         return [];
+      default:
+        return assertNever(a, 'plan action');
     }
   });
 }
 
-const STEP: Record<string, string> = {
+type TorcStep = Extract<
+  CommandType,
+  'torc.update-resources' | 'hook.run' | 'torc.reset-jobs' | 'torc.submit-allocations'
+>;
+
+const STEP = {
   'torc.update-resources': 'updating resource requirements',
   'hook.run': 'the recovery hook',
   'torc.reset-jobs': 'resetting and reinitializing jobs',
   'torc.submit-allocations': 'submitting allocations',
-};
+} as const satisfies Record<TorcStep, string>;
+
+const isStep = (type: CommandType): type is TorcStep => type in STEP;
 
 /** A step's result: the next step, or the end of the attempt, or a stop with what went wrong. */
 export async function continueTorcRecovery(
@@ -178,12 +176,13 @@ export async function continueTorcRecovery(
   event: EventOf<'relay.command.result'>,
 ) {
   const r = event.data;
-  const workflowId = torcWorkflowOf(attempt.workload)!;
+  const workflowId = torcWorkflowOf(attempt.workload);
+  if (workflowId === undefined) return;
   const commands = torcCommands(attempt.plan, workflowId);
   const index = commands.findIndex((c) => c.id === r.commandId);
-  const command = commands[index];
-  if (!command) return;
-  const what = STEP[command.type] ?? command.type;
+  const step = commands[index];
+  if (!step || !isStep(step.type)) return;
+  const what = STEP[step.type];
   const output = r.output.trim();
   if (!r.ok) {
     await ensureWorkload(deps, attempt.workload, 'torc', 'needs-attention');
@@ -194,125 +193,9 @@ export async function continueTorcRecovery(
     return;
   }
   const lines = [`Attempt ${attempt.attempt}: ${what} done${r.alreadyDone ? ' (already done before)' : ''}`];
-  if (command.type === 'hook.run' && output) lines.push(`  output: ${output}`);
-  if (command.type === 'torc.submit-allocations')
+  if (step.type === 'hook.run' && output) lines.push(`  output: ${output}`);
+  if (step.type === 'torc.submit-allocations')
     lines.push(`  ${r.slurmJobIds.length} allocation(s) submitted: ${r.slurmJobIds.join(', ')}`);
   await history(deps, attempt.workload, lines);
   await send(deps, commands.slice(index + 1, index + 2));
-}
-
-/** Orphan cleanup for one allocation; the same id whichever source saw it end, so it runs once. */
-export function cleanupCommand(workflowId: number, slurmJobId: string, createdAt: string): Command {
-  const workload = torcWorkload(workflowId);
-  return {
-    type: 'torc.cleanup-allocation',
-    id: `${workload}:cleanup:${slurmJobId}`,
-    workload,
-    createdAt,
-    workflowId,
-    slurmJobId,
-  };
-}
-
-/** The forwarder saw a live allocation missing from squeue (its jobcomp event may never have come). */
-export async function onAllocationEnded(deps: ServiceDeps, event: EventOf<'slurm.allocation.ended'>) {
-  await send(deps, [cleanupCommand(event.data.workflowId, event.data.slurmJobId, deps.now().toISOString())]);
-}
-
-export async function onTorcCensus(deps: ServiceDeps, event: EventOf<'torc.workflow.census'>) {
-  const c = event.data;
-  const key = torcWorkload(c.workflowId);
-  await updateWorkload(deps, key, (existing) => {
-    // Censuses can arrive out of order after a redelivery: only a newer one replaces the last.
-    if (existing?.census && Date.parse(existing.census.observedAt) >= Date.parse(c.observedAt))
-      return undefined;
-    return {
-      ...existing,
-      key,
-      kind: 'torc',
-      status: existing?.status ?? 'watching',
-      updatedAt: deps.now().toISOString(),
-      census: c,
-      autoSchedule: trackReady(existing?.autoSchedule ?? { count: 0, readySince: {} }, c),
-      cluster: event.cluster,
-    };
-  });
-}
-
-/**
- * The scheduled function (a one-minute tick locally): auto-schedule for every Torc workflow with a census.
- * The decision and its record (count, schedule in flight) are one conditional write, so two ticks at once
- * schedule once: the loser re-reads, sees the schedule in flight and does nothing.
- */
-export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
-  const scheduled: string[] = [];
-  for (const w of await deps.store.listWorkloads()) {
-    const workflowId = torcWorkflowOf(w.key);
-    if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
-    let made: { id: string; decision: Extract<AutoScheduleDecision, { schedule: true }> } | undefined;
-    await updateWorkload(deps, w.key, (current) => {
-      made = undefined;
-      if (!current?.census) return undefined;
-      const state = current.autoSchedule ?? { count: 0, readySince: {} };
-      const policy = policyFor(deps.config.policy, w.key).autoSchedule;
-      const decision = decideAutoSchedule(
-        current.census,
-        state,
-        policy,
-        deps.config.profile,
-        deps.now(),
-        deps.config.torc.runnerBufferSeconds,
-      );
-      if (!decision.schedule) return undefined;
-      const id = `${w.key}:sched:s${state.count + 1}`;
-      made = { id, decision };
-      return { ...current, autoSchedule: { ...state, count: state.count + 1, inFlight: id } };
-    });
-    if (!made) continue;
-    const { id, decision: d } = made;
-    await history(deps, w.key, [
-      `Auto-schedule: ${d.why}; submitting ${d.allocations.reduce((n, a) => n + a.count, 0)} allocation(s) for job(s) ${d.jobIds.join(', ')}`,
-    ]);
-    await send(deps, [
-      {
-        type: 'torc.submit-allocations',
-        id,
-        workload: w.key,
-        createdAt: deps.now().toISOString(),
-        workflowId,
-        allocations: d.allocations,
-      },
-    ]);
-    scheduled.push(id);
-  }
-  return scheduled;
-}
-
-/** Results of Torc commands outside a recovery attempt: orphan cleanup and auto-schedule. */
-export async function onTorcSideResult(
-  deps: ServiceDeps,
-  event: EventOf<'relay.command.result'>,
-): Promise<boolean> {
-  const r = event.data;
-  const workload = r.commandId.split(':')[0]!;
-  const w = torcWorkflowOf(workload) !== undefined ? await deps.store.getWorkload(workload) : undefined;
-  if (!w) return false;
-  const line = r.ok ? `${r.commandId}: ${r.output}` : `Command ${r.commandId} failed: ${r.error ?? r.output}`;
-  if (w.autoSchedule?.inFlight === r.commandId) {
-    // Failed or not, the next tick may decide again (on a census taken after this moment).
-    await updateWorkload(deps, workload, (current) =>
-      current?.autoSchedule?.inFlight === r.commandId
-        ? {
-            ...current,
-            autoSchedule: {
-              ...current.autoSchedule,
-              inFlight: undefined,
-              lastScheduledAt: deps.now().toISOString(),
-            },
-          }
-        : undefined,
-    );
-  }
-  await history(deps, workload, [line]);
-  return true;
 }

@@ -1,0 +1,73 @@
+import * as z from 'zod';
+
+// Every id Rebound makes is built here and nowhere else; the one that is read back (a plain job's key) is
+// parsed here too, with round-trip tests (test/unit/ids.test.ts). Ids are idempotency keys: the same fact
+// must always get the same id, whoever builds it (hooks/jobcomp.sh builds the jobcomp id in shell, in the
+// same form as `jobcompEventId`). Command results echo the command's type and workload, so nothing in the
+// service takes a command id apart.
+//
+// What comes next has room here: an array task is a job id `123_4` (SlurmJobIdSchema), a requeued job's
+// run is `restartCount` (the epilog id already carries it), a page of a large completion is `page`.
+
+export const IdSchema = z.string().min(1).max(200);
+export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
+
+/** Jobs without the opt-in tag are recorded under this workload; "~" cannot start a tag's workload. */
+export const UNTAGGED = '~untagged';
+const TORC_PREFIX = 'torc-wf';
+
+/** Workload names a plain job's tag may not use: they belong to Rebound's own records. */
+export const isReservedWorkload = (name: string) => name.startsWith('~') || name.startsWith(TORC_PREFIX);
+
+export const torcWorkload = (workflowId: number) => `${TORC_PREFIX}${workflowId}`;
+
+/** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */
+export function torcWorkflowOf(workload: string): number | undefined {
+  const m = /^torc-wf([1-9]\d*)$/.exec(workload);
+  return m ? Number(m[1]) : undefined;
+}
+
+// ---------------------------------------------------------------- records
+
+/** A plain Slurm job's record, and the lineage of a chain that starts with it. */
+export const jobKey = (cluster: string, jobId: string) => `${cluster}:${jobId}`;
+
+/** A cluster name may hold ':'; a Slurm job id never does: the job id is what follows the last ':'. */
+export function parseJobKey(key: string): { cluster: string; jobId: string } {
+  const at = key.lastIndexOf(':');
+  const jobId = key.slice(at + 1);
+  if (at <= 0 || !SlurmJobIdSchema.safeParse(jobId).success) throw new Error(`not a job key: "${key}"`);
+  return { cluster: key.slice(0, at), jobId };
+}
+
+export const torcJobKey = (cluster: string, workflowId: number, jobId: number) =>
+  `torc:${cluster}:${workflowId}:${jobId}`;
+
+// ---------------------------------------------------------------- commands
+
+export const commandIds = {
+  /** Enrichment of one job end (one per job: a second end of the same job is the same work). */
+  enrich: (key: string) => `enrich:${key}`,
+  /** Attempt `n` of a plain job's chain: deterministic, so a redelivery re-sends the same command. */
+  resubmit: (lineage: string, attempt: number) => `${lineage}:a${attempt}`,
+  /** Step `step` of a Torc recovery attempt. */
+  torcStep: (workload: string, attempt: number, step: number, kind: string) =>
+    `${workload}:a${attempt}:${step}-${kind}`,
+  /** Orphan cleanup of one allocation: the same id whichever source saw it end. */
+  cleanup: (workload: string, slurmJobId: string) => `${workload}:cleanup:${slurmJobId}`,
+  /** The n-th auto-schedule of a workflow. */
+  schedule: (workload: string, n: number) => `${workload}:sched:s${n}`,
+} as const;
+
+// ---------------------------------------------------------------- events
+
+export const eventIds = {
+  /** A job's end as jobcomp reports it (hooks/jobcomp.sh and the sacct watcher: one id, counted once). */
+  jobcomp: (cluster: string, jobId: string) => `jobcomp:${cluster}:${jobId}`,
+  sacct: (cluster: string, jobId: string) => `sacct:${cluster}:${jobId}`,
+  result: (commandId: string) => `result:${commandId}`,
+  torcJob: (workflowId: number, resultKey: string) => `torc-job:${workflowId}:${resultKey}`,
+  torcCompleted: (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`,
+  torcCensus: (workflowId: number, observedAtMs: number) => `torc-census:${workflowId}:${observedAtMs}`,
+  allocationEnded: (workflowId: number, slurmJobId: string) => `allocation-ended:${workflowId}:${slurmJobId}`,
+} as const;

@@ -1,0 +1,121 @@
+import type { Event, EventOf } from '../core/events.ts';
+import { jobKey, torcWorkload } from '../core/ids.ts';
+import { assertNever } from '../core/never.ts';
+import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
+import type { ServiceDeps } from './deps.ts';
+import { history, resultLine } from './effects.ts';
+import { onJobEnded, onResubmitResult, onSacct } from './slurm-recovery.ts';
+import { onAllocationEnded } from './torc-orphans.ts';
+import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc-recovery.ts';
+
+// The worker's entry: every event to its handler, events of one record in order, command results to the
+// path that sent the command. The shells (local worker loop, SQS function) import only this.
+
+const PROCESSED_TTL_MS = 7 * 86_400_000;
+
+/**
+ * The worker's one decision per event: update state, diagnose, plan, claim the attempt, emit commands.
+ * Safe to run twice for the same event: every write is keyed (job, attempt, command id).
+ */
+export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void> {
+  // Handled and recorded before a crash stopped the delete: nothing to redo.
+  if (await deps.store.wasProcessed(event.id)) return;
+  switch (event.type) {
+    case 'slurm.jobcomp':
+    case 'slurm.epilog':
+      await onJobEnded(deps, event);
+      break;
+    case 'slurm.sacct':
+      await onSacct(deps, event);
+      break;
+    case 'relay.command.result':
+      await onCommandResult(deps, event);
+      break;
+    case 'torc.job.finished':
+      await onTorcJobFinished(deps, event);
+      break;
+    case 'torc.workflow.completed':
+      await onTorcWorkflowCompleted(deps, event);
+      break;
+    case 'torc.workflow.census':
+      await onTorcCensus(deps, event);
+      break;
+    case 'slurm.allocation.ended':
+      await onAllocationEnded(deps, event);
+      break;
+    default:
+      assertNever(event, 'event');
+  }
+  await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
+}
+
+/** A command's result goes back to the path that sent it (the result echoes the command's type). */
+async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
+  const r = event.data;
+  switch (r.commandType) {
+    case 'slurm.resubmit':
+      return onResubmitResult(deps, event);
+    case 'slurm.enrich':
+      // A successful enrichment answers with its sacct event, not a result: only failures come here.
+      return history(deps, r.workload, [resultLine(r)]);
+    case 'torc.update-resources':
+    case 'hook.run':
+    case 'torc.reset-jobs':
+    case 'torc.submit-allocations': {
+      const attempt = await deps.store.findAttemptByCommand(r.commandId);
+      if (attempt) return continueTorcRecovery(deps, attempt, event);
+      if (r.commandType === 'torc.submit-allocations') return onScheduleResult(deps, event);
+      return history(deps, r.workload, [resultLine(r)]);
+    }
+    case 'torc.cleanup-allocation':
+      return history(deps, r.workload, [resultLine(r)]);
+    default:
+      return assertNever(r.commandType, 'command type');
+  }
+}
+
+/** Events that touch the same record, handled in order; everything else may run at once. */
+function orderKey(event: Event): string {
+  switch (event.type) {
+    case 'slurm.jobcomp':
+    case 'slurm.epilog':
+    case 'slurm.sacct':
+      return jobKey(event.cluster, event.data.jobId);
+    case 'relay.command.result':
+      return `command:${event.data.commandId}`;
+    case 'torc.job.finished':
+    case 'torc.workflow.completed':
+    case 'torc.workflow.census':
+    case 'slurm.allocation.ended':
+      // A completion must follow the job events posted before it.
+      return `${event.cluster}:${torcWorkload(event.data.workflowId)}`;
+    default:
+      return assertNever(event, 'event');
+  }
+}
+
+/**
+ * A batch, as the local loop and an SQS-triggered function receive it: events of one job in order,
+ * different jobs concurrently (their writes then share commits). Returns each event's error, if any, so
+ * the caller deletes (or reports to SQS) per event and one bad event never re-runs the whole batch.
+ */
+export async function handleEvents(deps: ServiceDeps, events: Event[]): Promise<(Error | undefined)[]> {
+  const outcomes: (Error | undefined)[] = new Array(events.length);
+  const chains = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    const key = orderKey(e);
+    chains.set(key, [...(chains.get(key) ?? []), i]);
+  });
+  await Promise.all(
+    [...chains.values()].map(async (indexes) => {
+      for (const i of indexes) {
+        try {
+          await handleEvent(deps, events[i]!);
+        } catch (error) {
+          outcomes[i] = error as Error;
+        }
+      }
+    }),
+  );
+  return outcomes;
+}

@@ -1,0 +1,218 @@
+import type { Command } from '../core/commands.ts';
+import { diagnose } from '../core/diagnose.ts';
+import type { EventOf } from '../core/events.ts';
+import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
+import { commandIds, jobKey, parseJobKey, UNTAGGED } from '../core/ids.ts';
+import type { Plan } from '../core/plan.ts';
+import { type FailedJob, planRecovery } from '../core/planner.ts';
+import { policyFor } from '../core/policy.ts';
+import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
+import { parseTag } from '../core/tag.ts';
+import type { ServiceDeps } from './deps.ts';
+import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import { onAllocationJobEnded } from './torc-orphans.ts';
+
+// The plain-Slurm path of the worker: a job end becomes an enrich command (the relay reads sacct and
+// captures the job while Slurm knows it); the sacct event is the decision; the resubmission's result links
+// the new job to its chain.
+
+async function loadJob(deps: ServiceDeps, cluster: string, jobId: string, name?: string): Promise<JobRecord> {
+  const key = jobKey(cluster, jobId);
+  return (
+    (await deps.store.getJob(key)) ?? {
+      key,
+      workload: null,
+      jobId,
+      name: name ?? '',
+      evidence: {},
+      lineage: key,
+      attempt: 0,
+      decided: false,
+      updatedAt: deps.now().toISOString(),
+    }
+  );
+}
+
+/** jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. */
+export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
+  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  job.evidence = mergeEvidence(evidenceFromSlurmEvent(event), job.evidence);
+  job.name ||= event.data.jobName ?? '';
+  job.updatedAt = deps.now().toISOString();
+  await deps.store.putJob(job);
+  if (job.decided) return;
+  await send(deps, [
+    command({
+      type: 'slurm.enrich',
+      id: commandIds.enrich(job.key),
+      workload: job.workload ?? UNTAGGED,
+      createdAt: job.updatedAt,
+      jobId: job.jobId,
+      eventId: event.id,
+    }),
+  ]);
+}
+
+/** The decision for one plain job: its full evidence, diagnosed, planned and (at most once) resubmitted. */
+export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
+  const { store } = deps;
+  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  job.evidence = mergeEvidence(job.evidence, evidenceFromSlurmEvent(event));
+  job.diagnosis = diagnose(job.evidence);
+  job.name ||= event.data.jobName ?? '';
+  const tag = parseTag(event.data.comment);
+  job.workload = tag?.workload ?? UNTAGGED;
+  if (event.data.partition) job.partition = event.data.partition;
+  if (tag?.kind === 'workload' && tag.commandTag) {
+    // Only a job Rebound submitted joins a chain: its tag names one of this workload's commands.
+    const origin = await store.findAttemptByCommand(tag.commandTag);
+    if (origin?.workload === tag.workload) {
+      job.lineage = origin.lineage;
+      job.attempt = origin.attempt;
+    }
+  }
+  job.updatedAt = deps.now().toISOString();
+  if (job.decided) return store.putJob(job);
+  if (tag?.kind === 'torc-allocation') return onAllocationJobEnded(deps, job, tag);
+  const d = job.diagnosis;
+  const label = `Job ${job.jobId} (${job.name})`;
+
+  if (!tag) {
+    job.decided = true;
+    await store.putJob(job);
+    await ensureWorkload(deps, UNTAGGED, 'slurm', 'watching');
+    await history(deps, UNTAGGED, [
+      `${label}: ${d.cause} (${d.summary}); not tagged rebound:<workload>, recorded only`,
+    ]);
+    return;
+  }
+
+  // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
+  // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
+  // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
+  const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
+  if (prior?.source === job.key) {
+    job.decided = true;
+    await store.putJob(job);
+    await send(deps, resubmitCommands(prior.plan, job));
+    return;
+  }
+  const used = await store.countAttempts(job.lineage);
+  const plan = planRecovery(
+    { kind: 'slurm', workload: tag.workload, profile: deps.config.profile, jobs: [toFailedJob(job)] },
+    policyFor(deps.config.policy, tag.workload),
+    { attemptsUsed: used },
+    deps.now(),
+  );
+  const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
+  const retryNote = job.attempt > 0 ? ` (retry ${job.attempt} of job ${parseJobKey(job.lineage).jobId})` : '';
+
+  if (plan.outcome === 'stop') {
+    job.decided = true;
+    await store.putJob(job);
+    if (plan.stopReason === 'nothing-failed') {
+      await ensureWorkload(deps, tag.workload, 'slurm', 'healthy');
+      await history(deps, tag.workload, [`${label}${retryNote}: completed`]);
+      return;
+    }
+    await ensureWorkload(deps, tag.workload, 'slurm', statusAfterStop(plan));
+    await history(deps, tag.workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    return;
+  }
+
+  const commands = resubmitCommands(plan, job);
+  try {
+    await store.claimAttempt({
+      lineage: job.lineage,
+      attempt: plan.attempt,
+      workload: tag.workload,
+      source: job.key,
+      plan,
+      commandIds: commands.map((c) => c.id),
+      createdAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
+    // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
+    // stops between its claim and its send. A claim for another job of the chain: that one recovers.
+    if (error.existing.source === job.key) await send(deps, resubmitCommands(error.existing.plan, job));
+    return;
+  }
+  job.decided = true;
+  await store.putJob(job);
+  await ensureWorkload(deps, tag.workload, 'slurm', 'recovering');
+  await history(deps, tag.workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+  await send(deps, commands);
+}
+
+/** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */
+export function toFailedJob(job: JobRecord): FailedJob {
+  return {
+    id: job.jobId,
+    name: job.name,
+    evidence: job.evidence,
+    ...(job.diagnosis ? { diagnosis: job.diagnosis } : {}),
+    limits: {
+      ...(job.evidence.memoryLimitBytes !== undefined ? { memoryBytes: job.evidence.memoryLimitBytes } : {}),
+      ...(job.evidence.timeLimitSeconds !== undefined
+        ? { runtimeSeconds: job.evidence.timeLimitSeconds }
+        : {}),
+    },
+    cpus: 1,
+    gpus: 0,
+    ...(job.partition ? { partition: job.partition } : {}),
+  };
+}
+
+function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
+  return plan.actions.flatMap((a): Command[] => {
+    if (a.type !== 'resubmit-job') return [];
+    const id = commandIds.resubmit(job.lineage, plan.attempt);
+    return [
+      command({
+        type: 'slurm.resubmit',
+        id,
+        workload: plan.workload,
+        createdAt: plan.createdAt,
+        jobId: a.jobId,
+        tag: id,
+        resources: a.resources,
+      }),
+    ];
+  });
+}
+
+/** A resubmission's result: the new job joins the chain, or the workload needs a person. */
+export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
+  const r = event.data;
+  const attempt = await deps.store.findAttemptByCommand(r.commandId);
+  if (!attempt) {
+    await history(deps, r.workload, [`Resubmission ${r.commandId} is not one of this service's attempts`]);
+    return;
+  }
+  const from = attempt.plan.actions.find((a) => a.type === 'resubmit-job')?.jobId;
+  const [newId] = r.slurmJobIds;
+  if (r.ok && newId) {
+    const key = jobKey(event.cluster, newId);
+    if (!(await deps.store.getJob(key))) {
+      await deps.store.putJob({
+        key,
+        workload: attempt.workload,
+        jobId: newId,
+        name: '',
+        evidence: {},
+        lineage: attempt.lineage,
+        attempt: attempt.attempt,
+        decided: false,
+        updatedAt: deps.now().toISOString(),
+      });
+    }
+    const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
+    await history(deps, attempt.workload, [`Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`]);
+    return;
+  }
+  await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');
+  await history(deps, attempt.workload, [
+    `Attempt ${attempt.attempt} failed to submit job ${from} again: ${r.error ?? r.output}`,
+  ]);
+}

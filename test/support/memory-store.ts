@@ -1,0 +1,85 @@
+import {
+  AttemptAlreadyClaimedError,
+  type AttemptRecord,
+  type HistoryEntry,
+  type JobRecord,
+  type StateStore,
+  type WorkloadRecord,
+} from '../../core/ports.ts';
+
+// The StateStore in memory, for service tests that cost milliseconds. It passes the same contract suite
+// as SQLite and DynamoDB (test/contract/memory.test.ts). Records are copied in and out, as a real store
+// serialises them, so a test cannot pass by mutating what it got back.
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryStore implements StateStore {
+  readonly workloads = new Map<string, WorkloadRecord>();
+  readonly jobs = new Map<string, JobRecord>();
+  readonly attempts = new Map<string, AttemptRecord>();
+  readonly commandLinks = new Map<string, string>();
+  readonly history: HistoryEntry[] = [];
+  readonly processed = new Map<string, number>();
+
+  async getWorkload(key: string) {
+    const w = this.workloads.get(key);
+    return w && copy(w);
+  }
+  async putWorkload(record: WorkloadRecord, expected: number | undefined) {
+    const stored = this.workloads.get(record.key);
+    if ((stored ? (stored.version ?? 0) : undefined) !== expected) return false;
+    this.workloads.set(record.key, copy({ ...record, version: (expected ?? 0) + 1 }));
+    return true;
+  }
+  async listWorkloads() {
+    return [...this.workloads.values()].sort((a, b) => a.key.localeCompare(b.key)).map(copy);
+  }
+  async getJob(key: string) {
+    const j = this.jobs.get(key);
+    return j && copy(j);
+  }
+  async putJob(record: JobRecord) {
+    this.jobs.set(record.key, copy(record));
+  }
+  async listJobs(workload: string) {
+    return [...this.jobs.values()]
+      .filter((j) => j.workload === workload)
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map(copy);
+  }
+  async countAttempts(lineage: string) {
+    return [...this.attempts.values()].filter((a) => a.lineage === lineage).length;
+  }
+  async claimAttempt(record: AttemptRecord) {
+    const key = `${record.lineage}\u0000${record.attempt}`;
+    const existing = this.attempts.get(key);
+    if (existing) throw new AttemptAlreadyClaimedError(copy(existing));
+    this.attempts.set(key, copy(record));
+    for (const id of record.commandIds) if (!this.commandLinks.has(id)) this.commandLinks.set(id, key);
+  }
+  async listAttempts(workload: string) {
+    return [...this.attempts.values()]
+      .filter((a) => a.workload === workload)
+      .sort((a, b) => a.lineage.localeCompare(b.lineage) || a.attempt - b.attempt)
+      .map(copy);
+  }
+  async findAttemptByCommand(commandId: string) {
+    const key = this.commandLinks.get(commandId);
+    const a = key === undefined ? undefined : this.attempts.get(key);
+    return a && copy(a);
+  }
+  async appendHistory(entries: HistoryEntry[]) {
+    this.history.push(...entries.map(copy));
+  }
+  async listHistory(workload: string) {
+    return this.history.filter((h) => h.workload === workload).map(copy);
+  }
+  async markProcessed(id: string, expiresAt: Date) {
+    if (await this.wasProcessed(id)) return false;
+    this.processed.set(id, expiresAt.getTime());
+    return true;
+  }
+  async wasProcessed(id: string) {
+    return (this.processed.get(id) ?? Number.NEGATIVE_INFINITY) >= Date.now();
+  }
+}

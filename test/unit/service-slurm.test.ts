@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import type { CommandOf, CommandType } from '../../core/commands.ts';
+import type { Event, EventOf } from '../../core/events.ts';
+import { handleEvent, handleEvents } from '../../service/dispatch.ts';
+import { planWorkload, workloadView } from '../../service/status.ts';
+import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
+import { loadEvent } from '../support/events.ts';
+
+// The plain-Slurm path through the service, on in-memory ports: job end → enrich → sacct decision →
+// resubmission → its result links the new job to the chain → the new job's end continues (or ends) it.
+
+const envelope = { version: 1 as const, occurredAt: '2026-11-25T12:00:00Z', cluster: 'lab' };
+
+function sacct(jobId: string, data: Partial<EventOf<'slurm.sacct'>['data']> = {}): EventOf<'slurm.sacct'> {
+  return {
+    ...envelope,
+    id: `sacct:lab:${jobId}`,
+    source: 'relay:sacct',
+    type: 'slurm.sacct',
+    data: {
+      jobId,
+      jobName: 'hog',
+      state: 'OUT_OF_MEMORY',
+      exitCode: '0:125',
+      maxRss: '250M',
+      reqMem: '200M',
+      elapsed: '00:00:03',
+      timeLimit: '00:10:00',
+      comment: 'rebound:nightly',
+      partition: 'long',
+      ...data,
+    },
+  };
+}
+
+function result(
+  c: { id: string; type: CommandType; workload: string },
+  data: Partial<EventOf<'relay.command.result'>['data']>,
+): Event {
+  return {
+    ...envelope,
+    id: `result:${c.id}`,
+    source: 'relay:executor',
+    type: 'relay.command.result',
+    data: {
+      commandId: c.id,
+      commandType: c.type,
+      workload: c.workload,
+      ok: true,
+      slurmJobIds: [],
+      alreadyDone: false,
+      output: '',
+      ...data,
+    },
+  };
+}
+
+const lastResubmit = (deps: TestDeps) => {
+  const c = deps.commands
+    .sent()
+    .filter((x) => x.type === 'slurm.resubmit')
+    .at(-1);
+  if (!c) throw new Error('no resubmission sent');
+  return c as CommandOf<'slurm.resubmit'>;
+};
+const lines = async (deps: TestDeps, workload: string) =>
+  (await deps.store.listHistory(workload)).map((h) => h.line);
+
+describe('plain Slurm recovery in the service', () => {
+  it('a job end becomes one enrich command; its decision waits for sacct', async () => {
+    const deps = testDeps();
+    const end = loadEvent('jobcomp/oom', 'slurm.jobcomp');
+    await handleEvents(deps, [end, end]);
+    expect(sentIds(deps)).toEqual(['enrich:lab:2']);
+    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 1 });
+    expect(await deps.store.getJob('lab:2')).toMatchObject({
+      decided: false,
+      evidence: { slurmState: 'OUT_OF_MEMORY' },
+    });
+  });
+
+  it('an OOM is resubmitted with more memory, once, and the result links the new job to its chain', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('77'));
+    const c = lastResubmit(deps);
+    expect(c).toMatchObject({
+      id: 'lab:77:a1',
+      jobId: '77',
+      workload: 'nightly',
+      resources: { mem: '375M' },
+    });
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('recovering');
+
+    await handleEvent(deps, result(c, { slurmJobIds: ['78'], output: 'submitted 78' }));
+    expect(await deps.store.getJob('lab:78')).toMatchObject({
+      lineage: 'lab:77',
+      attempt: 1,
+      workload: 'nightly',
+    });
+    expect(await lines(deps, 'nightly')).toContain('Attempt 1: job 77 resubmitted as job 78');
+
+    // The retry fails too: attempt 2 of the same chain resubmits job 78, not 77.
+    await handleEvent(
+      deps,
+      sacct('78', { reqMem: '300M', maxRss: '310M', comment: 'rebound:nightly/lab:77:a1' }),
+    );
+    expect(lastResubmit(deps)).toMatchObject({ id: 'lab:77:a2', jobId: '78', resources: { mem: '465M' } });
+    const history = await lines(deps, 'nightly');
+    expect(history.some((l) => l.startsWith('Job 78 (hog) (retry 1 of job 77): oom'))).toBe(true);
+    expect(history.join('\n')).not.toContain('undefined');
+  });
+
+  it('a retry that completes makes the workload healthy', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('77'));
+    await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['78'] }));
+    await handleEvent(
+      deps,
+      sacct('78', { state: 'COMPLETED', exitCode: '0:0', comment: 'rebound:nightly/lab:77:a1' }),
+    );
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('healthy');
+    expect(await lines(deps, 'nightly')).toContain('Job 78 (hog) (retry 1 of job 77): completed');
+  });
+
+  it('stops at max retries: exhausted, with the reason in history, and nothing more submitted', async () => {
+    const deps = testDeps({ policy: { maxRetries: 1 } });
+    await handleEvent(deps, sacct('77'));
+    await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['78'] }));
+    await handleEvent(deps, sacct('78', { reqMem: '300M', comment: 'rebound:nightly/lab:77:a1' }));
+    expect(deps.commands.sent().filter((c) => c.type === 'slurm.resubmit')).toHaveLength(1);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('exhausted');
+    expect((await lines(deps, 'nightly')).join('\n')).toMatch(/max retries/i);
+  });
+
+  it('a failed submission needs attention, with the relay’s reason', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('77'));
+    await handleEvent(
+      deps,
+      result(lastResubmit(deps), { ok: false, error: 'sbatch: error: invalid partition' }),
+    );
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+    expect(await lines(deps, 'nightly')).toContain(
+      'Attempt 1 failed to submit job 77 again: sbatch: error: invalid partition',
+    );
+  });
+
+  it('an untagged job is recorded only; a reserved tag is no tag', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('5', { comment: '' }));
+    await handleEvent(deps, sacct('6', { comment: 'rebound:torc-wf42' }));
+    expect(deps.commands.sent()).toEqual([]);
+    expect(await lines(deps, '~untagged')).toEqual([
+      expect.stringMatching(/^Job 5 \(hog\): oom .*not tagged/),
+      expect.stringMatching(/^Job 6 \(hog\): oom .*not tagged/),
+    ]);
+  });
+
+  it('a job whose tag names a command of another workload does not join that chain', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('77'));
+    await handleEvent(deps, sacct('90', { comment: 'rebound:other/lab:77:a1' }));
+    expect(await deps.store.getJob('lab:90')).toMatchObject({
+      lineage: 'lab:90',
+      attempt: 0,
+      workload: 'other',
+    });
+  });
+
+  it('an unknown failure needs attention and the plan says why; the dry-run changes nothing', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('9', { state: 'FAILED', exitCode: '3:0', maxRss: '10M' }));
+    expect(deps.commands.sent()).toEqual([]);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+    const before = JSON.stringify([...deps.store.attempts]);
+    const [plan] = await planWorkload(deps, 'nightly');
+    expect(plan).toMatchObject({ outcome: 'stop', stopReason: 'nothing-recoverable' });
+    expect(JSON.stringify([...deps.store.attempts])).toBe(before);
+    const view = await workloadView(deps, 'nightly');
+    expect(view).toMatchObject({ status: 'needs-attention', counts: { unknown: 1 } });
+  });
+
+  it('an enrichment that failed is written to its workload’s history', async () => {
+    const deps = testDeps();
+    await handleEvent(
+      deps,
+      result(
+        { id: 'enrich:lab:3', type: 'slurm.enrich', workload: '~untagged' },
+        { ok: false, error: 'sacct has no final record of job 3' },
+      ),
+    );
+    expect(await lines(deps, '~untagged')).toEqual([
+      'Command enrich:lab:3 failed: sacct has no final record of job 3',
+    ]);
+  });
+});

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import type { Command } from '../../core/commands.ts';
+import type { Event, EventOf } from '../../core/events.ts';
+import { runAutoSchedule } from '../../service/auto-schedule.ts';
+import { handleEvent } from '../../service/dispatch.ts';
+import { planWorkload, workloadView } from '../../service/status.ts';
+import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
+
+// The Torc path through the service, on in-memory ports: job results → completion → steps, each sent only
+// when the previous one succeeded; a failed step stops with the reason; censuses → auto-schedule; orphans.
+
+const envelope = {
+  version: 1 as const,
+  occurredAt: '2026-11-25T12:00:00Z',
+  cluster: 'lab',
+  source: 'relay:torc',
+};
+const SMALL = { id: 3, name: 'small', memory: '200m', runtime: 'PT10M', numCpus: 1, numGpus: 0, numNodes: 1 };
+
+const finished = (jobId: number, returnCode: number, runId = 1): Event => ({
+  ...envelope,
+  id: `torc-job:7:${jobId}:${runId}`,
+  type: 'torc.job.finished',
+  data: {
+    workflowId: 7,
+    jobId,
+    jobName: `job${jobId}`,
+    status: returnCode === 0 ? 'completed' : 'failed',
+    runId,
+    returnCode,
+    execTimeMinutes: 0.5,
+    peakMemoryBytes: 199 * 1024 ** 2,
+    attemptId: 1,
+    resourceRequirements: SMALL,
+  },
+});
+
+const completed = (failedJobIds: number[], runId = 1): Event => ({
+  ...envelope,
+  id: `torc-complete:7:${runId}`,
+  type: 'torc.workflow.completed',
+  data: {
+    workflowId: 7,
+    runId,
+    isCanceled: false,
+    failedJobIds,
+    canceled: [],
+    rrMembers: { 3: [1, 2] },
+    resourceRequirements: [SMALL],
+  },
+});
+
+function result(c: Command, data: Partial<EventOf<'relay.command.result'>['data']> = {}): Event {
+  return {
+    ...envelope,
+    source: 'relay:executor',
+    id: `result:${c.id}`,
+    type: 'relay.command.result',
+    data: {
+      commandId: c.id,
+      commandType: c.type,
+      workload: c.workload,
+      ok: true,
+      slurmJobIds: [],
+      alreadyDone: false,
+      output: '',
+      ...data,
+    },
+  };
+}
+
+const last = (deps: TestDeps) => deps.commands.sent().at(-1)!;
+const status = async (deps: TestDeps) => (await deps.store.getWorkload('torc-wf7'))?.status;
+const lines = async (deps: TestDeps) => (await deps.store.listHistory('torc-wf7')).map((h) => h.line);
+
+async function failedRun(deps: TestDeps) {
+  await handleEvent(deps, finished(1, 137));
+  await handleEvent(deps, finished(2, 0));
+  await handleEvent(deps, completed([1]));
+}
+
+describe('Torc recovery in the service', () => {
+  it('runs the steps in order, each only after the previous one succeeded', async () => {
+    const deps = testDeps();
+    await failedRun(deps);
+    expect(await status(deps)).toBe('recovering');
+    expect(sentIds(deps)).toEqual(['torc-wf7:a1:0-resources']);
+    await handleEvent(deps, result(last(deps)));
+    expect(sentIds(deps)).toEqual(['torc-wf7:a1:0-resources', 'torc-wf7:a1:1-reset']);
+    await handleEvent(deps, result(last(deps)));
+    expect(last(deps)).toMatchObject({ id: 'torc-wf7:a1:2-allocations', type: 'torc.submit-allocations' });
+    await handleEvent(deps, result(last(deps), { slurmJobIds: ['501'] }));
+    expect(deps.commands.sent()).toHaveLength(3);
+    expect(await lines(deps)).toContain('  1 allocation(s) submitted: 501');
+  });
+
+  it('a failed step stops recovery: needs attention, the reason and output in history, nothing more sent', async () => {
+    const deps = testDeps();
+    await failedRun(deps);
+    await handleEvent(
+      deps,
+      result(last(deps), {
+        ok: false,
+        error: 'unsupported command torc.update-resources (protocol 2; relay 0.1.0, protocol 1)',
+        output: 'details',
+      }),
+    );
+    expect(await status(deps)).toBe('needs-attention');
+    expect(await lines(deps)).toEqual(
+      expect.arrayContaining([
+        'Attempt 1: recovery stopped at updating resource requirements: unsupported command torc.update-resources (protocol 2; relay 0.1.0, protocol 1)',
+        '  output: details',
+      ]),
+    );
+    expect(deps.commands.sent()).toHaveLength(1);
+  });
+
+  it('a completion whose results are not recorded yet is retried, not decided on half the evidence', async () => {
+    const deps = testDeps();
+    await expect(handleEvent(deps, completed([1]))).rejects.toThrow(/not recorded yet/);
+    expect(deps.commands.sent()).toEqual([]);
+  });
+
+  it('a run with nothing failed is healthy; the status view and plan show the workflow', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, finished(1, 0));
+    await handleEvent(deps, completed([]));
+    expect(await status(deps)).toBe('healthy');
+    expect(await planWorkload(deps, 'torc-wf7')).toMatchObject([
+      { outcome: 'stop', stopReason: 'nothing-failed' },
+    ]);
+    expect(await workloadView(deps, 'torc-wf7')).toMatchObject({ kind: 'torc', counts: { success: 1 } });
+  });
+
+  it('an allocation that ended is cleaned up once, whichever source saw it', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, {
+      ...envelope,
+      id: 'allocation-ended:7:501',
+      type: 'slurm.allocation.ended',
+      data: { workflowId: 7, slurmJobId: '501', state: 'not in squeue' },
+    });
+    await handleEvent(deps, {
+      ...envelope,
+      id: 'sacct:lab:501',
+      source: 'relay:sacct',
+      type: 'slurm.sacct',
+      data: {
+        jobId: '501',
+        jobName: 'worker_1',
+        state: 'CANCELLED',
+        exitCode: '0:15',
+        comment: 'rebound:torc-wf7/torc-wf7:a1:2-allocations:small:0',
+      },
+    });
+    expect(sentIds(deps)).toEqual(['torc-wf7:cleanup:501']);
+    await handleEvent(deps, result(last(deps), { output: 'marked failed (orphaned): job(s) 1' }));
+    expect(await lines(deps)).toContain('torc-wf7:cleanup:501: marked failed (orphaned): job(s) 1');
+  });
+});
+
+describe('auto-schedule in the service', () => {
+  const census = (observedAt: string, ready: number[], live = 0): Event => ({
+    ...envelope,
+    id: `torc-census:7:${Date.parse(observedAt)}`,
+    type: 'torc.workflow.census',
+    data: {
+      workflowId: 7,
+      observedAt,
+      liveAllocations: live,
+      ready: ready.map((id) => ({ id, rrId: 3, attemptId: 1 })),
+      resourceRequirements: [SMALL],
+    },
+  });
+
+  it('schedules ready jobs nobody runs, once per census, and decides again after the result', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, census('2026-11-25T12:00:00Z', [1, 2]));
+    const [id] = await runAutoSchedule(deps);
+    expect(id).toBe('torc-wf7:sched:s1');
+    expect(await runAutoSchedule(deps)).toEqual([]);
+    expect(last(deps)).toMatchObject({ type: 'torc.submit-allocations', workflowId: 7 });
+    await handleEvent(deps, result(last(deps), { slurmJobIds: ['600'], output: 'submitted 600' }));
+    const w = await deps.store.getWorkload('torc-wf7');
+    expect(w?.autoSchedule).toMatchObject({
+      count: 1,
+      inFlight: undefined,
+      lastScheduledAt: expect.any(String),
+    });
+    expect(await lines(deps)).toContain('torc-wf7:sched:s1: submitted 600');
+    // The same census again decides nothing; an older one is ignored.
+    await handleEvent(deps, census('2026-11-25T11:59:00Z', [1, 2]));
+    expect(await runAutoSchedule(deps)).toEqual([]);
+  });
+});
