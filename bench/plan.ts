@@ -2,9 +2,10 @@
 // groups) and prints wall time and peak memory. Targets on the 2-core machines: < 1 s and < 256 MB.
 import type { PendingJob, ResourceGroup } from '../core/allocation.ts';
 import type { JobEvidence } from '../core/evidence.ts';
-import { type FailedJob, planRecovery, type RecoveryState } from '../core/planner.ts';
+import { planRecovery } from '../core/planner.ts';
 import { parsePolicy, policyFor } from '../core/policy.ts';
 import { KESTREL } from '../core/profiles.ts';
+import type { FailedJob, RecoveryState } from '../core/recovery-state.ts';
 import { GiB, HOUR } from '../core/units.ts';
 
 const JOBS = 100_000;

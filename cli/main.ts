@@ -49,12 +49,21 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   ].join('\n');
 }
 
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    // node:util names the bad flag ("Unknown option '--bogus'"): a usage error, exit 2.
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { positionals, values } = parseCommandLine(argv);
   const [command, arg] = positionals;
   const out = (json: unknown, text: () => string) =>
     console.log(values.json ? JSON.stringify(json, null, 2) : text());
@@ -186,8 +195,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
-  console.error(
-    `rebound: ${error instanceof ReboundError || error.name === 'TypeError' ? error.message : error.stack}`,
-  );
+  console.error(`rebound: ${error instanceof ReboundError ? error.message : error.stack}`);
   process.exit(error instanceof UsageError ? 2 : 1);
 });

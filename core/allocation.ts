@@ -53,6 +53,12 @@ export interface AllocationPlan {
 }
 
 /**
+ * Allocation time Torc's runner cannot give to jobs: it stops 2 × 60 s early and claims in whole minutes.
+ * The one default; the service config may set another (service/config.ts).
+ */
+export const RUNNER_BUFFER_SECONDS = 180;
+
+/**
  * Torc-style regenerate, corrected: groups pending jobs by (resource requirements, waits); packs as many
  * jobs per node as CPUs, memory and GPUs allow; sizes time slots from the walltime actually requested (Torc
  * uses the partition maximum and under-counts, §8 B1); multi-node jobs get multi-node allocations (§8 B3);
@@ -66,7 +72,7 @@ export function planAllocations(
   options: AllocationOptions,
 ): AllocationPlan {
   const multiplier = options.walltimeMultiplier ?? 1.5;
-  const buffer = options.runnerBufferSeconds ?? 180;
+  const buffer = options.runnerBufferSeconds ?? RUNNER_BUFFER_SECONDS;
   const byName = new Map(groups.map((g) => [g.name, g]));
   const buckets = new Map<string, { rr: string; deferred: boolean; jobIds: number[] }>();
   for (const job of jobs) {

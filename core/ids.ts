@@ -19,6 +19,18 @@ const TORC_PREFIX = 'torc-wf';
 /** Workload names a plain job's tag may not use: they belong to Rebound's own records. */
 export const isReservedWorkload = (name: string) => name.startsWith('~') || name.startsWith(TORC_PREFIX);
 
+/** The characters of a workload name in a tag (`--comment=rebound:<workload>`). */
+export const WORKLOAD_NAME = '[A-Za-z0-9_.-]{1,100}';
+
+/** A workload key a person may name (policy overrides): a plain workload's name, or `torc-wf<id>`. */
+export const WorkloadKeySchema = z
+  .string()
+  .refine(
+    (k) =>
+      torcWorkflowOf(k) !== undefined || (new RegExp(`^${WORKLOAD_NAME}$`).test(k) && !isReservedWorkload(k)),
+    "not a workload: a tag's name (letters, digits, _ . -; not starting with torc-wf or ~) or torc-wf<workflow id>",
+  );
+
 export const torcWorkload = (workflowId: number) => `${TORC_PREFIX}${workflowId}`;
 
 /** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */

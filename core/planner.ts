@@ -1,59 +1,20 @@
-import { type PendingJob, planAllocations, type ResourceGroup } from './allocation.ts';
+import { RUNNER_BUFFER_SECONDS } from './allocation.ts';
 import { type Diagnosis, diagnose } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import { escalate, type Limits } from './heuristics.ts';
 import { bestPartition, choosePartition, describeMisfit } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
+import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
-import type { Profile } from './profiles.ts';
+import { type Candidate, type FailedJob, known, type RecoveryState } from './recovery-state.ts';
+import { torcActions } from './torc-actions.ts';
 import { formatIsoDuration, formatSlurmMemory, formatSlurmTime, formatTorcMemory } from './units.ts';
-
-export interface FailedJob {
-  id: string;
-  name: string;
-  evidence: JobEvidence;
-  /** Given when already made (e.g. stored with the job); otherwise the planner diagnoses. */
-  diagnosis?: Diagnosis;
-  /** What it ran with; absent when the source did not say (then that limit cannot be scaled). */
-  limits: Partial<Limits>;
-  cpus: number;
-  gpus: number;
-  /** Plain Slurm: the partition it ran in. */
-  partition?: string;
-  /** Torc: its resource requirements row. */
-  rr?: { id: number; name: string };
-  /** Torc: it depends on a job that is not complete, so its allocation is deferred. */
-  waits?: boolean;
-}
-
-export interface RecoveryState {
-  kind: 'slurm' | 'torc';
-  workload: string;
-  profile: Profile;
-  /** Jobs that ended since the last attempt, successes included (they are reported, never retried). */
-  jobs: FailedJob[];
-  /** Torc: every job id using each resource-requirements row, to know whether a change covers the row. */
-  rrMembers?: Record<number, number[]>;
-  /** Torc: jobs already pending and their rows, planned into allocations together with the reset jobs. */
-  pending?: { jobs: PendingJob[]; groups: ResourceGroup[] };
-  /** Torc: allocation time the runner cannot use for jobs (default 180 s). */
-  runnerBufferSeconds?: number;
-}
 
 export interface Counters {
   attemptsUsed: number;
 }
 
-/** Torc's runner loses about three minutes of every allocation (allocation.ts); a runtime must fit with it. */
-const RUNNER_BUFFER_SECONDS = 180;
 const bufferOf = (state: RecoveryState) => state.runnerBufferSeconds ?? RUNNER_BUFFER_SECONDS;
-
-interface Candidate {
-  job: FailedJob;
-  diagnosis: Diagnosis;
-  next: Limits;
-  partition?: string;
-}
 
 /**
  * Decides what one recovery attempt does for a workload: per job diagnose → escalate → fit a partition,
@@ -141,10 +102,12 @@ export function planRecovery(
     const hook = unknown > 0 ? policy.unknownFailureHook : undefined;
     result = plan(
       'recover',
-      state.kind === 'slurm' ? slurmActions(candidates) : torcActions(state, candidates, attempt, hook),
+      state.kind === 'slurm'
+        ? slurmActions(candidates)
+        : torcActions(state, candidates, attempt, bufferOf(state), hook),
     );
   }
-  result.report = report(result, policy, unknown);
+  result.report = planReport(result, policy.maxRetries, unknown);
   return result;
 }
 
@@ -163,12 +126,6 @@ function missingLimit(d: Diagnosis, limits: Partial<Limits>): 'memory' | 'time' 
 function observed(kind: RecoveryState['kind'], evidence: JobEvidence): JobEvidence {
   return kind === 'slurm' ? { ...evidence, elapsedSeconds: undefined } : evidence;
 }
-
-/** An unknown limit as 0: never escalated (its cause is another), never changed, never requested. */
-const known = (limits: Partial<Limits>): Limits => ({
-  memoryBytes: limits.memoryBytes ?? 0,
-  runtimeSeconds: limits.runtimeSeconds ?? 0,
-});
 
 function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
   const request = {
@@ -222,163 +179,4 @@ function slurmActions(candidates: Candidate[]): PlanAction[] {
       ...(partition ? { partition } : {}),
     },
   }));
-}
-
-function torcActions(
-  state: RecoveryState,
-  candidates: Candidate[],
-  attempt: number,
-  hook?: string,
-): PlanAction[] {
-  const actions: PlanAction[] = [];
-  const rrOf = new Map<number, string>();
-  const groups = new Map<string, { rr: { id: number; name: string }; next: Limits; jobIds: number[] }>();
-  for (const c of candidates) {
-    const jobId = Number(c.job.id);
-    if (!c.job.rr) continue;
-    rrOf.set(jobId, c.job.rr.name);
-    const was = known(c.job.limits);
-    const changed = c.next.memoryBytes !== was.memoryBytes || c.next.runtimeSeconds !== was.runtimeSeconds;
-    if (!changed) continue;
-    const key = `${c.job.rr.id}\0${c.next.memoryBytes}\0${c.next.runtimeSeconds}`;
-    const g = groups.get(key) ?? { rr: c.job.rr, next: c.next, jobIds: [] };
-    g.jobIds.push(jobId);
-    groups.set(key, g);
-  }
-  const newGroups: ResourceGroup[] = [];
-  const sorted = [...groups.values()].sort((a, b) => a.rr.id - b.rr.id || a.jobIds[0]! - b.jobIds[0]!);
-  const clonesPerRr = new Map<number, number>();
-  for (const g of sorted) {
-    g.jobIds.sort((a, b) => a - b);
-    const members = state.rrMembers?.[g.rr.id];
-    // In place only when the change covers every job of the row; otherwise the failing jobs get a copy,
-    // so completed and not-yet-run jobs keep their resources (Torc edits shared rows, §10.12).
-    const inPlace = members !== undefined && sameSet(members, g.jobIds);
-    const n = (clonesPerRr.get(g.rr.id) ?? 0) + 1;
-    if (!inPlace) clonesPerRr.set(g.rr.id, n);
-    const cloneAs = inPlace ? undefined : `${g.rr.name}_a${attempt}${n > 1 ? `_${n}` : ''}`;
-    for (const id of g.jobIds) rrOf.set(id, cloneAs ?? g.rr.name);
-    actions.push({
-      type: 'update-resources',
-      rrId: g.rr.id,
-      rrName: g.rr.name,
-      ...(cloneAs ? { cloneAs } : {}),
-      jobIds: g.jobIds,
-      memory: formatTorcMemory(g.next.memoryBytes),
-      runtime: formatIsoDuration(g.next.runtimeSeconds),
-    });
-    const original = candidates.find((c) => c.job.rr?.id === g.rr.id)!.job;
-    newGroups.push({
-      name: cloneAs ?? g.rr.name,
-      cpus: original.cpus,
-      gpus: original.gpus,
-      nodes: 1,
-      memoryBytes: g.next.memoryBytes,
-      runtimeSeconds: g.next.runtimeSeconds,
-    });
-  }
-  if (hook) actions.push({ type: 'run-hook', hook });
-  const resetIds = candidates.map((c) => Number(c.job.id)).sort((a, b) => a - b);
-  actions.push({ type: 'reset-jobs', jobIds: resetIds });
-
-  const unchanged: ResourceGroup[] = candidates
-    .filter((c) => c.job.rr && !newGroups.some((g) => g.name === rrOf.get(Number(c.job.id))))
-    .map((c) => ({
-      name: c.job.rr!.name,
-      cpus: c.job.cpus,
-      gpus: c.job.gpus,
-      nodes: 1,
-      ...known(c.job.limits),
-    }));
-  const pendingGroups = [...(state.pending?.groups ?? []), ...newGroups, ...unchanged];
-  const uniqueGroups = [...new Map(pendingGroups.map((g) => [g.name, g])).values()];
-  const resetJobs: PendingJob[] = candidates.map((c) => ({
-    id: Number(c.job.id),
-    rr: rrOf.get(Number(c.job.id)) ?? c.job.rr?.name ?? '',
-    waits: c.job.waits ?? false,
-  }));
-  const allocations = planAllocations(
-    [...(state.pending?.jobs ?? []), ...resetJobs],
-    uniqueGroups,
-    state.profile,
-    {
-      suffix: `a${attempt}`,
-      runnerBufferSeconds: bufferOf(state),
-    },
-  );
-  actions.push({ type: 'submit-allocations', allocations: allocations.allocations });
-  return actions;
-}
-
-function sameSet(a: number[], b: number[]): boolean {
-  const s = new Set(a);
-  return a.length === b.length && b.every((x) => s.has(x));
-}
-
-function report(plan: Plan, policy: EffectivePolicy, unknown: number): string[] {
-  const lines: string[] = [];
-  for (const d of plan.decisions) lines.push(decisionLine(d));
-  if (plan.outcome === 'stop') {
-    if (plan.stopReason === 'max-retries')
-      lines.push(`Max retries (${policy.maxRetries}) exceeded. Manual intervention required.`);
-    if (plan.stopReason === 'nothing-recoverable') {
-      lines.push(`No recoverable jobs found. ${unknown} job(s) failed with unknown causes.`);
-    }
-    if (plan.stopReason === 'limits-unknown')
-      lines.push(
-        'No recoverable jobs found: the limits to raise are unknown. Resubmit by hand with a larger request.',
-      );
-    if (plan.stopReason === 'exceeds-partitions')
-      lines.push('No recoverable jobs found: every retry would exceed the largest partition.');
-    if (plan.stopReason === 'nothing-failed') lines.push('Nothing to recover: no job failed.');
-    return lines;
-  }
-  for (const a of plan.actions) {
-    if (a.type === 'update-resources') {
-      lines.push(
-        a.cloneAs
-          ? `Resource requirements "${a.rrName}" copied to "${a.cloneAs}" for job(s) ${a.jobIds.join(', ')}: memory ${a.memory}, runtime ${a.runtime}`
-          : `Resource requirements "${a.rrName}" updated in place: memory ${a.memory}, runtime ${a.runtime}`,
-      );
-    }
-    if (a.type === 'run-hook')
-      lines.push(`Running recovery hook "${a.hook}" for ${unknown} unknown failure(s)`);
-    if (a.type === 'reset-jobs') lines.push(`Resetting ${a.jobIds.length} job(s): ${a.jobIds.join(', ')}`);
-    if (a.type === 'submit-allocations') {
-      const total = a.allocations.reduce((n, x) => n + x.count, 0);
-      lines.push(`Submitting ${total} allocation(s) in ${a.allocations.length} group(s)`);
-      for (const x of a.allocations) {
-        lines.push(
-          `  ${x.name}: ${x.count} x ${x.nodes} node(s) on ${x.partition}, ${x.walltime}, --mem=${x.mem}, ${x.jobIds.length} job(s)${x.deferred ? ', deferred until ready' : ''}`,
-        );
-      }
-    }
-    if (a.type === 'resubmit-job') {
-      const r = a.resources;
-      lines.push(
-        `Resubmitting job ${a.jobId} with --mem=${r.mem} --time=${r.time}${r.partition ? ` --partition=${r.partition}` : ''}`,
-      );
-    }
-  }
-  lines.unshift(`Recovery attempt ${plan.attempt}/${policy.maxRetries} for ${plan.workload}`);
-  return lines;
-}
-
-const CAUSE_TEXT: Record<string, string> = {
-  oom: 'OOM detected',
-  timeout: 'Timeout detected',
-  transient: 'Transient failure',
-  unknown: 'Unknown failure',
-  cancelled: 'Cancelled',
-};
-
-function decisionLine(d: Decision): string {
-  const head = `Job ${d.jobId} (${d.jobName}): ${CAUSE_TEXT[d.cause]}`;
-  const change = d.changes
-    .map(
-      (c) => `${c.what === 'partition' ? 'moving partition' : `increasing ${c.what}`} ${c.from} -> ${c.to}`,
-    )
-    .join(', ');
-  if (d.retry) return change ? `${head}, ${change}` : `${head} (${d.summary}), ${d.note}`;
-  return `${head} (${d.summary}); ${d.note}`;
 }

@@ -1,12 +1,11 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { HookNameSchema } from './hook-name.ts';
+import { WorkloadKeySchema } from './ids.ts';
 import { describeIssues } from './zod-errors.ts';
 
 // A multiplier ≤ 1 would shrink or freeze resources (Torc accepts any value, torc-recovery.md §10.4).
 const Multiplier = z.number().gt(1, 'must be greater than 1').lte(10, 'must be at most 10');
-const HookName = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a hook name defined in the relay config');
 
 const AutoScheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -24,7 +23,7 @@ const PolicyFields = {
   maxRetries: z.number().int().min(0).max(100).default(3),
   retryUnknown: z.boolean().default(false),
   /** Hook run when unknown failures are found; as in Torc, a hook includes them in the retry. */
-  unknownFailureHook: HookName.optional(),
+  unknownFailureHook: HookNameSchema.optional(),
   /** Transient failures (node failure, preemption, orphaned allocations) retry with the same resources. */
   retryTransient: z.boolean().default(true),
   autoSchedule: AutoScheduleSchema.default(AutoScheduleSchema.parse({})),
@@ -33,8 +32,8 @@ const PolicyFields = {
 const BasePolicySchema = z.strictObject(PolicyFields);
 
 export const PolicySchema = BasePolicySchema.extend({
-  /** Per-workload overrides by workload key (a plain-Slurm tag or "torc:<workflow id>"). */
-  overrides: z.record(z.string().min(1), BasePolicySchema.partial()).default({}),
+  /** Per-workload overrides by workload key: a plain-Slurm tag's workload, or "torc-wf<workflow id>". */
+  overrides: z.record(WorkloadKeySchema, BasePolicySchema.partial()).default({}),
 });
 
 export type Policy = z.infer<typeof PolicySchema>;

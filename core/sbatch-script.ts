@@ -70,6 +70,16 @@ export function torcAllocationSubmission(a: PlannedAllocation, ctx: TorcAllocati
 }
 
 /**
+ * Slurm expanded the output path (`out-%j.log` → `out-42.log`); put `%j` back so the new job does not
+ * overwrite the old log. Only a whole number equal to the job id, in the file name, is the job id:
+ * `/home/u42/proj42/out-42.log` → `/home/u42/proj42/out-%j.log`; `run-420.log` and folders stay as they are.
+ */
+export function outputPattern(path: string, jobId: string): string {
+  const name = path.lastIndexOf('/') + 1;
+  return path.slice(0, name) + path.slice(name).replace(/\d+/g, (n) => (n === jobId ? '%j' : n));
+}
+
+/**
  * The resubmission of a plain job: its own script, its original options, escalated --mem/--time (and
  * --partition when it moved), and a comment carrying the opt-in tag and this command's idempotency tag.
  * Arguments override the script's own #SBATCH lines, so the script is submitted unchanged.
@@ -79,8 +89,7 @@ export function plainJobResubmission(
   resources: SlurmResources,
   comment: string,
 ): Submission {
-  // Output paths were expanded by Slurm; put %j back so the new job does not overwrite the old log.
-  const path = (p: string | undefined) => p?.replaceAll(job.jobId, '%j');
+  const path = (p: string | undefined) => p && outputPattern(p, job.jobId);
   const argv = [
     'sbatch',
     '--parsable',

@@ -1,11 +1,12 @@
-import { isReservedWorkload, torcWorkflowOf } from './ids.ts';
+import { isReservedWorkload, torcWorkflowOf, WORKLOAD_NAME } from './ids.ts';
 
 // A plain Slurm job opts in with `sbatch --comment=rebound:<workload>`. Resubmissions keep the tag and add
 // the command that made them, so a repeated command can find its own job: `rebound:<workload>/<command>`.
 // Rebound's own Torc allocations are tagged `rebound:torc-wf<id>/<command>`; a plain job cannot use that
 // prefix (nor "~"), so `--comment=rebound:torc-wf42` is no tag at all.
 
-const TAG_RE = /^rebound:([A-Za-z0-9_.~-]{1,100})(?:\/([A-Za-z0-9_.:-]{1,120}))?$/;
+// "~" is let through the pattern so that the reservation below, not the pattern, is what refuses it.
+const TAG_RE = new RegExp(`^rebound:(~?${WORKLOAD_NAME})(?:/([A-Za-z0-9_.:-]{1,120}))?$`);
 
 export type ReboundTag =
   | { kind: 'workload'; workload: string; commandTag?: string }

@@ -3,8 +3,8 @@ import type { Diagnosis } from './diagnose.ts';
 import type { EventOf, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
 import { torcWorkload } from './ids.ts';
-import type { FailedJob, RecoveryState } from './planner.ts';
 import type { Profile } from './profiles.ts';
+import type { FailedJob, RecoveryState } from './recovery-state.ts';
 import { parseIsoDuration, parseTorcMemory } from './units.ts';
 
 export type TorcCompletion = EventOf<'torc.workflow.completed'>['data'];

@@ -8,6 +8,9 @@ export function describeIssues(error: z.ZodError, root = ''): string[] {
         typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key),
       root,
     );
-    return `${path || '(root)'}: ${issue.message}`;
+    // A record key that fails its own schema: say why it failed, not only that it did.
+    const message =
+      issue.code === 'invalid_key' ? issue.issues.map((i) => i.message).join('; ') : issue.message;
+    return `${path || '(root)'}: ${message}`;
   });
 }

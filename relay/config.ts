@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.ts';
+import { HookNameSchema } from '../core/hook-name.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
 /**
@@ -8,9 +9,7 @@ import { describeIssues } from '../core/zod-errors.ts';
  * Hooks are allow-listed here by name → argument vector; a command can only name one.
  */
 export const RelayConfigSchema = z.strictObject({
-  hooks: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a hook name'), z.array(z.string().min(1)).min(1))
-    .default({}),
+  hooks: z.record(HookNameSchema, z.array(z.string().min(1)).min(1)).default({}),
   torc: z
     .strictObject({
       /** Base URL including /torc-service/v1. */

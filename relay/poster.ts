@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../core/events.ts';
 import { signedHeaders } from '../service/signature.ts';
+import { writeFileAtomic } from './state-file.ts';
 
 export interface PosterOptions {
   url: string;
@@ -33,8 +34,7 @@ export class Poster {
       this.opts.spoolDir,
       `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
     );
-    writeFileSync(`${file}.tmp`, body);
-    renameSync(`${file}.tmp`, file);
+    writeFileAtomic(file, body);
   }
 
   /** Sends spooled files oldest first; stops at the first failure and backs off exponentially (max 60 s). */

@@ -1,22 +1,25 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import * as z from 'zod';
 import type { Event } from '../core/events.ts';
+import { eventIds } from '../core/ids.ts';
 import { ENDED_FIELDS, type EndedJob, parseEndedJobs } from '../core/sacct.ts';
 import { parseTag } from '../core/tag.ts';
 import { run } from './exec.ts';
 import { slurmLocalTime } from './slurm.ts';
+import { readStateFile, writeFileAtomic } from './state-file.ts';
 
 /** slurmdbd records a job a moment after it ends: each poll looks this far back before the last one. */
 const OVERLAP_MS = 10 * 60_000;
 
-export interface WatcherState {
+const WatcherStateSchema = z.object({
   /** The watcher's first start: jobs that ended before it are history, not news. */
-  since: number;
+  since: z.number(),
   /** When the last completed poll started (epoch ms). */
-  polledAt: number;
+  polledAt: z.number(),
   /** Jobs already posted whose end lies inside the overlap, so a re-read never posts them twice. */
-  posted: Record<string, number>;
-}
+  posted: z.record(z.string(), z.number()),
+});
+export type WatcherState = z.infer<typeof WatcherStateSchema>;
 
 /**
  * Which ended jobs to post: those not posted before. The returned state forgets ids that ended before the
@@ -42,7 +45,7 @@ export function selectNew(
 export function jobcompEvent(cluster: string, job: EndedJob, now: Date): Event {
   return {
     // The same id as the jobcomp hook's: with both running, the service keeps one.
-    id: `jobcomp:${cluster}:${job.jobId}`,
+    id: eventIds.jobcomp(cluster, job.jobId),
     version: 1,
     source: 'relay:sacct-watcher',
     occurredAt: now.toISOString(),
@@ -84,9 +87,23 @@ export class SacctWatcher {
   constructor(private readonly opts: SacctWatcherOptions) {
     this.user = opts.user ?? userInfo().username;
     const now = this.now();
-    this.state = existsSync(opts.stateFile)
-      ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as WatcherState)
-      : { since: now, polledAt: now, posted: {} };
+    const read = readStateFile(opts.stateFile, WatcherStateSchema, now);
+    if (read.kind === 'ok') this.state = read.value;
+    else if (read.kind === 'missing') this.state = { since: now, polledAt: now, posted: {} };
+    else {
+      // Rebuilt from the file's last write minus the overlap: jobs that ended since are posted again,
+      // and the service keeps one of each (their ids are the same).
+      const from = read.modifiedAt - OVERLAP_MS;
+      this.state = { since: from, polledAt: from, posted: {} };
+      opts.log(
+        `sacct watcher: state file unreadable (${read.reason}); kept as ${read.movedTo}, catching up from ${new Date(from).toISOString()}`,
+      );
+    }
+  }
+
+  /** Where the next poll starts, and what it will not post again. */
+  get cursor(): Readonly<WatcherState> {
+    return this.state;
   }
 
   async poll(): Promise<number> {
@@ -112,8 +129,7 @@ export class SacctWatcher {
       this.opts.log(`sacct watcher: posted ${fresh.map((j) => `jobcomp:${j.jobId}`).join(' ')}`);
     }
     // Saved only after the post (or spool) succeeded: a crash in between re-posts, and the id dedupes it.
-    writeFileSync(`${this.opts.stateFile}.tmp`, JSON.stringify(next));
-    renameSync(`${this.opts.stateFile}.tmp`, this.opts.stateFile);
+    writeFileAtomic(this.opts.stateFile, JSON.stringify(next));
     this.state = next;
     return fresh.length;
   }

@@ -1,3 +1,4 @@
+import { EventSourceParserStream } from 'eventsource-parser/stream';
 import * as z from 'zod';
 import {
   type TorcBroadcastEvent,
@@ -196,24 +197,25 @@ export class TorcClient {
       signal,
     });
     if (!res.ok || !res.body) throw new TorcApiError(res.status, path, errorMessage(await res.text()));
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = frame
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trim())
-          .join('\n');
-        if (!data) continue;
-        const parsed = TorcBroadcastEventSchema.safeParse(JSON.parse(data));
-        // `event: warning` / `{"dropped": N}`: the server's channel overflowed; events were lost.
-        yield parsed.success ? parsed.data : 'dropped';
-      }
+    // eventsource-parser handles the framing (CRLF, multi-line data, comments, retry fields).
+    const frames = (res.body as ReadableStream<BufferSource>)
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream());
+    for await (const frame of frames) {
+      if (!frame.data) continue;
+      const parsed = TorcBroadcastEventSchema.safeParse(parseJson(frame.data));
+      // `event: warning` / `{"dropped": N}` (the server's channel overflowed), or a frame that is not an
+      // event at all: either way the caller cannot trust its picture and reconciles from the API.
+      yield parsed.success ? parsed.data : 'dropped';
     }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

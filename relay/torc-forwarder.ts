@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import * as z from 'zod';
 import type { Event } from '../core/events.ts';
+import { eventIds } from '../core/ids.ts';
 import {
   TORC_RESULT_STATUSES,
   type TorcJob,
@@ -7,6 +8,7 @@ import {
   type TorcResult,
   type TorcScheduledComputeNode,
 } from '../core/torc-model.ts';
+import { readStateFile, writeFileAtomic } from './state-file.ts';
 import type { TorcClient } from './torc-client.ts';
 
 const TERMINAL = new Set<string>(TORC_RESULT_STATUSES);
@@ -18,17 +20,20 @@ const JOB_EVENTS = new Set([
   'job_pending_failed',
 ]);
 
-interface WorkflowState {
+const WorkflowStateSchema = z.object({
   /** `<job>:<run>:<attempt>` of results already posted. */
-  posted: string[];
+  posted: z.array(z.string()),
   /** The run whose completion was posted (a reinitialize bumps run_id, so the next one is new). */
-  completedRun?: number;
+  completedRun: z.number().optional(),
   /** Allocations already reported ended (Slurm job ids). */
-  ended?: string[];
+  ended: z.array(z.string()).optional(),
   /** The last census posted, and when: a new one goes out when it changes, or at least every minute. */
-  census?: string;
-  censusAt?: number;
-}
+  census: z.string().optional(),
+  censusAt: z.number().optional(),
+});
+type WorkflowState = z.infer<typeof WorkflowStateSchema>;
+const ForwarderStateSchema = z.record(z.string(), WorkflowStateSchema);
+const RegistrySchema = z.array(z.number().int().positive());
 
 const CENSUS_REFRESH_MS = 60_000;
 
@@ -53,14 +58,17 @@ export const TORC_REGISTRY = 'torc-workflows.json';
 export function registerWorkflow(registryFile: string, workflowId: number): boolean {
   const ids = readRegistry(registryFile);
   if (ids.includes(workflowId)) return false;
-  const tmp = `${registryFile}.tmp`;
-  writeFileSync(tmp, JSON.stringify([...ids, workflowId].sort((a, b) => a - b)));
-  renameSync(tmp, registryFile);
+  writeFileAtomic(registryFile, JSON.stringify([...ids, workflowId].sort((a, b) => a - b)));
   return true;
 }
 
-export function readRegistry(registryFile: string): number[] {
-  return existsSync(registryFile) ? (JSON.parse(readFileSync(registryFile, 'utf8')) as number[]) : [];
+export function readRegistry(registryFile: string, log: (line: string) => void = console.error): number[] {
+  const read = readStateFile(registryFile, RegistrySchema);
+  if (read.kind === 'corrupt')
+    log(
+      `torc forwarder: watch list unreadable (${read.reason}); kept as ${read.movedTo}: run \`rebound watch <id>\` again for each workflow (those in the config are watched)`,
+    );
+  return read.kind === 'ok' ? read.value : [];
 }
 
 /**
@@ -76,14 +84,19 @@ export class TorcForwarder {
   private readonly state: Record<string, WorkflowState>;
 
   constructor(private readonly opts: TorcForwarderOptions) {
-    this.state = existsSync(opts.stateFile)
-      ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as Record<string, WorkflowState>)
-      : {};
+    const read = readStateFile(opts.stateFile, ForwarderStateSchema);
+    this.state = read.kind === 'ok' ? read.value : {};
+    // Rebuilt from Torc: every result is posted again on the first reconcile, and the service keeps one
+    // of each (the ids are the same).
+    if (read.kind === 'corrupt')
+      opts.log(
+        `torc forwarder: state file unreadable (${read.reason}); kept as ${read.movedTo}, rebuilding from Torc`,
+      );
   }
 
   /** Starts streams for newly registered workflows and reconciles every watched one (the poll backstop). */
   async sync(): Promise<void> {
-    for (const id of readRegistry(this.opts.registryFile)) {
+    for (const id of readRegistry(this.opts.registryFile, this.opts.log)) {
       if (!this.streams.has(id)) this.follow(id);
     }
     await Promise.all([...this.streams.keys()].map((id) => this.reconcile(id)));
@@ -189,7 +202,7 @@ export class TorcForwarder {
 
   private jobFinished(r: TorcResult, job: TorcJob, rr: TorcResourceRequirements, now: string): Event {
     return {
-      id: `torc-job:${r.workflow_id}:${resultKey(r)}`,
+      id: eventIds.torcJob(r.workflow_id, resultKey(r)),
       version: 1,
       source: 'relay:torc',
       occurredAt: now,
@@ -227,7 +240,7 @@ export class TorcForwarder {
       rrMembers[key] = members;
     }
     return {
-      id: `torc-complete:${workflowId}:${runId}`,
+      id: eventIds.torcCompleted(workflowId, runId),
       version: 1,
       source: 'relay:torc',
       occurredAt: now,
@@ -265,7 +278,7 @@ export class TorcForwarder {
     );
     state.ended = [...(state.ended ?? []), ...gone.map((x) => String(x.scheduler_id))].slice(-1000);
     return gone.map((x) => ({
-      id: `allocation-ended:${workflowId}:${x.scheduler_id}`,
+      id: eventIds.allocationEnded(workflowId, String(x.scheduler_id)),
       version: 1 as const,
       source: 'relay:torc',
       occurredAt: now,
@@ -290,7 +303,7 @@ export class TorcForwarder {
     const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
     const used = new Set(ready.map((j) => j.resource_requirements_id));
     return {
-      id: `torc-census:${workflowId}:${Date.parse(now)}`,
+      id: eventIds.torcCensus(workflowId, Date.parse(now)),
       version: 1,
       source: 'relay:torc',
       occurredAt: now,
@@ -311,8 +324,7 @@ export class TorcForwarder {
   }
 
   private save(): void {
-    writeFileSync(`${this.opts.stateFile}.tmp`, JSON.stringify(this.state));
-    renameSync(`${this.opts.stateFile}.tmp`, this.opts.stateFile);
+    writeFileAtomic(this.opts.stateFile, JSON.stringify(this.state));
   }
 }
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { RUNNER_BUFFER_SECONDS } from '../core/allocation.ts';
 import { ConfigError } from '../core/errors.ts';
 import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, type Profile, parseProfile } from '../core/profiles.ts';
@@ -12,9 +13,9 @@ export const ServiceConfigSchema = z.strictObject({
   torc: z
     .strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */
-      runnerBufferSeconds: z.number().int().nonnegative().default(180),
+      runnerBufferSeconds: z.number().int().nonnegative().default(RUNNER_BUFFER_SECONDS),
     })
-    .default({ runnerBufferSeconds: 180 }),
+    .default({ runnerBufferSeconds: RUNNER_BUFFER_SECONDS }),
 });
 
 export interface ServiceConfig {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { JobEvidence } from '../../core/evidence.ts';
-import { type FailedJob, planRecovery, type RecoveryState } from '../../core/planner.ts';
+import { planRecovery } from '../../core/planner.ts';
 import { parsePolicy, policyFor } from '../../core/policy.ts';
 import { KESTREL, parseProfile } from '../../core/profiles.ts';
+import type { FailedJob, RecoveryState } from '../../core/recovery-state.ts';
 import { GiB, HOUR, MiB } from '../../core/units.ts';
 
 const NOW = new Date('2026-11-25T12:00:00Z');

@@ -24,6 +24,10 @@ describe('policy', () => {
     [{ unknownFailureHook: 'rm -rf /' }, 'policy.unknownFailureHook'],
     [{ overrides: { wf: { maxRetries: 'three' } } }, 'policy.overrides.wf.maxRetries'],
     [{ maxRetry: 3 }, 'policy'],
+    // The key is the workload a tag or `rebound watch` makes; "torc:7" never matched anything.
+    [{ overrides: { 'torc:7': { maxRetries: 1 } } }, 'policy.overrides.torc:7: not a workload'],
+    [{ overrides: { '~untagged': { maxRetries: 1 } } }, 'policy.overrides.~untagged: not a workload'],
+    [{ overrides: { 'torc-wfx': { maxRetries: 1 } } }, 'policy.overrides.torc-wfx: not a workload'],
   ])('rejects %j naming the field', (input, path) => {
     expect(() => parsePolicy(input)).toThrow(path);
   });
@@ -31,9 +35,9 @@ describe('policy', () => {
   it('applies a per-workload override over the defaults', () => {
     const p = parsePolicy({
       maxRetries: 3,
-      overrides: { 'torc:7': { maxRetries: 1, autoSchedule: { cooldownSeconds: 5 } } },
+      overrides: { 'torc-wf7': { maxRetries: 1, autoSchedule: { cooldownSeconds: 5 } } },
     });
-    expect(policyFor(p, 'torc:7')).toMatchObject({
+    expect(policyFor(p, 'torc-wf7')).toMatchObject({
       maxRetries: 1,
       memoryMultiplier: 1.5,
       autoSchedule: { cooldownSeconds: 5, threshold: 5 },

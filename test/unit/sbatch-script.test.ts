@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PlannedAllocation } from '../../core/allocation.ts';
-import { plainJobResubmission, sbatchOptions, torcAllocationSubmission } from '../../core/sbatch-script.ts';
+import {
+  outputPattern,
+  plainJobResubmission,
+  sbatchOptions,
+  torcAllocationSubmission,
+} from '../../core/sbatch-script.ts';
 import { capturedJobFromScontrol, parseScontrolRecord } from '../../core/scontrol.ts';
 import { shellCommand, shellQuote } from '../../core/shell-quote.ts';
 import { formatTag, parseTag } from '../../core/tag.ts';
@@ -164,6 +169,16 @@ describe('plain job resubmission', () => {
       '--comment=rebound:train/c1',
     ]);
     expect(sub.script).toBe(job.script);
+  });
+
+  it.each([
+    ['/home/u42/proj42/out-42.log', '/home/u42/proj42/out-%j.log'],
+    ['/scratch/42/slurm-42.out', '/scratch/42/slurm-%j.out'],
+    ['/o/run-420.log', '/o/run-420.log'],
+    ['/o/out42.42.log', '/o/out%j.%j.log'],
+    ['relative-42', 'relative-%j'],
+  ])('restores the job id (42) as a pattern only in the file name: $0', (expanded, pattern) => {
+    expect(outputPattern(expanded, '42')).toBe(pattern);
   });
 
   it.each(HOSTILE)('keeps a hostile job name as one sbatch argument: %j', (name) => {

@@ -1,0 +1,83 @@
+import type { Cause } from './diagnose.ts';
+import { assertNever } from './never.ts';
+import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
+
+const STOP_TEXT = {
+  'max-retries': (maxRetries) => `Max retries (${maxRetries}) exceeded. Manual intervention required.`,
+  'nothing-recoverable': (_, unknown) =>
+    `No recoverable jobs found. ${unknown} job(s) failed with unknown causes.`,
+  'limits-unknown': () =>
+    'No recoverable jobs found: the limits to raise are unknown. Resubmit by hand with a larger request.',
+  'exceeds-partitions': () => 'No recoverable jobs found: every retry would exceed the largest partition.',
+  'nothing-failed': () => 'Nothing to recover: no job failed.',
+} satisfies Record<StopReason, (maxRetries: number, unknown: number) => string>;
+
+/** The plan in words: a decision line per job, then what recovery does (or why it stops). */
+export function planReport(plan: Plan, maxRetries: number, unknown: number): string[] {
+  const lines: string[] = [];
+  for (const d of plan.decisions) lines.push(decisionLine(d));
+  if (plan.outcome === 'stop')
+    return [...lines, STOP_TEXT[plan.stopReason ?? 'nothing-recoverable'](maxRetries, unknown)];
+  for (const a of plan.actions) lines.push(...actionLines(a, unknown));
+  lines.unshift(`Recovery attempt ${plan.attempt}/${maxRetries} for ${plan.workload}`);
+  return lines;
+}
+
+/** What an action does, in words, rendered from its typed fields (an unknown value is left out, never "undefined"). */
+function actionLines(a: PlanAction, unknown: number): string[] {
+  switch (a.type) {
+    case 'update-resources':
+      return [
+        a.cloneAs
+          ? `Resource requirements "${a.rrName}" copied to "${a.cloneAs}" for job(s) ${a.jobIds.join(', ')}: memory ${a.memory}, runtime ${a.runtime}`
+          : `Resource requirements "${a.rrName}" updated in place: memory ${a.memory}, runtime ${a.runtime}`,
+      ];
+    case 'run-hook':
+      return [`Running recovery hook "${a.hook}" for ${unknown} unknown failure(s)`];
+    case 'reset-jobs':
+      return [`Resetting ${a.jobIds.length} job(s): ${a.jobIds.join(', ')}`];
+    case 'submit-allocations': {
+      const total = a.allocations.reduce((n, x) => n + x.count, 0);
+      return [
+        `Submitting ${total} allocation(s) in ${a.allocations.length} group(s)`,
+        ...a.allocations.map(
+          (x) =>
+            `  ${x.name}: ${x.count} x ${x.nodes} node(s) on ${x.partition}, ${x.walltime}, --mem=${x.mem}, ${x.jobIds.length} job(s)${x.deferred ? ', deferred until ready' : ''}`,
+        ),
+      ];
+    }
+    case 'resubmit-job': {
+      const r = a.resources;
+      const options = [
+        r.mem && `--mem=${r.mem}`,
+        r.time && `--time=${r.time}`,
+        r.partition && `--partition=${r.partition}`,
+      ].filter(Boolean);
+      return [
+        `Resubmitting job ${a.jobId} with ${options.length ? options.join(' ') : 'its own options unchanged'}`,
+      ];
+    }
+    default:
+      return assertNever(a, 'plan action');
+  }
+}
+
+const CAUSE_TEXT = {
+  oom: 'OOM detected',
+  timeout: 'Timeout detected',
+  transient: 'Transient failure',
+  unknown: 'Unknown failure',
+  cancelled: 'Cancelled',
+  success: 'Completed',
+} as const satisfies Record<Cause, string>;
+
+function decisionLine(d: Decision): string {
+  const head = `Job ${d.jobId} (${d.jobName}): ${CAUSE_TEXT[d.cause]}`;
+  const change = d.changes
+    .map(
+      (c) => `${c.what === 'partition' ? 'moving partition' : `increasing ${c.what}`} ${c.from} -> ${c.to}`,
+    )
+    .join(', ');
+  if (d.retry) return change ? `${head}, ${change}` : `${head} (${d.summary}), ${d.note}`;
+  return `${head} (${d.summary}); ${d.note}`;
+}

@@ -1,0 +1,54 @@
+import type { PendingJob, ResourceGroup } from './allocation.ts';
+import type { Diagnosis } from './diagnose.ts';
+import type { JobEvidence } from './evidence.ts';
+import type { Limits } from './heuristics.ts';
+import type { Profile } from './profiles.ts';
+
+// What the planner takes (core/planner.ts): the failed jobs of a workload with what they ran with, and for
+// Torc the rows they share and what is already pending.
+
+export interface FailedJob {
+  id: string;
+  name: string;
+  evidence: JobEvidence;
+  /** Given when already made (e.g. stored with the job); otherwise the planner diagnoses. */
+  diagnosis?: Diagnosis;
+  /** What it ran with; absent when the source did not say (then that limit cannot be scaled). */
+  limits: Partial<Limits>;
+  cpus: number;
+  gpus: number;
+  /** Plain Slurm: the partition it ran in. */
+  partition?: string;
+  /** Torc: its resource requirements row. */
+  rr?: { id: number; name: string };
+  /** Torc: it depends on a job that is not complete, so its allocation is deferred. */
+  waits?: boolean;
+}
+
+export interface RecoveryState {
+  kind: 'slurm' | 'torc';
+  workload: string;
+  profile: Profile;
+  /** Jobs that ended since the last attempt, successes included (they are reported, never retried). */
+  jobs: FailedJob[];
+  /** Torc: every job id using each resource-requirements row, to know whether a change covers the row. */
+  rrMembers?: Record<number, number[]>;
+  /** Torc: jobs already pending and their rows, planned into allocations together with the reset jobs. */
+  pending?: { jobs: PendingJob[]; groups: ResourceGroup[] };
+  /** Torc: allocation time the runner cannot use for jobs (default 180 s). */
+  runnerBufferSeconds?: number;
+}
+
+/** A job the plan retries, with its next limits and the partition they fit. */
+export interface Candidate {
+  job: FailedJob;
+  diagnosis: Diagnosis;
+  next: Limits;
+  partition?: string;
+}
+
+/** An unknown limit as 0: never escalated (its cause is another), never changed, never requested. */
+export const known = (limits: Partial<Limits>): Limits => ({
+  memoryBytes: limits.memoryBytes ?? 0,
+  runtimeSeconds: limits.runtimeSeconds ?? 0,
+});

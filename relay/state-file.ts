@@ -1,0 +1,59 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import type * as z from 'zod';
+import { describeIssues } from '../core/zod-errors.ts';
+
+// The relay's state files (watcher cursor, forwarder progress, the watch registry, spooled events): written
+// so that a crash leaves the old file or the new one, never half of either, and read back through their
+// schema, so a damaged file is reported and rebuilt instead of crashing the relay at start-up.
+
+/** Temp file + fsync + rename + fsync of the folder: the rename is durable once this returns. */
+export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+export type StateRead<T> =
+  | { kind: 'missing' }
+  | { kind: 'ok'; value: T }
+  /** Unreadable: the reason, and when the file was last written (a rebuild starts from there). */
+  | { kind: 'corrupt'; reason: string; modifiedAt: number; movedTo: string };
+
+/** Reads and validates a state file; a corrupt one is moved aside (`<file>.corrupt-<time>`) for a person. */
+export function readStateFile<T>(path: string, schema: z.ZodType<T>, now = Date.now()): StateRead<T> {
+  if (!existsSync(path)) return { kind: 'missing' };
+  let reason: string;
+  try {
+    const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    if (parsed.success) return { kind: 'ok', value: parsed.data };
+    reason = describeIssues(parsed.error, 'state').join('; ');
+  } catch (error) {
+    reason = (error as Error).message;
+  }
+  const modifiedAt = statSync(path).mtimeMs;
+  const movedTo = `${path}.corrupt-${now}`;
+  renameSync(path, movedTo);
+  return { kind: 'corrupt', reason, modifiedAt, movedTo };
+}
