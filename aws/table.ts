@@ -26,6 +26,3 @@ export function tableDefinition(name: string): CreateTableCommandInput {
     })),
   };
 }
-
-/** Expiring items (processed events, accepted message ids) carry this attribute, in epoch seconds. */
-export const TTL_ATTRIBUTE = 'ExpiresAt';

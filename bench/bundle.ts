@@ -6,6 +6,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { target, verdict } from './targets.ts';
 
 const FUNCTIONS = ['api', 'worker', 'auto-schedule'];
 const out = mkdtempSync(join(tmpdir(), 'rebound-bundle-'));
@@ -60,4 +61,7 @@ for (const name of FUNCTIONS) {
   console.log(
     `${name.padEnd(15)} ${`${kb.toFixed(0)} KB`.padEnd(10)} ${times[2]!.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times[4]!.toFixed(0)})`,
   );
+  target(`${name} bundle`, kb, '<', 1024, 'KB');
+  target(`${name} cold init (median)`, times[2]!, '<', 150, 'ms');
 }
+verdict('bench:bundle');

@@ -7,6 +7,7 @@ import { parsePolicy, policyFor } from '../core/policy.ts';
 import { KESTREL } from '../core/profiles.ts';
 import type { FailedJob, RecoveryState } from '../core/recovery-state.ts';
 import { GiB, HOUR } from '../core/units.ts';
+import { target, verdict } from './targets.ts';
 
 const JOBS = 100_000;
 const FAILED = 10_000;
@@ -82,7 +83,7 @@ function buildState(): RecoveryState {
 }
 
 const state = buildState();
-const policy = policyFor(parsePolicy({}), 'torc:bench');
+const policy = policyFor(parsePolicy({}), 'torc-wf1');
 const runs: number[] = [];
 let plan = planRecovery(state, policy, { attemptsUsed: 0 }, new Date());
 for (let i = 0; i < 5; i++) {
@@ -102,3 +103,6 @@ console.log(
   `  wall time: median ${runs[2]!.toFixed(1)} ms, worst ${runs[4]!.toFixed(1)} ms (target < 1000 ms)`,
 );
 console.log(`  peak memory (process max RSS): ${peakMb.toFixed(0)} MB (target < 256 MB)`);
+target('plan wall time (median)', runs[2]!, '<', 1000, 'ms');
+target('peak memory', peakMb, '<', 256, 'MB');
+verdict('bench:plan');

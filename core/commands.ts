@@ -12,7 +12,7 @@ import { IdSchema, SlurmJobIdSchema } from './ids.ts';
  */
 export const PROTOCOL = 1;
 
-export const CommandBaseSchema = z.object({
+const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
   id: IdSchema,
   /** The relay protocol the command needs (commands from before versioning are protocol 1). */
@@ -38,7 +38,7 @@ export const SlurmResourcesSchema = z.object({
     .optional(),
 });
 
-export const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
+const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
   type: z.literal('slurm.resubmit'),
   /** The job whose captured script and options are resubmitted. */
   jobId: SlurmJobIdSchema,
@@ -47,14 +47,14 @@ export const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
   resources: SlurmResourcesSchema,
 });
 
-export const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({
+const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({
   type: z.literal('slurm.enrich'),
   jobId: SlurmJobIdSchema,
   /** The event whose evidence is incomplete; the relay posts a slurm.sacct event in its place. */
   eventId: IdSchema,
 });
 
-export const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({
+const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.update-resources'),
   workflowId: z.number().int().positive(),
   resourceRequirementsId: z.number().int().positive(),
@@ -65,7 +65,7 @@ export const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({
   runtime: z.string().min(2),
 });
 
-export const ResetTorcJobsCommandSchema = CommandBaseSchema.extend({
+const ResetTorcJobsCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.reset-jobs'),
   workflowId: z.number().int().positive(),
   jobIds: z.array(z.number().int().positive()).min(1),
@@ -91,7 +91,7 @@ export const PlannedAllocationSchema = z.object({
   jobIds: z.array(z.number().int()),
 });
 
-export const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
+const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.submit-allocations'),
   workflowId: z.number().int().positive(),
   /** Deterministic names (`<rr>_a<attempt>`): a repeated command finds what it already submitted. */
@@ -99,13 +99,13 @@ export const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({
 });
 
 /** Orphan cleanup for one ended allocation: its jobs still marked running become failed (−128). */
-export const CleanupTorcAllocationCommandSchema = CommandBaseSchema.extend({
+const CleanupTorcAllocationCommandSchema = CommandBaseSchema.extend({
   type: z.literal('torc.cleanup-allocation'),
   workflowId: z.number().int().positive(),
   slurmJobId: SlurmJobIdSchema,
 });
 
-export const RunHookCommandSchema = CommandBaseSchema.extend({
+const RunHookCommandSchema = CommandBaseSchema.extend({
   type: z.literal('hook.run'),
   hook: HookNameSchema,
   workflowId: z.number().int().positive().optional(),

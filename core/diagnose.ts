@@ -3,11 +3,11 @@ import type { JobEvidence } from './evidence.ts';
 import { ORPHANED_RETURN_CODE } from './torc-model.ts';
 import { formatBytes } from './units.ts';
 
-export const CAUSES = ['oom', 'timeout', 'transient', 'cancelled', 'success', 'unknown'] as const;
+const CAUSES = ['oom', 'timeout', 'transient', 'cancelled', 'success', 'unknown'] as const;
 export const CauseSchema = z.enum(CAUSES);
 export type Cause = z.infer<typeof CauseSchema>;
 
-export const DiagnosisSchema = z.object({
+const DiagnosisSchema = z.object({
   cause: CauseSchema,
   confidence: z.enum(['high', 'medium', 'low']),
   /** Each signal looked at, its value and what it pointed to ("neutral" when it decided nothing). */

@@ -8,7 +8,7 @@ import { TorcResultStatusSchema } from './torc-model.ts';
 
 const Text = z.string().max(4096);
 
-export const EnvelopeSchema = z.object({
+const EnvelopeSchema = z.object({
   /** Idempotency key: a repeated id is accepted and ignored. */
   id: Id,
   version: z.literal(1),
@@ -29,7 +29,7 @@ const SlurmJobBase = z.object({
 });
 
 /** jobcomp/script: final state and exit code, once per job; no MaxRSS, no comment. */
-export const SlurmJobcompEventSchema = EnvelopeSchema.extend({
+const SlurmJobcompEventSchema = EnvelopeSchema.extend({
   type: z.literal('slurm.jobcomp'),
   data: SlurmJobBase.extend({
     state: z.string().min(1),
@@ -42,7 +42,7 @@ export const SlurmJobcompEventSchema = EnvelopeSchema.extend({
 });
 
 /** EpilogSlurmctld / Epilog: no state; raw wait status and "exit:signal". Incomplete evidence by design. */
-export const SlurmEpilogEventSchema = EnvelopeSchema.extend({
+const SlurmEpilogEventSchema = EnvelopeSchema.extend({
   type: z.literal('slurm.epilog'),
   data: SlurmJobBase.extend({
     rawExitStatus: z.number().int().nonnegative().optional(),
@@ -52,7 +52,7 @@ export const SlurmEpilogEventSchema = EnvelopeSchema.extend({
 });
 
 /** The relay's sacct watcher (and enrichment): the only source of MaxRSS. */
-export const SlurmSacctEventSchema = EnvelopeSchema.extend({
+const SlurmSacctEventSchema = EnvelopeSchema.extend({
   type: z.literal('slurm.sacct'),
   data: SlurmJobBase.extend({
     state: z.string().min(1),
@@ -80,7 +80,7 @@ const TorcRrSchema = z.object({
 export type TorcRr = z.infer<typeof TorcRrSchema>;
 
 /** A Torc job reached a terminal status, enriched by the forwarder with its result and resources. */
-export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
+const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.job.finished'),
   data: z.object({
     workflowId: z.number().int().positive(),
@@ -101,7 +101,7 @@ export const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
  * torc.job.finished events of that run. It carries what recovery needs besides those: which jobs failed,
  * which were cancelled behind them, and which jobs share each resource-requirements row.
  */
-export const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
+const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.workflow.completed'),
   data: z.object({
     workflowId: z.number().int().positive(),
@@ -121,7 +121,7 @@ export const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
  * What auto-schedule decides on, posted by the forwarder when it changes: the jobs ready to run (with
  * their attempt: > 1 means a failure handler retried them) and how many allocations are pending or active.
  */
-export const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
+const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.workflow.census'),
   data: z.object({
     workflowId: z.number().int().positive(),
@@ -141,7 +141,7 @@ export const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
 });
 
 /** A Slurm allocation that ran Torc's job runner is gone (from squeue/sacct or the allocation's jobcomp). */
-export const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
+const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
   type: z.literal('slurm.allocation.ended'),
   data: z.object({
     workflowId: z.number().int().positive(),
@@ -152,7 +152,7 @@ export const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
 });
 
 /** The relay's report on a command it executed. */
-export const CommandResultEventSchema = EnvelopeSchema.extend({
+const CommandResultEventSchema = EnvelopeSchema.extend({
   type: z.literal('relay.command.result'),
   data: z.object({
     commandId: Id,

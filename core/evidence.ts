@@ -6,7 +6,7 @@ import { TorcResultStatusSchema } from './torc-model.ts';
 import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';
 
 /** Everything known about how one job ended, normalised from any source; diagnosis reads only this. */
-export const JobEvidenceSchema = z.object({
+const JobEvidenceSchema = z.object({
   /** Slurm's final job state, first word only ("CANCELLED by 0" → "CANCELLED"). Absent for epilog events. */
   slurmState: z.string().optional(),
   slurmReason: z.string().optional(),

@@ -13,7 +13,7 @@ export type PartitionChoice =
   | { ok: false; reason: string };
 
 /** Inclusive limits, as Slurm applies them; a CPU-only request may use a GPU partition, a GPU request must. */
-export function fits(p: Partition, r: ResourceRequest): boolean {
+function fits(p: Partition, r: ResourceRequest): boolean {
   return (
     r.cpus <= p.cpusPerNode &&
     r.memoryBytes <= p.memoryMb * MiB &&

@@ -11,7 +11,7 @@ const ChangeSchema = z.object({
   to: z.string(),
 });
 
-export const DecisionSchema = z.object({
+const DecisionSchema = z.object({
   jobId: z.string(),
   jobName: z.string(),
   cause: CauseSchema,
@@ -22,7 +22,7 @@ export const DecisionSchema = z.object({
   note: z.string(),
 });
 
-export const PlanActionSchema = z.discriminatedUnion('type', [
+const PlanActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resubmit-job'), jobId: z.string(), resources: SlurmResourcesSchema }),
   z.object({
     type: z.literal('update-resources'),
@@ -38,7 +38,7 @@ export const PlanActionSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('submit-allocations'), allocations: z.array(PlannedAllocationSchema) }),
 ]);
 
-export const STOP_REASONS = [
+const STOP_REASONS = [
   'max-retries',
   'nothing-recoverable',
   'exceeds-partitions',
@@ -46,7 +46,7 @@ export const STOP_REASONS = [
   'nothing-failed',
 ] as const;
 
-export const PlanSchema = z.object({
+const PlanSchema = z.object({
   workload: z.string(),
   kind: z.enum(['slurm', 'torc']),
   /** The attempt this plan would use (attempts used + 1). */

@@ -38,7 +38,6 @@ export const PolicySchema = BasePolicySchema.extend({
 
 export type Policy = z.infer<typeof PolicySchema>;
 export type EffectivePolicy = z.infer<typeof BasePolicySchema>;
-export type PolicyInput = z.input<typeof PolicySchema>;
 
 /** Validates a policy; an invalid one fails with the path of each bad field ("policy.maxRetries: …"). */
 export function parsePolicy(input: unknown): Policy {

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors.ts';
 import { describeIssues } from './zod-errors.ts';
 
-export const PartitionSchema = z.strictObject({
+const PartitionSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a Slurm partition name'),
   cpusPerNode: z.number().int().positive(),
   memoryMb: z.number().int().positive(),
@@ -16,7 +16,7 @@ export const PartitionSchema = z.strictObject({
   defaultQos: z.string().optional(),
 });
 
-export const ProfileSchema = z.strictObject({
+const ProfileSchema = z.strictObject({
   name: z.string().min(1),
   displayName: z.string().min(1),
   partitions: z.array(PartitionSchema).min(1),

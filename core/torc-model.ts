@@ -5,7 +5,7 @@ import * as z from 'zod';
 // enum (§7.5), resource requirements need every field (§7.10), optional fields are left out rather than
 // null. Unknown fields pass through (`looseObject`): a newer server must not break the relay.
 
-export const TorcJobStatusSchema = z.enum([
+const TorcJobStatusSchema = z.enum([
   'uninitialized',
   'blocked',
   'ready',

@@ -7,7 +7,7 @@ import { ingest } from '../service/ingest.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
 
-export const MAX_BODY_BYTES = 256 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
 
 export interface AppOptions {
   events: EventQueue;
@@ -19,7 +19,7 @@ export interface AppOptions {
 }
 
 /** Rejects any request whose body is not signed with the shared secret inside the time window. */
-export function signatureAuth(opts: { secret: string }): MiddlewareHandler {
+function signatureAuth(opts: { secret: string }): MiddlewareHandler {
   return async function signatureAuth(c, next) {
     const body = await c.req.text();
     const verdict = verifySignature(
@@ -38,7 +38,7 @@ export function signatureAuth(opts: { secret: string }): MiddlewareHandler {
  * bodyLimit touches `req.raw.body`, which makes @hono/node-server build a full web Request and stream for
  * every POST (a fifth of the webhook's CPU under load). Chunked bodies still go through bodyLimit.
  */
-export function limitBody(maxSize: number): MiddlewareHandler {
+function limitBody(maxSize: number): MiddlewareHandler {
   const onError = (c: Context) => c.json({ error: `body larger than ${maxSize} bytes` }, 413);
   const streamed = bodyLimit({ maxSize, onError });
   return async function limitBody(c, next) {

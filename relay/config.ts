@@ -8,7 +8,7 @@ import { describeIssues } from '../core/zod-errors.ts';
  * The relay's own config (the "relay" section of rebound.config.json): what it may run and where Torc is.
  * Hooks are allow-listed here by name → argument vector; a command can only name one.
  */
-export const RelayConfigSchema = z.strictObject({
+const RelayConfigSchema = z.strictObject({
   hooks: z.record(HookNameSchema, z.array(z.string().min(1)).min(1)).default({}),
   torc: z
     .strictObject({

@@ -6,7 +6,7 @@ import { BUILTIN_PROFILES, type Profile, parseProfile } from '../core/profiles.t
 import { describeIssues } from '../core/zod-errors.ts';
 
 /** What the service needs besides its adapters: the recovery policy and the cluster's partitions. */
-export const ServiceConfigSchema = z.strictObject({
+const ServiceConfigSchema = z.strictObject({
   policy: PolicySchema.default(PolicySchema.parse({})),
   /** A built-in profile name ("kestrel") or a custom profile object. */
   profile: z.union([z.string(), z.unknown()]).default('kestrel'),

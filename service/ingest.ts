@@ -3,7 +3,7 @@ import { type Event, EventSchema } from '../core/events.ts';
 import type { EventQueue } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
-export const MAX_BATCH = 100;
+const MAX_BATCH = 100;
 const BatchSchema = z.union([EventSchema, z.array(EventSchema).min(1).max(MAX_BATCH)]);
 
 export type IngestResult = { ok: true; accepted: number } | { ok: false; errors: string[] };

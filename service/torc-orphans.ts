@@ -13,7 +13,7 @@ import { command, send } from './effects.ts';
 // (relay/torc-executor.ts), so a job that merely carries an allocation's tag changes nothing.
 
 /** Orphan cleanup for one allocation. */
-export function cleanupCommand(workflowId: number, slurmJobId: string, createdAt: string): Command {
+function cleanupCommand(workflowId: number, slurmJobId: string, createdAt: string): Command {
   const workload = torcWorkload(workflowId);
   return command({
     type: 'torc.cleanup-allocation',

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedHeaders } from '../../service/signature.ts';
 import { type Emulators, startEmulators } from '../aws/emulators.ts';
 import { startLambdaHost } from '../aws/lambda-host.ts';
-import { jobsOf, LAB_PROFILE, SLURM_CONF, SLURM_DIR, submit, waitFor } from './harness.ts';
+import { LAB_PROFILE } from '../support/lab-profile.ts';
+import { jobsOf, SLURM_CONF, SLURM_DIR, submit, waitFor } from './harness.ts';
 
 // Acceptance for the AWS shell: scenarios 1 and 5 of the local suite with the AWS adapters — the api and
 // worker functions invoked as Lambda invokes them, DynamoDB Local, fauxqs for SQS — the relay in AWS mode

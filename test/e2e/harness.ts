@@ -7,15 +7,6 @@ import { signedHeaders } from '../../service/signature.ts';
 export const SLURM_DIR = process.env.REBOUND_SLURM_DIR ?? '/var/tmp/rebound-slurm';
 export const SLURM_CONF = join(SLURM_DIR, 'etc', 'slurm.conf');
 
-/** The test cluster's partitions (scripts/slurm-env.sh) as a Rebound profile: one 2-CPU node. */
-export const LAB_PROFILE = {
-  name: 'rebound-lab',
-  displayName: 'Rebound test cluster',
-  partitions: [
-    { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
-    { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
-  ],
-};
 const ROOT = join(import.meta.dirname, '..', '..');
 const slurmEnv = { ...process.env, SLURM_CONF };
 

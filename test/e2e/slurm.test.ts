@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobsOf, LAB_PROFILE, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
+import { LAB_PROFILE } from '../support/lab-profile.ts';
+import { jobsOf, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
 
 // End to end on a real Slurm (scripts/slurm-env.sh): jobcomp hook → webhook → queue → worker → relay →
 // sbatch. Workload names carry a run id so earlier runs' accounting never counts.

@@ -2,8 +2,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_PROFILE } from '../support/lab-profile.ts';
 import { TorcDouble, type WorkflowSpec } from '../support/torc-double.ts';
-import { LAB_PROFILE, ReboundProcess, slurm, waitFor } from './harness.ts';
+import { ReboundProcess, slurm, waitFor } from './harness.ts';
 
 // Torc workflows end to end on the real Slurm: a Torc server (test double, validated against Torc's
 // OpenAPI), Rebound (`rebound start` + `rebound watch`), and Torc's runner (a stand-in, also a test

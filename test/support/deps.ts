@@ -1,18 +1,9 @@
 import type { Command } from '../../core/commands.ts';
 import { parseServiceConfig } from '../../service/config.ts';
 import type { ServiceDeps } from '../../service/deps.ts';
+import { LAB_PROFILE } from './lab-profile.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { MemoryStore } from './memory-store.ts';
-
-/** The test cluster's partitions as a profile: one 2-CPU node, a 1-minute `short` and an unlimited `long`. */
-export const LAB_PROFILE = {
-  name: 'rebound-lab',
-  displayName: 'Rebound test cluster',
-  partitions: [
-    { name: 'short', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 60 },
-    { name: 'long', cpusPerNode: 2, memoryMb: 20_000, maxWalltimeSeconds: 'UNLIMITED' },
-  ],
-};
 
 export interface TestDeps extends ServiceDeps {
   store: MemoryStore;
