@@ -1,4 +1,4 @@
-/* Hand-written: `sst dev`/`deploy` generate this file, which cannot run offline (aws-local.md). */
+/* Hand-written: `sst dev`/`deploy` generate this file, which cannot run offline. */
 /// <reference path="./.sst/platform/config.d.ts" />
 import 'sst';
 

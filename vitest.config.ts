@@ -39,9 +39,11 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
-          // Scenarios inside a file run concurrently; the files too (each Rebound process gets its own
-          // events from the test hook router, test/e2e/global-setup.ts).
-          fileParallelism: false,
+          // The files run side by side and so do the scenarios inside them: each Rebound process gets the
+          // hook events of its own workloads (the test cluster's hook router, scripts/slurm-env.sh), and the
+          // lab node is declared with enough CPUs that their jobs do not queue behind each other.
+          fileParallelism: true,
+          maxConcurrency: 20,
         },
       },
     ],

@@ -24,7 +24,7 @@ export interface AllocationOptions {
   walltimeMultiplier?: number;
   /**
    * Time an allocation cannot spend on jobs: Torc's runner stops at end − 2 × expiration buffer (60 s each)
-   * and claims only jobs that fit the rest floored to minutes (torc-slurm.md §8 B7), plus start-up.
+   * and claims only jobs that fit the rest floored to minutes, plus start-up.
    */
   runnerBufferSeconds?: number;
   /** Makes names unique per recovery attempt, so a repeated submission is recognised, not doubled. */
@@ -61,9 +61,9 @@ export const RUNNER_BUFFER_SECONDS = 180;
 /**
  * Torc-style regenerate, corrected: groups pending jobs by (resource requirements, waits); packs as many
  * jobs per node as CPUs, memory and GPUs allow; sizes time slots from the walltime actually requested (Torc
- * uses the partition maximum and under-counts, §8 B1); multi-node jobs get multi-node allocations (§8 B3);
- * the allocation asks for the CPUs, memory and GPUs its jobs use (§8 B4/B5). Order and names are
- * deterministic (§8 B14).
+ * uses the partition maximum and under-counts); multi-node jobs get multi-node allocations;
+ * the allocation asks for the CPUs, memory and GPUs its jobs use. Order and names are
+ * deterministic.
  */
 export function planAllocations(
   jobs: readonly PendingJob[],

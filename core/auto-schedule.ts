@@ -8,7 +8,7 @@ import { resourceGroup } from './torc-state.ts';
 
 export type TorcCensus = EventOf<'torc.workflow.census'>['data'];
 
-/** Durable between ticks (a restart keeps the cooldown; Torc keeps it in memory, torc-recovery.md §10.26). */
+/** Durable between ticks (a restart keeps the cooldown; Torc keeps it in memory). */
 export interface AutoScheduleState {
   /** Schedules made so far: names each schedule's command and allocations. */
   count: number;
@@ -26,7 +26,7 @@ export type AutoScheduleDecision =
   | { schedule: true; why: string; jobIds: number[]; allocations: z.infer<typeof PlannedAllocationSchema>[] };
 
 /**
- * Torc's auto-schedule, on a tick, with its bugs fixed (torc-recovery.md §5, §10.27–28): no live
+ * Torc's auto-schedule, on a tick, with its bugs fixed: no live
  * allocation and jobs ready → schedule them now; otherwise at least `threshold` retry jobs (attempt > 1)
  * waiting, or any retry job waiting longer than the stranded timeout, schedule after the cooldown — and
  * only the retry jobs, not every pending job. A census older than the last schedule is not trusted (its

@@ -18,9 +18,9 @@ const DiagnosisSchema = z.object({
 });
 export type Diagnosis = z.infer<typeof DiagnosisSchema>;
 
-// Thresholds kept from Torc (torc-recovery.md §1.3), with its gaps closed: a kill late in the run is a
-// timeout only when something killed the job (Torc flags any late non-zero exit, §10.9), and an early
-// SIGKILL is an OOM whatever the 80–90 % band (§10.8), also for −1/−9 (§10.7).
+// Thresholds kept from Torc, with its gaps closed: a kill late in the run is a
+// timeout only when something killed the job (Torc flags any late non-zero exit), and an early
+// SIGKILL is an OOM whatever the 80–90 % band, also for −1/−9.
 const TIMEOUT_FRACTION = 0.9;
 const MEMORY_AT_LIMIT_FRACTION = 0.9;
 /** Slurm's marker for a job its cgroup OOM-killed (sacct ExitCode 0:125; wait status 253). */

@@ -19,8 +19,8 @@ export interface Escalation extends Limits {
 /**
  * New limits for one failed job. OOM raises memory only, timeout raises runtime only, anything else keeps
  * both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
- * growth), and a sampled peak below it must never shrink the request (Torc can, torc-recovery.md §10.2).
- * Results are rounded up (MiB, whole minutes), so 1g × 1.5 is 1536m, not Torc's 1g (§10.1).
+ * growth), and a sampled peak below it must never shrink the request (Torc can).
+ * Results are rounded up (MiB, whole minutes), so 1g × 1.5 is 1536m, not Torc's 1g.
  */
 export function escalate(
   cause: Cause,

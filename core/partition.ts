@@ -23,9 +23,9 @@ function fits(p: Partition, r: ResourceRequest): boolean {
 }
 
 /**
- * Deterministic best fit (Torc takes the first match in declaration order, torc-slurm.md §2.2): among the
+ * Deterministic best fit (Torc takes the first match in declaration order): among the
  * partitions that fit, prefer ones Slurm routes to without being named, then no GPUs for CPU-only work
- * (Torc sends 105–128-CPU jobs to GPU nodes, §8 B4), then the least memory, CPUs and walltime, so scarce
+ * (Torc sends 105–128-CPU jobs to GPU nodes), then the least memory, CPUs and walltime, so scarce
  * big nodes are used only when needed. Ties keep declaration order.
  */
 export function bestPartition(profile: Profile, r: ResourceRequest): Partition | undefined {

@@ -6,7 +6,7 @@ import { shellQuote } from './shell-quote.ts';
 
 /**
  * A submission is an argument vector for sbatch plus the script it submits. Options travel as arguments,
- * never as #SBATCH lines (Torc writes every value unescaped into #SBATCH lines, torc-slurm.md §8 S1): a
+ * never as #SBATCH lines (Torc writes every value unescaped into #SBATCH lines): a
  * newline in an argument is data to sbatch, while in a script it would be a new shell line. Values the
  * script itself needs are single-quoted.
  */

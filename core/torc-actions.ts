@@ -38,7 +38,7 @@ export function torcActions(
     g.jobIds.sort((a, b) => a - b);
     const members = state.rrMembers?.[g.rr.id];
     // In place only when the change covers every job of the row; otherwise the failing jobs get a copy,
-    // so completed and not-yet-run jobs keep their resources (Torc edits shared rows, §10.12).
+    // so completed and not-yet-run jobs keep their resources (Torc edits shared rows).
     const inPlace = members !== undefined && sameSet(members, g.jobIds);
     const n = (clonesPerRr.get(g.rr.id) ?? 0) + 1;
     if (!inPlace) clonesPerRr.set(g.rr.id, n);

@@ -1,8 +1,8 @@
 import * as z from 'zod';
 
 // Torc's wire models, the recovery subset, written by hand from torc-openapi.yaml with the server's real
-// behaviour where the spec drifts (torc-api.md §7): `pending_failed` exists (§7.4), status fields are the
-// enum (§7.5), resource requirements need every field (§7.10), optional fields are left out rather than
+// behaviour where the spec drifts: `pending_failed` exists, status fields are the
+// enum, resource requirements need every field, optional fields are left out rather than
 // null. Unknown fields pass through (`looseObject`): a newer server must not break the relay.
 
 const TorcJobStatusSchema = z.enum([
@@ -126,7 +126,7 @@ export const torcList = <T extends z.ZodType>(item: T) =>
     has_more: z.boolean(),
   });
 
-/** One SSE frame's data (not in the spec, §3.1); the lag warning `{dropped}` has no event_type. */
+/** One SSE frame's data (not in the spec); the lag warning `{dropped}` has no event_type. */
 export const TorcBroadcastEventSchema = z.looseObject({
   workflow_id: z.number().int(),
   timestamp: z.number().int(),
@@ -155,5 +155,5 @@ export const TorcResultStatusSchema = TorcJobStatusSchema.extract([
 ]);
 export const TORC_RESULT_STATUSES: readonly TorcJobStatus[] = TorcResultStatusSchema.options;
 
-/** Return code Torc's orphan cleanup gives a job whose allocation died (torc-api.md §1.5). */
+/** Return code Torc's orphan cleanup gives a job whose allocation died. */
 export const ORPHANED_RETURN_CODE = -128;

@@ -9,7 +9,7 @@ const deps = awsDeps();
 const app = handle(createApp({ ...deps, events: deps.events }));
 
 /**
- * AWS's payload v2 as @types/aws-lambda types it is not Hono's `LambdaEvent` (aws-local.md): no body is
+ * AWS's payload v2 as @types/aws-lambda types it is not Hono's `LambdaEvent`: no body is
  * `undefined` there and `null` here, and Hono wants authentication/authorizer fields a Function URL
  * request does not carry. Neither is read by the app (it authenticates by signature).
  */

@@ -15,6 +15,8 @@ export interface AppOptions {
   config: ServiceConfig;
   /** Shared with the hooks and the relay; never logged. */
   secret: string;
+  /** What /healthz adds to `ok` (the local runtime: queue depths, the worker's progress, the spool). */
+  health?: () => Record<string, unknown>;
   now?: () => Date;
 }
 
@@ -60,7 +62,8 @@ export function createApp(opts: AppOptions) {
     console.error(`request failed: ${err.name}: ${err.message}`);
     return c.json({ error: 'internal error' }, 500);
   });
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  // Unsigned on purpose (a load balancer or a person checks it); counts only, no workload names.
+  app.get('/healthz', (c) => c.json({ ok: true, ...opts.health?.() }));
 
   // Reads are signed too (over an empty body): workload state is not for anyone who finds the URL.
   app.use('/v1/*', limitBody(MAX_BODY_BYTES), signatureAuth({ secret: opts.secret }));

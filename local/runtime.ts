@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
@@ -29,13 +30,25 @@ export async function startLocal(
   const store = new SqliteStore(db);
   const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });
   const commands = new SqliteQueue<Command>(db, 'commands', { maxReceives: 5 });
-  const app = createApp({ events, store, config: settings.config, secret: settings.secret });
+  let worker: ReturnType<typeof startWorker> | undefined;
+  const app = createApp({
+    events,
+    store,
+    config: settings.config,
+    secret: settings.secret,
+    health: () => ({
+      events: events.stats(),
+      commands: commands.stats(),
+      worker: worker?.progress(),
+      spooled: spooled(settings.spoolDir),
+    }),
+  });
   const webhook = ingestFirst(app.fetch);
   const server = serve({ fetch: webhook.fetch, hostname: settings.host, port: settings.port });
   await new Promise<void>((ok, fail) => server.once('listening', ok).once('error', fail));
 
   const deps = { store, commands, config: settings.config, now: () => new Date() };
-  const worker = startWorker(events, deps, log, webhook.quiet);
+  worker = startWorker(events, deps, log, webhook.quiet);
 
   const relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
   const cluster = relay.cluster;
@@ -77,8 +90,17 @@ export async function startLocal(
     async stop() {
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
-      await Promise.all([worker.stop(), relay.stop(), tick.stop()]);
+      await Promise.all([worker?.stop(), relay.stop(), tick.stop()]);
       db.close();
     },
   };
+}
+
+/** Events waiting in the spool folder for the relay to post (the hooks write there when the service is down). */
+function spooled(dir: string): number {
+  try {
+    return readdirSync(dir).filter((n) => n.endsWith('.json')).length;
+  } catch {
+    return 0;
+  }
 }

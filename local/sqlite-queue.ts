@@ -102,10 +102,16 @@ export class SqliteQueue<T> implements MessageQueue<T> {
     return rows.map((r) => JSON.parse(r.body) as T);
   }
 
-  /** Messages not yet deleted (waiting or in flight), for status and tests. */
-  depth(): number {
-    return (
-      this.db.prepare(`SELECT count(*) n FROM q_${this.name} WHERE state = 'ready'`).get() as { n: number }
-    ).n;
+  /** What /healthz shows: messages waiting, leased (being handled), and dead-lettered. */
+  stats(now = Date.now()): { ready: number; leased: number; dead: number } {
+    const row = this.db
+      .prepare(
+        `SELECT coalesce(sum(state = 'ready' AND visible_at <= ?), 0) ready,
+                coalesce(sum(state = 'ready' AND visible_at > ?), 0) leased,
+                coalesce(sum(state = 'dead'), 0) dead
+         FROM q_${this.name} WHERE state IN ('ready', 'dead')`,
+      )
+      .get(now, now) as { ready: number; leased: number; dead: number };
+    return row;
   }
 }

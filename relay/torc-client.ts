@@ -44,7 +44,7 @@ export class TorcApiError extends Error {
   }
 }
 
-/** The server's maximum page (a larger `limit` is a 500, torc-api.md §2.1). */
+/** The server's maximum page (a larger `limit` is a 500). */
 const PAGE = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -135,7 +135,7 @@ export class TorcClient {
   job(jobId: number): Promise<TorcJob> {
     return this.request('GET', `/jobs/${jobId}`, TorcJobSchema);
   }
-  /** Only `resource_requirements_id` and `scheduler_id` may change outside `uninitialized` (§2.2 #7). */
+  /** Only `resource_requirements_id` and `scheduler_id` may change outside `uninitialized`. */
   putJob(job: TorcJob): Promise<TorcJob> {
     const { status: _omitted, ...rest } = job;
     return this.request('PUT', `/jobs/${job.id}`, TorcJobSchema, rest);
@@ -187,7 +187,7 @@ export class TorcClient {
   }
 
   /**
-   * Torc's per-workflow SSE stream (not in the spec, §3.1): yields each frame's event until the stream
+   * Torc's per-workflow SSE stream (not in the spec): yields each frame's event until the stream
    * ends or `signal` aborts. No ids and no replay: the caller reconnects and reconciles from the API.
    */
   async *events(workflowId: number, signal: AbortSignal): AsyncGenerator<TorcBroadcastEvent | 'dropped'> {

@@ -85,7 +85,7 @@ export class TorcExecutor {
     };
   }
 
-  /** Exactly the chosen jobs (Torc's reset_job_status resets every failed job, §6.1.4), then reinitialize. */
+  /** Exactly the chosen jobs (Torc's reset_job_status resets every failed job), then reinitialize. */
   private async resetJobs(c: Extract<Command, { type: 'torc.reset-jobs' }>): Promise<StepResult> {
     const { client } = this.opts;
     const status = await client.status(c.workflowId);
@@ -99,7 +99,7 @@ export class TorcExecutor {
         waiting++;
       } else if (job.status === 'uninitialized') waiting++;
     }
-    // A new run_id fences off results from the old run (torc-api.md §6.2 takeaway 3).
+    // A new run_id fences off results from the old run.
     if (waiting > 0 && c.reinitialize) {
       await client.putStatus(c.workflowId, { ...status, run_id: status.run_id + 1 });
       await client.initializeJobs(c.workflowId);

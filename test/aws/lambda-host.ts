@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { SqsQueue } from '../../aws/sqs-queue.ts';
 import type { Event } from '../../core/events.ts';
 import type { Emulators } from './emulators.ts';
@@ -62,9 +63,35 @@ export async function startLambdaHost(emulators: Emulators, port: number, config
     }
   })();
 
+  /** Messages waiting or in flight on a queue, as SQS counts them. */
+  const pending = async (url: string) => {
+    const { Attributes: a = {} } = await setup.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+  };
+
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     setup,
+    /**
+     * A positive signal that everything accepted has been acted on: no event and no command waiting or in
+     * flight (the worker deletes an event after sending its commands; the relay deletes a command after
+     * posting its result), seen twice a poll apart.
+     */
+    async idle(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quiet = 0;
+      while (quiet < 2) {
+        const busy = (await pending(setup.events.url)) + (await pending(setup.commands.url));
+        quiet = busy === 0 ? quiet + 1 : 0;
+        if (Date.now() > deadline) throw new Error(`queues still busy after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    },
     async stop() {
       running = false;
       await mapping;

@@ -73,3 +73,22 @@ describe('SQLite group commit', () => {
     expect(groupCommit(db)).toBe(writer);
   });
 });
+
+describe('SQLite queue stats (/healthz)', () => {
+  it('counts waiting, leased and dead-lettered messages', async () => {
+    const q = new SqliteQueue<number>(freshDb(), 'stats', { maxReceives: 1 });
+    expect(q.stats()).toEqual({ ready: 0, leased: 0, dead: 0 });
+    await q.send([
+      { id: 'a', body: 1 },
+      { id: 'b', body: 2 },
+    ]);
+    expect(q.stats()).toEqual({ ready: 2, leased: 0, dead: 0 });
+    const [leased] = await q.receive(1, 30);
+    expect(q.stats()).toEqual({ ready: 1, leased: 1, dead: 0 });
+    await q.delete(leased!.receipt);
+    await q.receive(1, 0);
+    await new Promise((r) => setTimeout(r, 5));
+    await q.receive(1, 30);
+    expect(q.stats()).toEqual({ ready: 0, leased: 0, dead: 1 });
+  });
+});

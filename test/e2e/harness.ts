@@ -1,22 +1,58 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signedHeaders } from '../../service/signature.ts';
 
-export const SLURM_DIR = process.env.REBOUND_SLURM_DIR ?? '/var/tmp/rebound-slurm';
+const SLURM_DIR = process.env.REBOUND_SLURM_DIR ?? '/var/tmp/rebound-slurm';
 export const SLURM_CONF = join(SLURM_DIR, 'etc', 'slurm.conf');
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const slurmEnv = { ...process.env, SLURM_CONF };
 
-export function slurm(argv: string[]): string {
-  return execFileSync(argv[0]!, argv.slice(1), { env: slurmEnv, encoding: 'utf8' }).trim();
+/** A Unix user other than root, for the scenarios where whose job it is matters. */
+export interface AsUser {
+  name: string;
+  uid: number;
+  gid: number;
 }
 
-/** Submits a job with sbatch (argv only) and returns its id. */
-export function submit(args: string[], command: string): string {
-  return slurm(['sbatch', '--parsable', ...args, '--wrap', command]).split(';')[0]!;
+export function unixUser(name: string): AsUser {
+  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  return { name, uid: id('-u'), gid: id('-g') };
+}
+
+export function slurm(argv: string[], as?: AsUser): string {
+  return execFileSync(argv[0]!, argv.slice(1), {
+    env: slurmEnv,
+    encoding: 'utf8',
+    ...(as ? { uid: as.uid, gid: as.gid, cwd: tmpdir() } : {}),
+  }).trim();
+}
+
+/** Submits a job with sbatch (argv only), as root or as `as`, and returns its id. */
+export function submit(args: string[], command: string, as?: AsUser): string {
+  return slurm(['sbatch', '--parsable', ...args, '--wrap', command], as).split(';')[0]!;
+}
+
+/** The route MATCH for jobs tagged with one of these workloads (scripts/slurm-env.sh: the hook router). */
+export const tagged = (...workloads: string[]) =>
+  `^rebound:(${workloads.map((w) => w.replace(/[.]/g, '[.]')).join('|')})(/|$)`;
+
+/**
+ * Registers a route with the test cluster's jobcomp router: the end of every job whose comment matches
+ * `match` (and of every untagged job) is posted to `url`, or spooled in `spool`. Returns its removal.
+ */
+export function hookRoute(
+  name: string,
+  r: { url: string; secretFile: string; spool: string; match: string },
+) {
+  const file = join(SLURM_DIR, 'etc', 'hook-routes', `${name}.conf`);
+  writeFileSync(
+    file,
+    `REBOUND_URL=${r.url}\nREBOUND_SECRET_FILE=${r.secretFile}\nREBOUND_SPOOL=${r.spool}\nMATCH=${r.match}\n`,
+  );
+  return () => rmSync(file, { force: true });
 }
 
 export interface SacctRow {
@@ -72,59 +108,133 @@ export async function waitFor<T>(
   }
 }
 
-/** A Rebound process (`rebound start`) with its own data folder, pointed at by the Slurm hook. */
+/** What /healthz of a local Rebound reports (local/runtime.ts). */
+export interface Health {
+  ok: boolean;
+  events: { ready: number; leased: number; dead: number };
+  commands: { ready: number; leased: number; dead: number };
+  worker?: { handled: number; failed: number; lastEventId?: string };
+  spooled: number;
+}
+
+export interface ReboundOptions {
+  /** Route the jobcomp hook to this process for jobs whose comment matches (`tagged(...)`); none: no hook. */
+  match?: string;
+  /** Extra settings (e.g. REBOUND_SACCT_INTERVAL). */
+  env?: Record<string, string>;
+  /** Run as this user instead of root (its data folder is theirs). */
+  as?: AsUser;
+}
+
+/** A Rebound process (`rebound start`) with its own data folder and, if asked, its own hook route. */
 export class ReboundProcess {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'rebound-e2e-'));
   readonly url: string;
   private child?: ChildProcess;
+  private readonly unroute?: () => void;
   output = '';
 
-  /**
-   * `hooks`: point the cluster's jobcomp hook at this process (the default); otherwise the hook posts to a
-   * closed port and spools where nobody drains, and events can only come from the sacct watcher.
-   * `env`: extra settings (e.g. REBOUND_SACCT_INTERVAL).
-   */
   constructor(
     readonly port: number,
     readonly config: object,
-    private readonly options: { hooks?: boolean; env?: Record<string, string> } = {},
+    private readonly options: ReboundOptions = {},
   ) {
     this.url = `http://127.0.0.1:${port}`;
     writeFileSync(join(this.dataDir, 'rebound.config.json'), JSON.stringify(config));
     writeFileSync(join(this.dataDir, 'secret'), 'e2e-secret-not-for-production', { mode: 0o600 });
-    const hooked = options.hooks ?? true;
-    writeFileSync(
-      join(SLURM_DIR, 'etc', 'rebound-hook.conf'),
-      `REBOUND_URL=${hooked ? this.url : 'http://127.0.0.1:9'}\nREBOUND_SECRET_FILE=${join(this.dataDir, 'secret')}\nREBOUND_SPOOL=${join(this.dataDir, hooked ? 'spool' : 'hook-spool-never-drained')}\n`,
-    );
+    if (options.as) {
+      for (const f of ['', 'rebound.config.json', 'secret'])
+        chownSync(join(this.dataDir, f), options.as.uid, options.as.gid);
+    }
+    if (options.match !== undefined)
+      this.unroute = hookRoute(`rebound-${port}`, {
+        url: this.url,
+        secretFile: join(this.dataDir, 'secret'),
+        spool: join(this.dataDir, 'spool'),
+        match: options.match,
+      });
   }
 
   get secret() {
     return 'e2e-secret-not-for-production';
   }
 
+  private env(): NodeJS.ProcessEnv {
+    return {
+      ...slurmEnv,
+      ...(this.options.as
+        ? { HOME: this.dataDir, USER: this.options.as.name, LOGNAME: this.options.as.name }
+        : {}),
+      REBOUND_DATA: this.dataDir,
+      REBOUND_PORT: String(this.port),
+      REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
+      ...this.options.env,
+    };
+  }
+
+  private get identity() {
+    const as = this.options.as;
+    return as ? { uid: as.uid, gid: as.gid } : {};
+  }
+
+  /** Starts `rebound start`; fails at once, with its output, if it exits before it listens. */
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), 'start'], {
-      env: {
-        ...slurmEnv,
-        REBOUND_DATA: this.dataDir,
-        REBOUND_PORT: String(this.port),
-        REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
-        ...this.options.env,
-      },
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), 'start'], {
+      env: this.env(),
+      cwd: this.dataDir,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...this.identity,
     });
-    this.child.stdout!.on('data', (d) => (this.output += d));
-    this.child.stderr!.on('data', (d) => (this.output += d));
-    await waitFor('Rebound to listen', () => this.output.includes('Rebound listening on'), 20_000);
+    this.child = child;
+    child.stdout!.on('data', (d) => (this.output += d));
+    child.stderr!.on('data', (d) => (this.output += d));
+    await waitFor(
+      'Rebound to listen',
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(
+            `rebound start exited (${child.exitCode ?? child.signalCode}) before it listened:\n${this.output}`,
+          );
+        return this.output.includes('Rebound listening on');
+      },
+      20_000,
+    );
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill(signal);
     await exited;
+  }
+
+  /** Stops it and removes its hook route. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.unroute?.();
+  }
+
+  async health(): Promise<Health> {
+    return (await (await fetch(`${this.url}/healthz`)).json()) as Health;
+  }
+
+  /**
+   * A positive signal that everything accepted so far has been acted on: no event waiting or being
+   * handled, no command waiting or being run by the relay, nothing spooled. (A command's result is queued
+   * before the command is deleted, and a new command before its event is deleted: there is no moment in
+   * between when all of these are zero.)
+   */
+  async idle(timeoutMs = 60_000): Promise<Health> {
+    return waitFor(
+      'Rebound to be idle',
+      async () => {
+        const h = await this.health();
+        const busy = h.events.ready + h.events.leased + h.commands.ready + h.commands.leased + h.spooled;
+        return busy === 0 ? h : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   async get<T>(path: string): Promise<{ status: number; body: T }> {
@@ -143,13 +253,10 @@ export class ReboundProcess {
 
   cli(args: string[]): string {
     return execFileSync(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), ...args], {
-      env: {
-        ...process.env,
-        REBOUND_DATA: this.dataDir,
-        REBOUND_PORT: String(this.port),
-        REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
-      },
+      env: this.env(),
+      cwd: this.dataDir,
       encoding: 'utf8',
+      ...this.identity,
     });
   }
 }

@@ -1,6 +1,8 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
-import { jobsOf, ReboundProcess, slurm, submit, waitFor } from './harness.ts';
+import { jobsOf, ReboundProcess, slurm, submit, tagged, unixUser, waitFor } from './harness.ts';
 
 // End to end on a real Slurm (scripts/slurm-env.sh): jobcomp hook → webhook → queue → worker → relay →
 // sbatch. Workload names carry a run id so earlier runs' accounting never counts.
@@ -32,13 +34,20 @@ const waitForOom = (id: string) =>
     60_000,
   );
 
+// One Rebound for the recovery scenarios; the crash, outage, watcher and hostile-input scenarios each
+// have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
+// at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
+const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem'].map(w);
 let rebound: ReboundProcess;
 beforeAll(async () => {
-  // Hooks only: scenarios 1–9 must pass without the sacct watcher's help (scenario 10 tests it alone).
-  rebound = new ReboundProcess(18_787, CONFIG, { env: { REBOUND_SACCT_INTERVAL: '0' } });
+  // Hooks only: these scenarios must pass without the sacct watcher's help (scenario 10 tests it alone).
+  rebound = new ReboundProcess(18_787, CONFIG, {
+    match: tagged(...MAIN),
+    env: { REBOUND_SACCT_INTERVAL: '0' },
+  });
   await rebound.start();
 }, 30_000);
-afterAll(async () => rebound?.stop());
+afterAll(async () => rebound?.dispose());
 
 describe.concurrent('recovery of plain Slurm jobs', () => {
   it('1. an OOM job is resubmitted with --mem=300M and completes; status shows both attempts', async () => {
@@ -116,20 +125,21 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
       },
       60_000,
     );
-    await new Promise((r) => setTimeout(r, 5000));
+    await rebound.idle();
     expect(
       slurm(['sacct', '-n', '-X', '-P', '-S', 'now-1hours', '--name', name, '--format=JobID']).split('\n'),
     ).toEqual([id]);
   }, 90_000);
 });
 
-describe('idempotency and hostile input', () => {
+describe.concurrent('idempotency and hostile input', () => {
   it('5. every jobcomp event POSTed 5 more times still gives exactly one sbatch per retry', async () => {
-    const before = ['oom', 'timeout', 'exit3', 'always-oom'].map((n) => jobsOf(w(n)).length);
-    expect(before).toEqual([2, 2, 1, 3]);
-    const all = ['oom', 'timeout', 'exit3', 'always-oom'].flatMap((n) => jobsOf(w(n)));
+    const workload = w('idem');
+    submit(['-J', 'idem', '--mem=200M', `--comment=rebound:${workload}`, ...out('idem')], HOG(250));
+    const jobs = await waitFor('the OOM job and its retry', completed(workload, 2), 120_000);
+    await rebound.idle();
     for (let round = 0; round < 5; round++) {
-      for (const j of all) {
+      for (const j of jobs) {
         const event = {
           id: `jobcomp:rebound:${j.jobId}`,
           version: 1,
@@ -142,94 +152,140 @@ describe('idempotency and hostile input', () => {
         expect(await rebound.post(JSON.stringify(event))).toBe(202);
       }
     }
-    await new Promise((r) => setTimeout(r, 10_000));
-    expect(['oom', 'timeout', 'exit3', 'always-oom'].map((n) => jobsOf(w(n)).length)).toEqual(before);
-  }, 60_000);
+    // Everything accepted has been acted on (or ignored): only then is "nothing more" a fact.
+    await rebound.idle();
+    expect(jobsOf(workload)).toHaveLength(2);
+    expect(
+      (await rebound.get<View>(`/v1/workloads/${workload}`)).body.history.filter((h) =>
+        h.line.includes('resubmitted as'),
+      ),
+    ).toHaveLength(1);
+  }, 180_000);
 
   it('8. 1,000 malformed, oversized, unsigned and replayed requests get only 4xx and store nothing', async () => {
-    const before = (await rebound.get<unknown[]>('/v1/workloads')).body;
-    const valid = JSON.stringify({
-      id: 'x',
-      version: 1,
-      source: 's',
-      occurredAt: new Date().toISOString(),
-      cluster: 'c',
-      type: 'slurm.jobcomp',
-      data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
-    });
-    const stale = {
-      'content-type': 'application/json',
-      'x-rebound-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
-      'x-rebound-signature': `sha256=${'0'.repeat(64)}`,
-    };
-    const kinds: (() => Promise<number>)[] = [
-      () => rebound.post('{"id":'),
-      () => rebound.post(JSON.stringify({ ...JSON.parse(valid), type: 'nope' })),
-      () => rebound.post(JSON.stringify({ ...JSON.parse(valid), data: { jobId: '$(reboot)' } })),
-      () => rebound.post('x'.repeat(300 * 1024)),
-      () => rebound.post(valid, { 'content-type': 'application/json' }),
-      () => rebound.post(valid, stale),
-      () => rebound.post(JSON.stringify(Array.from({ length: 101 }, () => JSON.parse(valid)))),
-      () => rebound.post('[]'),
-    ];
-    const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]!()));
-    expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
-    expect(new Set(statuses)).toEqual(new Set([400, 401, 413]));
-    expect((await fetch(`${rebound.url}/healthz`)).status).toBe(200);
-    expect((await rebound.get<unknown[]>('/v1/workloads')).body).toEqual(before);
+    const target = new ReboundProcess(18_791, CONFIG, { env: { REBOUND_SACCT_INTERVAL: '0' } });
+    await target.start();
+    try {
+      const valid = JSON.stringify({
+        id: 'x',
+        version: 1,
+        source: 's',
+        occurredAt: new Date().toISOString(),
+        cluster: 'c',
+        type: 'slurm.jobcomp',
+        data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
+      });
+      const stale = {
+        'content-type': 'application/json',
+        'x-rebound-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
+        'x-rebound-signature': `sha256=${'0'.repeat(64)}`,
+      };
+      const kinds: (() => Promise<number>)[] = [
+        () => target.post('{"id":'),
+        () => target.post(JSON.stringify({ ...JSON.parse(valid), type: 'nope' })),
+        () => target.post(JSON.stringify({ ...JSON.parse(valid), data: { jobId: '$(reboot)' } })),
+        () => target.post('x'.repeat(300 * 1024)),
+        () => target.post(valid, { 'content-type': 'application/json' }),
+        () => target.post(valid, stale),
+        () => target.post(JSON.stringify(Array.from({ length: 101 }, () => JSON.parse(valid)))),
+        () => target.post('[]'),
+      ];
+      const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => kinds[i % kinds.length]!()));
+      expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
+      expect(new Set(statuses)).toEqual(new Set([400, 401, 413]));
+      const health = await target.health();
+      expect(health).toMatchObject({
+        ok: true,
+        events: { ready: 0, leased: 0, dead: 0 },
+        worker: { handled: 0 },
+      });
+      expect((await target.get<unknown[]>('/v1/workloads')).body).toEqual([]);
+    } finally {
+      await target.dispose();
+    }
   }, 60_000);
 });
 
-describe('crash and outage', () => {
+describe.concurrent('crash and outage', () => {
   it('6. killed (SIGKILL) between accepting an event and acting on it, the job is still recovered once', async () => {
     const workload = w('crash');
-    const id = submit(
-      ['-J', 'crash', '--mem=200M', `--comment=rebound:${workload}`, ...out('crash')],
-      HOG(250),
-    );
-    await waitForOom(id);
-    await rebound.stop('SIGKILL');
-    await rebound.start();
-    // Leases expire (events 30 s, commands 60 s), then the work is redone once.
-    const jobs = await waitFor('the retry', completed(workload, 2), 180_000);
-    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
-    await new Promise((r) => setTimeout(r, 5000));
-    expect(jobsOf(workload)).toHaveLength(2);
-  }, 240_000);
+    const crashed = new ReboundProcess(18_792, CONFIG, {
+      match: tagged(workload),
+      env: { REBOUND_SACCT_INTERVAL: '0' },
+    });
+    await crashed.start();
+    try {
+      const id = submit(
+        ['-J', 'crash', '--mem=200M', `--comment=rebound:${workload}`, ...out('crash')],
+        HOG(250),
+      );
+      await waitForOom(id);
+      await crashed.stop('SIGKILL');
+      await crashed.start();
+      // Leases expire (events 30 s, commands 60 s), then the work is redone once.
+      const jobs = await waitFor('the retry', completed(workload, 2), 180_000);
+      expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
+      await crashed.idle(120_000);
+      expect(jobsOf(workload)).toHaveLength(2);
+    } finally {
+      await crashed.dispose();
+    }
+  }, 300_000);
 
-  it('9. with the service stopped, the hook spools the event; a minute later it starts and recovers the job', async () => {
+  it('9. with the service stopped, the hook spools the event; started again, it recovers the job', async () => {
     const workload = w('outage');
-    await rebound.stop('SIGTERM');
-    const id = submit(
-      ['-J', 'outage', '--mem=200M', `--comment=rebound:${workload}`, ...out('outage')],
-      HOG(250),
-    );
-    await waitForOom(id);
-    await new Promise((r) => setTimeout(r, 60_000));
-    expect(jobsOf(workload)).toHaveLength(1);
-    await rebound.start();
-    const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
-    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+    const down = new ReboundProcess(18_793, CONFIG, {
+      match: tagged(workload),
+      env: { REBOUND_SACCT_INTERVAL: '0' },
+    });
+    try {
+      const id = submit(
+        ['-J', 'outage', '--mem=200M', `--comment=rebound:${workload}`, ...out('outage')],
+        HOG(250),
+      );
+      await waitForOom(id);
+      // The positive signal that the hook ran and could not post: its event waits in the spool.
+      const spool = join(down.dataDir, 'spool');
+      await waitFor(
+        'the spooled event',
+        () => existsSync(spool) && readdirSync(spool).some((f) => f.includes(`-${id}.json`)),
+        60_000,
+      );
+      expect(jobsOf(workload)).toHaveLength(1);
+      await down.start();
+      const jobs = await waitFor('the retry', completed(workload, 2), 90_000);
+      expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+    } finally {
+      await down.dispose();
+    }
   }, 240_000);
 
   it('10. without site hooks, the sacct watcher alone recovers a job, and posts it once across a restart', async () => {
-    await rebound.stop('SIGTERM');
-    const watcher = new ReboundProcess(18_788, CONFIG, {
-      hooks: false,
-      env: { REBOUND_SACCT_INTERVAL: '5' },
-    });
+    // As its own user: the watcher asks sacct for the jobs of the user it runs as, so the other scenarios'
+    // (root's) jobs are not its business.
+    const user = unixUser('nobody');
+    const watcher = new ReboundProcess(18_788, CONFIG, { as: user, env: { REBOUND_SACCT_INTERVAL: '5' } });
     await watcher.start();
     try {
       const workload = w('watched');
       const id = submit(
         ['-J', 'watched', '--mem=200M', `--comment=rebound:${workload}`, ...out('watched')],
         HOG(250),
+        user,
       );
       const jobs = await waitFor('the retry', completed(workload, 2), 120_000);
       expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
       await watcher.stop('SIGTERM');
+      const restartedAt = Date.now();
       await watcher.start();
-      await new Promise((r) => setTimeout(r, 15_000));
+      // The positive signal: a poll after the restart completed (its cursor moved past the restart).
+      const state = join(watcher.dataDir, 'relay', 'sacct-watcher.json');
+      await waitFor(
+        'a poll after the restart',
+        () => JSON.parse(readFileSync(state, 'utf8')).polledAt > restartedAt,
+        30_000,
+      );
+      await watcher.idle();
       const posted = (jobId: string) =>
         watcher.output
           .split('\n')
@@ -238,7 +294,7 @@ describe('crash and outage', () => {
       expect(posted(jobs[1]!.jobId)).toHaveLength(1);
       expect(jobsOf(workload)).toHaveLength(2);
     } finally {
-      await watcher.stop();
+      await watcher.dispose();
     }
   }, 240_000);
 });

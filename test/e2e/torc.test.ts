@@ -21,10 +21,69 @@ const hook = (name: string, body: string) => {
 };
 
 const torc = new TorcDouble();
+const marker = join(work, 'second-time');
+const small = [{ name: 'small', memory: '200m', runtime: 'PT1M' }];
+const bug = (name: string, command: string): WorkflowSpec => ({
+  name: `bug-${name}`,
+  resourceRequirements: small,
+  jobs: [
+    { name: 'ok', command: 'true', rr: 'small' },
+    { name: 'broken', command, rr: 'small' },
+  ],
+});
+
+// Every scenario's workflow, created before Rebound starts so that the policy can name them; Torc's ids
+// (the test double's) start anywhere, and no scenario assumes which.
+const WF = {} as Record<'twenty' | 'stuck' | 'flaky' | 'hooked' | 'killed' | 'retried', number>;
 let rebound: ReboundProcess;
 
 beforeAll(async () => {
   await torc.start();
+  WF.twenty = torc.createWorkflow({
+    name: 'twenty',
+    resourceRequirements: [...small, { name: 'quick', memory: '200m', runtime: 'PT1M' }],
+    jobs: [
+      { name: 'prep', command: 'sleep 1', rr: 'small' },
+      ...Array.from({ length: 14 }, (_, i) => ({
+        name: `work_${i}`,
+        command: 'sleep 1',
+        rr: 'small',
+        dependsOn: ['prep'],
+      })),
+      ...[1, 2, 3].map((i) => ({ name: `big_${i}`, command: HOG(250), rr: 'small', dependsOn: ['prep'] })),
+      // Its first allocation (PT1M × 1.5 + 90 s → 3 min) stops it at 150 s: terminated, a timeout.
+      { name: 'slow', command: 'sleep 170', rr: 'quick' },
+      {
+        name: 'merge',
+        command: 'sleep 1',
+        rr: 'small',
+        dependsOn: ['work_0', 'big_1', 'big_2', 'big_3', 'slow'],
+      },
+    ],
+  });
+  WF.stuck = torc.createWorkflow(bug('stuck', 'exit 3'));
+  WF.flaky = torc.createWorkflow(bug('flaky', `test -f ${marker} || { touch ${marker}; exit 3; }`));
+  WF.hooked = torc.createWorkflow({
+    name: 'hooked',
+    resourceRequirements: small,
+    jobs: [{ name: 'broken', command: 'exit 3', rr: 'small' }],
+  });
+  WF.killed = torc.createWorkflow({
+    name: 'killed',
+    resourceRequirements: small,
+    jobs: [
+      { name: 'long_a', command: 'sleep 40', rr: 'small' },
+      { name: 'long_b', command: 'sleep 40', rr: 'small' },
+    ],
+  });
+  WF.retried = torc.createWorkflow({
+    name: 'retried',
+    resourceRequirements: small,
+    jobs: [
+      { name: 'r1', command: 'true', rr: 'small' },
+      { name: 'r2', command: 'true', rr: 'small' },
+    ],
+  });
   rebound = new ReboundProcess(
     18_789,
     {
@@ -32,13 +91,14 @@ beforeAll(async () => {
       // The stand-in runner stops 30 s before its allocation ends and claims in whole minutes, so 90 s of
       // each allocation are not for jobs (Torc's runner: 180 s).
       torc: { runnerBufferSeconds: 90 },
-      // Workflow ids count from 1 in the order the scenarios create them.
       policy: {
         autoSchedule: { threshold: 2, cooldownSeconds: 5, strandedTimeoutSeconds: 0 },
         overrides: {
-          'torc-wf3': { retryUnknown: true },
-          'torc-wf4': { unknownFailureHook: 'fail-hook' },
-          'torc-wf6': { autoSchedule: { threshold: 2, cooldownSeconds: 20, strandedTimeoutSeconds: 0 } },
+          [`torc-wf${WF.flaky}`]: { retryUnknown: true },
+          [`torc-wf${WF.hooked}`]: { unknownFailureHook: 'fail-hook' },
+          [`torc-wf${WF.retried}`]: {
+            autoSchedule: { threshold: 2, cooldownSeconds: 20, strandedTimeoutSeconds: 0 },
+          },
         },
       },
       relay: {
@@ -50,13 +110,14 @@ beforeAll(async () => {
         },
       },
     },
-    { env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '2' } },
+    // The end of one of its allocations comes from the hook (orphan clean-up); the rest from Torc.
+    { match: '^rebound:torc-wf', env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '2' } },
   );
   await rebound.start();
 }, 60_000);
 
 afterAll(async () => {
-  await rebound?.stop();
+  await rebound?.dispose();
   await torc.stop();
   slurm(['scancel', '--name=worker', '-u', 'root']);
   expect(torc.violations).toEqual([]);
@@ -69,34 +130,9 @@ const lines = async (workflowId: number) => (await view(workflowId)).history.map
 const allComplete = (workflowId: number) => () =>
   torc.jobsOf(workflowId).every((j) => j.status === 'completed');
 
-describe.sequential('Torc workflows', () => {
+describe.concurrent('Torc workflows', () => {
   it('1. a 20-job workflow with 3 OOM jobs and 1 timeout ends all-complete after `rebound watch` alone', async () => {
-    const spec: WorkflowSpec = {
-      name: 'twenty',
-      resourceRequirements: [
-        { name: 'small', memory: '200m', runtime: 'PT1M' },
-        { name: 'quick', memory: '200m', runtime: 'PT1M' },
-      ],
-      jobs: [
-        { name: 'prep', command: 'sleep 1', rr: 'small' },
-        ...Array.from({ length: 14 }, (_, i) => ({
-          name: `work_${i}`,
-          command: 'sleep 1',
-          rr: 'small',
-          dependsOn: ['prep'],
-        })),
-        ...[1, 2, 3].map((i) => ({ name: `big_${i}`, command: HOG(250), rr: 'small', dependsOn: ['prep'] })),
-        // Its first allocation (PT1M × 1.5 + 90 s → 3 min) stops it at 150 s: terminated, a timeout.
-        { name: 'slow', command: 'sleep 170', rr: 'quick' },
-        {
-          name: 'merge',
-          command: 'sleep 1',
-          rr: 'small',
-          dependsOn: ['work_0', 'big_1', 'big_2', 'big_3', 'slow'],
-        },
-      ],
-    };
-    const id = torc.createWorkflow(spec);
+    const id = WF.twenty;
     expect(torc.jobsOf(id)).toHaveLength(20);
     expect(rebound.cli(['watch', String(id)])).toContain(`Watching Torc workflow ${id}`);
 
@@ -121,18 +157,7 @@ describe.sequential('Torc workflows', () => {
   }, 1_000_000);
 
   it('2. a workflow whose failures are all unknown needs attention; with retry-unknown on they are retried', async () => {
-    const bug = (name: string, command: string) => ({
-      name: `bug-${name}`,
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [
-        { name: 'ok', command: 'true', rr: 'small' },
-        { name: 'broken', command, rr: 'small' },
-      ],
-    });
-    const stuck = torc.createWorkflow(bug('stuck', 'exit 3'));
-    const marker = join(work, 'second-time');
-    const flaky = torc.createWorkflow(bug('flaky', `test -f ${marker} || { touch ${marker}; exit 3; }`));
-    expect([stuck, flaky]).toEqual([2, 3]);
+    const { stuck, flaky } = WF;
     rebound.cli(['watch', String(stuck)]);
     rebound.cli(['watch', String(flaky)]);
 
@@ -144,32 +169,36 @@ describe.sequential('Torc workflows', () => {
     expect((await lines(flaky)).some((l) => /broken\): Unknown failure .* retried as is/.test(l))).toBe(true);
   }, 500_000);
 
-  it('3. a hook that exits 1 stops recovery, with its output in history', async () => {
-    const id = torc.createWorkflow({
-      name: 'hooked',
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [{ name: 'broken', command: 'exit 3', rr: 'small' }],
-    });
-    expect(id).toBe(4);
+  it('3. a hook that exits 1 stops recovery, with its output in history; `rebound plan` then changes nothing', async () => {
+    const id = WF.hooked;
     rebound.cli(['watch', String(id)]);
     await waitFor('the stop', async () => (await view(id)).status === 'needs-attention', 180_000);
     const history = await lines(id);
     expect(history).toContain('Attempt 1: recovery stopped at the recovery hook: hook "fail-hook" exited 1');
-    expect(history.find((l) => l.startsWith('  output:'))).toMatch(/hook saw workflow 4 \(4\)[\s\S]*boom/);
+    expect(history.find((l) => l.startsWith('  output:'))).toMatch(
+      new RegExp(`hook saw workflow ${id} \\(${id}\\)[\\s\\S]*boom`),
+    );
     // Stopped before the reset: the job stays failed.
     expect(torc.jobsOf(id)[0]?.status).toBe('failed');
+
+    // `rebound plan` prints what the next attempt would do, and changes nothing.
+    await rebound.idle();
+    const before = torc.snapshot(id);
+    const attempts = async () =>
+      (await rebound.get<{ attempts: unknown[] }>(`/v1/workloads/torc-wf${id}`)).body.attempts.length;
+    const attemptsBefore = await attempts();
+    const out = rebound.cli(['plan', `torc-wf${id}`]);
+    expect(out).toContain(`Recovery attempt 2/3 for torc-wf${id}`);
+    expect(out).toContain('Running recovery hook "fail-hook" for 1 unknown failure(s)');
+    expect(out).toMatch(/Resetting 1 job\(s\)/);
+    // Nothing was queued by it: Rebound is idle, Torc and the attempts are as they were.
+    await rebound.idle();
+    expect(torc.snapshot(id)).toBe(before);
+    expect(await attempts()).toBe(attemptsBefore);
   }, 300_000);
 
   it('4. killing an allocation fails its running jobs within seconds, and they are recovered', async () => {
-    const id = torc.createWorkflow({
-      name: 'killed',
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [
-        { name: 'long_a', command: 'sleep 40', rr: 'small' },
-        { name: 'long_b', command: 'sleep 40', rr: 'small' },
-      ],
-    });
-    expect(id).toBe(5);
+    const id = WF.killed;
     rebound.cli(['watch', String(id)]);
     await waitFor('both jobs running', () => torc.jobsOf(id).every((j) => j.status === 'running'), 120_000);
     const allocation = [...torc.scns.values()].find((n) => n.workflow_id === id && n.status === 'active')!;
@@ -193,15 +222,7 @@ describe.sequential('Torc workflows', () => {
   }, 500_000);
 
   it('5. auto-schedule gives retry jobs allocations after the cooldown, once however often the tick runs', async () => {
-    const id = torc.createWorkflow({
-      name: 'retried',
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [
-        { name: 'r1', command: 'true', rr: 'small' },
-        { name: 'r2', command: 'true', rr: 'small' },
-      ],
-    });
-    expect(id).toBe(6);
+    const id = WF.retried;
     // As a failure handler leaves them: ready again with attempt 2, while an allocation still lives.
     for (const j of torc.jobsOf(id)) j.attempt_id = 2;
     const live = torc.addScheduledNode(id, 'active');
@@ -215,19 +236,4 @@ describe.sequential('Torc workflows', () => {
     expect(ours()).toHaveLength(1);
     expect((await lines(id)).filter((l) => l.startsWith('Auto-schedule:'))).toHaveLength(1);
   }, 400_000);
-
-  it('6. `rebound plan <workflow>` prints the plan and changes nothing', async () => {
-    const before = torc.snapshot(4);
-    const attempts = (await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts
-      .length;
-    const out = rebound.cli(['plan', 'torc-wf4']);
-    expect(out).toContain('Recovery attempt 2/3 for torc-wf4');
-    expect(out).toContain('Running recovery hook "fail-hook" for 1 unknown failure(s)');
-    expect(out).toMatch(/Resetting 1 job\(s\)/);
-    await new Promise((r) => setTimeout(r, 5000));
-    expect(torc.snapshot(4)).toBe(before);
-    expect((await rebound.get<{ attempts: unknown[] }>('/v1/workloads/torc-wf4')).body.attempts).toHaveLength(
-      attempts,
-    );
-  }, 60_000);
 });

@@ -8,7 +8,7 @@ import { loadTorcOpenApi } from './torc-openapi.ts';
 // TEST DOUBLE of the part of Torc's REST API and SSE stream that Rebound and the stand-in runner use.
 // Stateful, in memory, and checked: every request body and every answer is validated against Torc's
 // torc-openapi.yaml (with the documented drift), and a mismatch is recorded in `violations` and answered
-// 500, so the double cannot silently diverge from Torc. Semantics follow torc-api.md: run_id fencing,
+// 500, so the double cannot silently diverge from Torc. Semantics follow Torc's server: run_id fencing,
 // cascade cancel on a failed dependency, reset of downstream jobs, current results per job.
 
 type Json = Record<string, unknown>;
@@ -51,8 +51,12 @@ export interface WorkflowSpec {
 export class TorcDouble {
   readonly violations: string[] = [];
   url = '';
-  /** Ids count per table from 1, as in Torc's SQLite tables (so tests can name workflow 1, 2, …). */
+  /**
+   * Ids count up per table, as in Torc's SQLite tables, but from a random start: a test that assumed
+   * workflow 1, 2, … (or a job id equal to a workflow id) fails at once.
+   */
   private readonly nextIds = new Map<string, number>();
+  private readonly firstId = 100 + Math.floor(Math.random() * 9000);
   readonly workflows = new Map<
     number,
     { id: number; name: string; user: string; run_id: number; is_canceled: boolean }
@@ -105,7 +109,7 @@ export class TorcDouble {
 
   private failures = 0;
 
-  /** The next `n` requests fail as Torc fails internally: HTTP 500, plain text (§1.1). */
+  /** The next `n` requests fail as Torc fails internally: HTTP 500, plain text. */
   failNext(n: number): void {
     this.failures = n;
   }
@@ -164,7 +168,7 @@ export class TorcDouble {
   }
 
   private id(table: string): number {
-    const id = this.nextIds.get(table) ?? 1;
+    const id = this.nextIds.get(table) ?? this.firstId + this.nextIds.size * 100_000;
     this.nextIds.set(table, id + 1);
     return id;
   }
@@ -526,7 +530,7 @@ export class TorcDouble {
       Object.assign(node, body(c), { id: node.id });
       return reply(c, node);
     });
-    // Not in the spec (§7.1): Torc's SSE stream, one per workflow, no ids, no replay, no keep-alive.
+    // Not in the spec: Torc's SSE stream, one per workflow, no ids, no replay, no keep-alive.
     app.get(`${BASE}/workflows/:id/events/stream`, (c) => {
       const wf = wfOf(c.req.param('id'));
       let subscriber: { workflowId: number; send: (frame: string) => void };

@@ -4,7 +4,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
 // Validates what the Torc test double receives and answers against Torc's own torc-openapi.yaml, patched
-// only where the server is known to differ from the spec (torc-api.md §7), so the double cannot drift from
+// only where the server is known to differ from the spec, so the double cannot drift from
 // Torc without a test failing.
 
 // A copy of NREL/torc's api/openapi.yaml at v0.10.0 (BSD 3-Clause), kept beside the double.
@@ -19,22 +19,22 @@ interface Operation {
 
 /** The documented drift, applied to the spec's schemas before compiling. */
 function patchDrift(schemas: Record<string, Schema>): void {
-  // §7.4: the server has pending_failed.
+  // The server has pending_failed.
   (schemas.job_status!.enum as string[]).push('pending_failed');
-  // §7.5: `status` is written as `schema: {$ref}` inside the property; the wire value is the enum.
+  // `status` is written as `schema: {$ref}` inside the property; the wire value is the enum.
   for (const name of ['job_model', 'result_model']) {
     const props = schemas[name]!.properties as Record<string, Schema>;
     props.status = { $ref: '#/components/schemas/job_status' };
   }
-  // §1.1: job_model.scheduler_id is always serialised and is null until a scheduler is assigned.
+  // job_model.scheduler_id is always serialised and is null until a scheduler is assigned.
   (schemas.job_model!.properties as Record<string, Schema>).scheduler_id = { type: ['integer', 'null'] };
-  // §7.6: actions also carry trigger_count, required_triggers and is_recovery.
+  // Actions also carry trigger_count, required_triggers and is_recovery.
   Object.assign(schemas.workflow_action_model!.properties as Schema, {
     trigger_count: { type: 'integer' },
     required_triggers: { type: 'integer' },
     is_recovery: { type: 'boolean' },
   });
-  // §7.10: the server needs every field of a resource-requirements row.
+  // The server needs every field of a resource-requirements row.
   schemas.resource_requirements_model!.required = [
     'workflow_id',
     'name',
@@ -46,7 +46,7 @@ function patchDrift(schemas: Record<string, Schema>): void {
   ];
 }
 
-/** §7.11: the spec says 3.1 but writes 3.0-style `nullable: true`; turn it into a type union for Ajv. */
+/** the spec says 3.1 but writes 3.0-style `nullable: true`; turn it into a type union for Ajv. */
 function nullableToUnion(node: unknown): void {
   if (Array.isArray(node)) {
     for (const item of node) nullableToUnion(item);

@@ -58,7 +58,7 @@ describe('planAllocations', () => {
     expect(g).toMatchObject({ partition: 'gpu-h100s', gres: 'gpu:4', cpusPerTask: 16, mem: '64G' });
   });
 
-  it('moves a 4 h job off short: with the runner buffer it no longer fits (Torc §8 B7)', () => {
+  it('moves a 4 h job off short: with the runner buffer it no longer fits', () => {
     const [a] = planAllocations(jobs(1, 'x'), [rr('x', 4, 4, 4)], KESTREL, { suffix: 'a1' }).allocations;
     expect(a!.partition).toBe('standard');
   });

@@ -57,7 +57,7 @@ describe('auto-schedule', () => {
     expect(decide(two, fresh, at(1))).toMatchObject({ schedule: true, jobIds: [1, 4] });
   });
 
-  it('threshold 0 is refused by the policy (Torc schedules with zero retry jobs, §10.27)', () => {
+  it('threshold 0 is refused by the policy (Torc schedules with zero retry jobs)', () => {
     expect(() => parsePolicy({ autoSchedule: { threshold: 0 } })).toThrow(/policy.autoSchedule.threshold/);
   });
 

@@ -267,7 +267,7 @@ describe('planRecovery: Torc workflows', () => {
     ]);
   });
 
-  it('resets exactly the chosen jobs, not every failed one (Torc §10.11)', () => {
+  it('resets exactly the chosen jobs, not every failed one', () => {
     const plan = planRecovery(
       torc([torcJob(1, TORC_OOM), torcJob(2, TORC_EXIT1)], { 3: [1, 2] }),
       policy(),

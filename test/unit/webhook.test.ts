@@ -31,16 +31,16 @@ describe('POST /v1/events', () => {
     const body = JSON.stringify(event);
     expect((await post(body)).status).toBe(202);
     expect((await post(body)).status).toBe(202);
-    expect(events.depth()).toBe(1);
+    expect(events.stats().ready).toBe(1);
   });
 
   it('takes a batch of up to 100 and refuses 101', async () => {
     const batch = Array.from({ length: 100 }, (_, i) => ({ ...event, id: `e${i}` }));
     expect((await post(JSON.stringify(batch))).status).toBe(202);
-    expect(events.depth()).toBe(100);
+    expect(events.stats().ready).toBe(100);
     const res = await post(JSON.stringify([...batch, { ...event, id: 'e100' }]));
     expect(res.status).toBe(400);
-    expect(events.depth()).toBe(100);
+    expect(events.stats().ready).toBe(100);
   });
 
   it('names each bad field and stores nothing of a half-bad batch', async () => {
@@ -48,7 +48,7 @@ describe('POST /v1/events', () => {
     const res = await post(JSON.stringify([{ ...event, id: 'good' }, bad]));
     expect(res.status).toBe(400);
     expect((await res.json()).fields).toEqual([expect.stringMatching(/^events\[1\]\.data\.jobId: /)]);
-    expect(events.depth()).toBe(0);
+    expect(events.stats().ready).toBe(0);
   });
 
   it.each([
@@ -69,7 +69,7 @@ describe('POST /v1/events', () => {
     const body = JSON.stringify(event);
     const h = typeof headers === 'function' ? headers(body) : headers;
     expect((await post(body, h as Record<string, string>)).status).toBe(401);
-    expect(events.depth()).toBe(0);
+    expect(events.stats().ready).toBe(0);
   });
 
   it('refuses a body over 256 KB with 413, streamed or with a Content-Length', async () => {
@@ -78,14 +78,14 @@ describe('POST /v1/events', () => {
     const length = { 'content-length': String(Buffer.byteLength(body)) };
     expect((await post(body, { ...signedHeaders(SECRET, body), ...length })).status).toBe(413);
     expect((await post('{}', { ...signedHeaders(SECRET, '{}'), 'content-length': 'x2' })).status).toBe(413);
-    expect(events.depth()).toBe(0);
+    expect(events.stats().ready).toBe(0);
   });
 
   it('takes a signed body with its Content-Length (the fast path)', async () => {
     const body = JSON.stringify(event);
     const length = { 'content-length': String(Buffer.byteLength(body)) };
     expect((await post(body, { ...signedHeaders(SECRET, body), ...length })).status).toBe(202);
-    expect(events.depth()).toBe(1);
+    expect(events.stats().ready).toBe(1);
   });
 
   it('refuses invalid JSON with 400', async () => {
