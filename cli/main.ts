@@ -1,13 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import * as z from 'zod';
 import type { Command } from '../core/commands.ts';
 import { ReboundError } from '../core/errors.ts';
-import type { Plan } from '../core/plan.ts';
+import { PlanSchema } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { signedHeaders } from '../service/signature.ts';
+import { WorkloadViewSchema } from '../service/status.ts';
 
 const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
@@ -121,19 +123,7 @@ async function main(argv: string[]): Promise<void> {
           list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.',
         );
       }
-      const view = (await api(`/v1/workloads/${encodeURIComponent(arg)}`)) as {
-        key: string;
-        status: string;
-        jobs: {
-          jobId: string;
-          name: string;
-          attempt: number;
-          cause?: string;
-          summary?: string;
-          evidence: { signal: string; value: string }[];
-        }[];
-        attempts: { lineage: string; attempt: number; changes: string[] }[];
-      };
+      const view = WorkloadViewSchema.parse(await api(`/v1/workloads/${encodeURIComponent(arg)}`));
       return out(view, () =>
         [
           `${view.key}: ${view.status}`,
@@ -157,9 +147,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'history': {
       if (!arg) throw new UsageError('history needs a workload');
-      const view = (await api(`/v1/workloads/${encodeURIComponent(arg)}`)) as {
-        history: { at: string; line: string }[];
-      };
+      const view = WorkloadViewSchema.parse(await api(`/v1/workloads/${encodeURIComponent(arg)}`));
       return out(
         view.history,
         () => view.history.map((h) => `${h.at}  ${h.line}`).join('\n') || 'No history.',
@@ -167,7 +155,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'plan': {
       if (!arg) throw new UsageError('plan needs a workload');
-      const plans = (await api(`/v1/workloads/${encodeURIComponent(arg)}/plan`)) as Plan[];
+      const plans = z.array(PlanSchema).parse(await api(`/v1/workloads/${encodeURIComponent(arg)}/plan`));
       return out(plans, () =>
         plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
       );

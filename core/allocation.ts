@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import { bestPartition, describeMisfit, type ResourceRequest } from './partition.ts';
 import type { Profile } from './profiles.ts';
 import { formatSlurmClock, formatSlurmMemory, MINUTE, MiB } from './units.ts';
@@ -31,21 +32,26 @@ export interface AllocationOptions {
   suffix: string;
 }
 
-export interface PlannedAllocation {
-  name: string;
-  rr: string;
-  deferred: boolean;
-  partition: string;
+/** One group of identical allocations, as planned here and sent to the relay (sbatch values are checked formats). */
+export const PlannedAllocationSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/),
+  rr: z.string(),
+  deferred: z.boolean(),
+  partition: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   /** sbatch allocations to submit, each of `nodes` nodes. */
-  count: number;
-  nodes: number;
-  walltime: string;
-  mem: string;
-  cpusPerTask: number;
-  gres?: string;
-  jobsPerAllocation: number;
-  jobIds: number[];
-}
+  count: z.number().int(),
+  nodes: z.number().int(),
+  walltime: z.string().regex(/^(\d+-)?\d+(:\d+){0,2}$/),
+  mem: z.string().regex(/^\d+[KMGT]?$/),
+  cpusPerTask: z.number().int(),
+  gres: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
+    .optional(),
+  jobsPerAllocation: z.number().int(),
+  jobIds: z.array(z.number().int()),
+});
+export type PlannedAllocation = z.infer<typeof PlannedAllocationSchema>;
 
 export interface AllocationPlan {
   allocations: PlannedAllocation[];

@@ -1,6 +1,5 @@
-import type { z } from 'zod';
+import type { PlannedAllocation } from './allocation.ts';
 import { type PendingJob, planAllocations } from './allocation.ts';
-import type { PlannedAllocationSchema } from './commands.ts';
 import type { EventOf } from './events.ts';
 import type { EffectivePolicy } from './policy.ts';
 import type { Profile } from './profiles.ts';
@@ -23,7 +22,7 @@ export interface AutoScheduleState {
 
 export type AutoScheduleDecision =
   | { schedule: false; why: string }
-  | { schedule: true; why: string; jobIds: number[]; allocations: z.infer<typeof PlannedAllocationSchema>[] };
+  | { schedule: true; why: string; jobIds: number[]; allocations: PlannedAllocation[] };
 
 /**
  * Torc's auto-schedule, on a tick, with its bugs fixed: no live

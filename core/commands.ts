@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { PlannedAllocationSchema } from './allocation.ts';
 import { HookNameSchema } from './hook-name.ts';
 import { IdSchema, SlurmJobIdSchema } from './ids.ts';
 
@@ -70,25 +71,6 @@ const ResetTorcJobsCommandSchema = CommandBaseSchema.extend({
   workflowId: z.number().int().positive(),
   jobIds: z.array(z.number().int().positive()).min(1),
   reinitialize: z.boolean().default(true),
-});
-
-/** One group of identical allocations, as core/allocation.ts plans it (sbatch values are checked formats). */
-export const PlannedAllocationSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/),
-  rr: z.string(),
-  deferred: z.boolean(),
-  partition: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-  count: z.number().int(),
-  nodes: z.number().int(),
-  walltime: z.string().regex(/^(\d+-)?\d+(:\d+){0,2}$/),
-  mem: z.string().regex(/^\d+[KMGT]?$/),
-  cpusPerTask: z.number().int(),
-  gres: z
-    .string()
-    .regex(/^[A-Za-z0-9_:.-]{1,64}$/)
-    .optional(),
-  jobsPerAllocation: z.number().int(),
-  jobIds: z.array(z.number().int()),
 });
 
 const SubmitTorcAllocationsCommandSchema = CommandBaseSchema.extend({

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { UnitParseError } from './errors.ts';
 import type { EventOf, SlurmJobEvent } from './events.ts';
 import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
+import { assertNever } from './never.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
 import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';
 
@@ -70,6 +71,8 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
         timeLimitSeconds: limit !== undefined && Number.isFinite(limit) ? limit : undefined,
       });
     }
+    default:
+      return assertNever(event, 'Slurm event');
   }
 }
 

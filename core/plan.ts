@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { PlannedAllocationSchema, SlurmResourcesSchema } from './commands.ts';
+import { PlannedAllocationSchema } from './allocation.ts';
+import { SlurmResourcesSchema } from './commands.ts';
 import { CauseSchema } from './diagnose.ts';
 
 // A plan is a value: what recovery would do and why, in words a person reads. The worker executes it,
@@ -46,7 +47,7 @@ const STOP_REASONS = [
   'nothing-failed',
 ] as const;
 
-const PlanSchema = z.object({
+export const PlanSchema = z.object({
   workload: z.string(),
   kind: z.enum(['slurm', 'torc']),
   /** The attempt this plan would use (attempts used + 1). */

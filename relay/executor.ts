@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from '../core/commands.ts';
+import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
@@ -97,7 +97,7 @@ export class Executor {
   }
 
   /** Capture first (unless the sacct watcher already did), then wait for sacct's final record. */
-  private async enrich(command: Extract<Command, { type: 'slurm.enrich' }>): Promise<Event[]> {
+  private async enrich(command: CommandOf<'slurm.enrich'>): Promise<Event[]> {
     const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId));
     const job = await sacctFinal(command.jobId);
     if (!job) {
@@ -118,7 +118,7 @@ export class Executor {
   }
 
   /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
-  private async resubmit(command: Extract<Command, { type: 'slurm.resubmit' }>): Promise<ResultData> {
+  private async resubmit(command: CommandOf<'slurm.resubmit'>): Promise<ResultData> {
     const comment = formatTag({ workload: command.workload, commandTag: command.tag });
     const existing = await findJobsByComment(comment, new Date(command.createdAt));
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
@@ -131,7 +131,7 @@ export class Executor {
     return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}` };
   }
 
-  private async runHook(command: Extract<Command, { type: 'hook.run' }>): Promise<ResultData> {
+  private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {
     const argv = this.opts.hooks[command.hook];
     if (!argv) return failure(`hook "${command.hook}" is not in the relay config`);
     const id = command.workflowId === undefined ? [] : [String(command.workflowId)];

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from '../core/commands.ts';
+import type { CommandOf } from '../core/commands.ts';
+import { assertNever } from '../core/never.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
 import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
@@ -29,12 +30,15 @@ export interface StepResult {
  * before it is created, a job already reset is not reset again, run_id is bumped only while chosen jobs
  * still wait uninitialized, and an allocation already submitted is found by its tag in Slurm.
  */
+/** The Torc steps of a recovery that this executor runs against Torc's API. */
+type TorcStep = 'torc.update-resources' | 'torc.reset-jobs' | 'torc.submit-allocations';
+
 export class TorcExecutor {
   constructor(private readonly opts: TorcExecutorOptions) {
     mkdirSync(opts.outputDir, { recursive: true });
   }
 
-  async execute(command: Command): Promise<StepResult> {
+  async execute(command: CommandOf<TorcStep>): Promise<StepResult> {
     switch (command.type) {
       case 'torc.update-resources':
         return this.updateResources(command);
@@ -43,11 +47,11 @@ export class TorcExecutor {
       case 'torc.submit-allocations':
         return this.submitAllocations(command);
       default:
-        throw new Error(`${command.type} is not a Torc step`);
+        return assertNever(command, 'Torc step');
     }
   }
 
-  private async updateResources(c: Extract<Command, { type: 'torc.update-resources' }>): Promise<StepResult> {
+  private async updateResources(c: CommandOf<'torc.update-resources'>): Promise<StepResult> {
     const { client } = this.opts;
     const rows = await client.resourceRequirements(c.workflowId);
     const row = rows.find((r) => r.id === c.resourceRequirementsId);
@@ -86,7 +90,7 @@ export class TorcExecutor {
   }
 
   /** Exactly the chosen jobs (Torc's reset_job_status resets every failed job), then reinitialize. */
-  private async resetJobs(c: Extract<Command, { type: 'torc.reset-jobs' }>): Promise<StepResult> {
+  private async resetJobs(c: CommandOf<'torc.reset-jobs'>): Promise<StepResult> {
     const { client } = this.opts;
     const status = await client.status(c.workflowId);
     let reset = 0;
@@ -111,9 +115,7 @@ export class TorcExecutor {
     };
   }
 
-  private async submitAllocations(
-    c: Extract<Command, { type: 'torc.submit-allocations' }>,
-  ): Promise<StepResult> {
+  private async submitAllocations(c: CommandOf<'torc.submit-allocations'>): Promise<StepResult> {
     const { client } = this.opts;
     const ids: string[] = [];
     let found = 0;

@@ -2,14 +2,32 @@ import * as z from 'zod';
 import { RUNNER_BUFFER_SECONDS } from '../core/allocation.ts';
 import { ConfigError } from '../core/errors.ts';
 import { PolicySchema } from '../core/policy.ts';
-import { BUILTIN_PROFILES, type Profile, parseProfile } from '../core/profiles.ts';
+import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
 import { describeIssues } from '../core/zod-errors.ts';
+
+/** A built-in profile by name ("kestrel"), or a custom profile object: either way a Profile once parsed. */
+const ProfileFieldSchema = z.union([z.string(), z.unknown()]).transform((value, ctx) => {
+  if (typeof value === 'string') {
+    const builtin = BUILTIN_PROFILES[value];
+    if (builtin) return builtin;
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown profile "${value}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')})`,
+    });
+    return z.NEVER;
+  }
+  try {
+    return parseProfile(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** What the service needs besides its adapters: the recovery policy and the cluster's partitions. */
 const ServiceConfigSchema = z.strictObject({
   policy: PolicySchema.default(PolicySchema.parse({})),
-  /** A built-in profile name ("kestrel") or a custom profile object. */
-  profile: z.union([z.string(), z.unknown()]).default('kestrel'),
+  profile: ProfileFieldSchema.prefault('kestrel'),
   torc: z
     .strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */
@@ -18,23 +36,10 @@ const ServiceConfigSchema = z.strictObject({
     .default({ runnerBufferSeconds: RUNNER_BUFFER_SECONDS }),
 });
 
-export interface ServiceConfig {
-  policy: z.infer<typeof PolicySchema>;
-  profile: Profile;
-  torc: { runnerBufferSeconds: number };
-}
+export type ServiceConfig = z.output<typeof ServiceConfigSchema>;
 
 export function parseServiceConfig(input: unknown): ServiceConfig {
   const r = ServiceConfigSchema.safeParse(input ?? {});
   if (!r.success) throw new ConfigError('config', describeIssues(r.error, 'config'));
-  const { policy, profile, torc } = r.data;
-  if (typeof profile === 'string') {
-    const builtin = BUILTIN_PROFILES[profile];
-    if (!builtin)
-      throw new ConfigError('config', [
-        `config.profile: unknown profile "${profile}" (built in: ${Object.keys(BUILTIN_PROFILES).join(', ')})`,
-      ]);
-    return { policy, profile: builtin, torc };
-  }
-  return { policy, profile: parseProfile(profile), torc };
+  return r.data;
 }

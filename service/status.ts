@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
@@ -6,8 +7,41 @@ import type { ServiceDeps } from './deps.ts';
 import { toFailedJob } from './slurm-recovery.ts';
 import { planTorc } from './torc-recovery.ts';
 
-/** A workload as the status API and `rebound status` show it. */
-export async function workloadView(deps: Pick<ServiceDeps, 'store'>, key: string) {
+/** A workload as the status API serves it and `rebound status` reads it (and checks it: they may differ in release). */
+export const WorkloadViewSchema = z.looseObject({
+  key: z.string(),
+  kind: z.enum(['slurm', 'torc']),
+  status: z.string(),
+  updatedAt: z.string(),
+  counts: z.record(z.string(), z.number()),
+  attempts: z.array(
+    z.object({
+      lineage: z.string(),
+      attempt: z.number(),
+      createdAt: z.string(),
+      changes: z.array(z.string()),
+      commands: z.array(z.string()),
+    }),
+  ),
+  jobs: z.array(
+    z.object({
+      jobId: z.string(),
+      name: z.string(),
+      attempt: z.number(),
+      lineage: z.string(),
+      cause: z.string().optional(),
+      summary: z.string().optional(),
+      evidence: z.array(z.object({ signal: z.string(), value: z.string(), pointsTo: z.string() })),
+    }),
+  ),
+  history: z.array(z.object({ workload: z.string(), at: z.string(), line: z.string() })),
+});
+export type WorkloadView = z.infer<typeof WorkloadViewSchema>;
+
+export async function workloadView(
+  deps: Pick<ServiceDeps, 'store'>,
+  key: string,
+): Promise<WorkloadView | undefined> {
   const workload = await deps.store.getWorkload(key);
   if (!workload) return undefined;
   const [jobs, attempts, history] = await Promise.all([

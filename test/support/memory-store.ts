@@ -20,6 +20,12 @@ export class MemoryStore implements StateStore {
   readonly commandLinks = new Map<string, string>();
   readonly history: HistoryEntry[] = [];
   readonly processed = new Map<string, number>();
+  private crash?: (job: JobRecord) => boolean;
+
+  /** A fault to inject: the next job write that matches throws, as a crash in the middle of a handler. */
+  crashOnPutJob(when: (job: JobRecord) => boolean): void {
+    this.crash = when;
+  }
 
   async getWorkload(key: string) {
     const w = this.workloads.get(key);
@@ -39,6 +45,10 @@ export class MemoryStore implements StateStore {
     return j && copy(j);
   }
   async putJob(record: JobRecord) {
+    if (this.crash?.(record)) {
+      this.crash = undefined;
+      throw new Error('injected crash');
+    }
     this.jobs.set(record.key, copy(record));
   }
   async listJobs(workload: string) {

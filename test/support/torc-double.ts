@@ -234,7 +234,8 @@ export class TorcDouble {
   }
 
   private app() {
-    const app = new Hono();
+    // The validated request body, handed from the checking middleware to the routes.
+    const app = new Hono<{ Variables: { body: Json } }>();
     const checked = <T>(method: string, path: string, status: number, body: T) => {
       const errors = this.spec.response(method, path, status, body);
       if (errors.length) this.violations.push(...errors);
@@ -263,11 +264,11 @@ export class TorcDouble {
           this.violations.push(...errors);
           return c.json({ error: { message: errors.join('; ') } }, 500);
         }
-        c.set('body' as never, body as never);
+        c.set('body', body);
       }
       await next();
     });
-    const body = (c: { get: (k: never) => unknown }) => c.get('body' as never) as Json;
+    const body = (c: { get: (key: 'body') => Json }) => c.get('body');
     const wfOf = (id: string) => {
       const wf = this.workflows.get(Number(id));
       if (!wf) throw new HttpError(404, `workflow ${id} not found`);

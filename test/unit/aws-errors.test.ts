@@ -16,6 +16,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDedupe } from '../../aws/dynamo-dedupe.ts';
 import { DynamoStore } from '../../aws/dynamo-store.ts';
 import { SqsQueue } from '../../aws/sqs-queue.ts';
+import type { Plan } from '../../core/plan.ts';
 import { AttemptAlreadyClaimedError } from '../../core/ports.ts';
 import { parseServiceConfig } from '../../service/config.ts';
 import { handleEvents } from '../../service/dispatch.ts';
@@ -32,6 +33,16 @@ beforeEach(() => {
 });
 const meta = { $metadata: {} };
 const store = () => new DynamoStore(new DynamoDBClient({ region: 'us-east-1' }), 'state');
+const plan: Plan = {
+  workload: 'w',
+  kind: 'slurm',
+  attempt: 1,
+  createdAt: 't',
+  outcome: 'recover',
+  decisions: [],
+  actions: [],
+  report: [],
+};
 
 describe('AWS adapters on error paths', () => {
   it('a claim that loses the conditional transaction reports the attempt that won', async () => {
@@ -41,7 +52,7 @@ describe('AWS adapters on error paths', () => {
       workload: 'w',
       commandIds: ['L:a1'],
       createdAt: 't',
-      plan: {},
+      plan,
     };
     dynamo.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
@@ -52,7 +63,7 @@ describe('AWS adapters on error paths', () => {
     );
     dynamo.on(GetCommand).resolves({ Item: { ...winner, PK: 'LIN#L', SK: 'ATTEMPT#0001' } });
     const error = await store()
-      .claimAttempt({ ...winner, commandIds: ['other'], plan: winner.plan as never })
+      .claimAttempt({ ...winner, commandIds: ['other'], plan })
       .catch((e) => e);
     expect(error).toBeInstanceOf(AttemptAlreadyClaimedError);
     expect(error.existing).toEqual(winner);
@@ -73,7 +84,7 @@ describe('AWS adapters on error paths', () => {
         workload: 'w',
         commandIds: [],
         createdAt: 't',
-        plan: {} as never,
+        plan,
       })
       .catch((e) => e);
     expect(error).toBeInstanceOf(TransactionCanceledException);

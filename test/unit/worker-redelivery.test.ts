@@ -32,16 +32,8 @@ describe('a failure redelivered after its attempt was claimed', () => {
     const deps = testDeps({ profile: 'kestrel' });
     const { store } = deps;
     // A crash after the claim: the job is not marked decided, the event not marked handled.
-    const putJob = store.putJob.bind(store);
-    let crashed = false;
-    store.putJob = async (job) => {
-      if (job.decided && !crashed) {
-        crashed = true;
-        throw new Error('crash after the claim');
-      }
-      return putJob(job);
-    };
-    await expect(handleEvent(deps, sacct)).rejects.toThrow('crash after the claim');
+    store.crashOnPutJob((job) => job.decided);
+    await expect(handleEvent(deps, sacct)).rejects.toThrow('injected crash');
     expect(await store.wasProcessed(sacct.id)).toBe(false);
     await handleEvent(deps, sacct);
     // Even without its processed mark (expired, say), a third delivery finds the job decided.
