@@ -39,7 +39,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
-          // The files run side by side and so do the scenarios inside them: each Rebound process gets the
+          // The files run side by side (npm run test:e2e: four workers) and so do the scenarios inside them: each Rebound process gets the
           // hook events of its own workloads (the test cluster's hook router, scripts/slurm-env.sh), and the
           // lab node is declared with enough CPUs that their jobs do not queue behind each other.
           fileParallelism: true,
