@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
+import { ReboundError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { createApp } from '../functions/app.ts';
 import { startRelayDaemon } from '../relay/daemon.ts';
@@ -45,7 +46,18 @@ export async function startLocal(
   });
   const webhook = ingestFirst(app.fetch);
   const server = serve({ fetch: webhook.fetch, hostname: settings.host, port: settings.port });
-  await new Promise<void>((ok, fail) => server.once('listening', ok).once('error', fail));
+  await new Promise<void>((ok, fail) =>
+    server.once('listening', ok).once('error', (error: NodeJS.ErrnoException) => {
+      db.close();
+      fail(
+        error.code === 'EADDRINUSE'
+          ? new ReboundError(
+              `cannot listen on ${settings.host}:${settings.port}: the address is in use (another Rebound? set REBOUND_PORT)`,
+            )
+          : error,
+      );
+    }),
+  );
 
   const deps = { store, commands, config: settings.config, now: () => new Date() };
   worker = startWorker(events, deps, log, webhook.quiet);
