@@ -1,59 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { CommandOf, CommandType } from '../../core/commands.ts';
-import type { Event, EventOf } from '../../core/events.ts';
+import type { CommandOf } from '../../core/commands.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
 import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
-import { loadEvent } from '../support/events.ts';
+import { loadEvent, resultEvent, sacctEvent } from '../support/events.ts';
 
 // The plain-Slurm path through the service, on in-memory ports: job end → enrich → sacct decision →
 // resubmission → its result links the new job to the chain → the new job's end continues (or ends) it.
 
-const envelope = { version: 1 as const, occurredAt: '2026-11-25T12:00:00Z', cluster: 'lab' };
-
-function sacct(jobId: string, data: Partial<EventOf<'slurm.sacct'>['data']> = {}): EventOf<'slurm.sacct'> {
-  return {
-    ...envelope,
-    id: `sacct:lab:${jobId}`,
-    source: 'relay:sacct',
-    type: 'slurm.sacct',
-    data: {
-      jobId,
-      jobName: 'hog',
-      state: 'OUT_OF_MEMORY',
-      exitCode: '0:125',
-      maxRss: '250M',
-      reqMem: '200M',
-      elapsed: '00:00:03',
-      timeLimit: '00:10:00',
-      comment: 'rebound:nightly',
-      partition: 'long',
-      ...data,
-    },
-  };
-}
-
-function result(
-  c: { id: string; type: CommandType; workload: string },
-  data: Partial<EventOf<'relay.command.result'>['data']>,
-): Event {
-  return {
-    ...envelope,
-    id: `result:${c.id}`,
-    source: 'relay:executor',
-    type: 'relay.command.result',
-    data: {
-      commandId: c.id,
-      commandType: c.type,
-      workload: c.workload,
-      ok: true,
-      slurmJobIds: [],
-      alreadyDone: false,
-      output: '',
-      ...data,
-    },
-  };
-}
+const sacct = sacctEvent;
+const result = resultEvent;
 
 const lastResubmit = (deps: TestDeps) => {
   const c = deps.commands

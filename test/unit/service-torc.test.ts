@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Command } from '../../core/commands.ts';
-import type { Event, EventOf } from '../../core/events.ts';
+import type { Event } from '../../core/events.ts';
 import { runAutoSchedule } from '../../service/auto-schedule.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
 import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
+import { resultEvent } from '../support/events.ts';
 
 // The Torc path through the service, on in-memory ports: job results → completion → steps, each sent only
 // when the previous one succeeded; a failed step stops with the reason; censuses → auto-schedule; orphans.
@@ -50,24 +50,7 @@ const completed = (failedJobIds: number[], runId = 1): Event => ({
   },
 });
 
-function result(c: Command, data: Partial<EventOf<'relay.command.result'>['data']> = {}): Event {
-  return {
-    ...envelope,
-    source: 'relay:executor',
-    id: `result:${c.id}`,
-    type: 'relay.command.result',
-    data: {
-      commandId: c.id,
-      commandType: c.type,
-      workload: c.workload,
-      ok: true,
-      slurmJobIds: [],
-      alreadyDone: false,
-      output: '',
-      ...data,
-    },
-  };
-}
+const result = resultEvent;
 
 const last = (deps: TestDeps) => deps.commands.sent().at(-1)!;
 const status = async (deps: TestDeps) => (await deps.store.getWorkload('torc-wf7'))?.status;

@@ -1,31 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Event } from '../../core/events.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { testDeps } from '../support/deps.ts';
+import { sacctEvent } from '../support/events.ts';
 
 // At-least-once delivery: an event can come back after its attempt was claimed but before the worker
 // recorded it as handled (a crash in between). It must not become a second attempt or a second sbatch.
 
-const sacct: Event = {
-  id: 'sacct:lab:77',
-  version: 1,
-  source: 'relay:sacct',
-  occurredAt: '2026-11-25T12:00:00Z',
-  cluster: 'lab',
-  type: 'slurm.sacct',
-  data: {
-    jobId: '77',
-    jobName: 'hog',
-    state: 'OUT_OF_MEMORY',
-    exitCode: '0:125',
-    maxRss: '250M',
-    reqMem: '200M',
-    elapsed: '00:00:03',
-    timeLimit: '00:10:00',
-    comment: 'rebound:nightly',
-    partition: 'short',
-  },
-};
+const sacct = sacctEvent('77', { partition: 'short' });
 
 describe('a failure redelivered after its attempt was claimed', () => {
   it('re-sends the same command and never claims a second attempt', async () => {
