@@ -5,6 +5,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
 import type { ServiceDeps } from '../service/deps.ts';
+import { secretProblem } from '../service/signature.ts';
 import { DynamoDedupe } from './dynamo-dedupe.ts';
 import { DynamoStore } from './dynamo-store.ts';
 import { SqsQueue } from './sqs-queue.ts';
@@ -38,12 +39,15 @@ export function awsDeps(env: NodeJS.ProcessEnv = process.env): AwsDeps {
     throw new ConfigError('environment', [`REBOUND_CONFIG: ${(error as Error).message}`]);
   }
   const config: ServiceConfig = parseServiceConfig(raw);
+  const secret = need(env, 'REBOUND_SECRET');
+  const weak = secretProblem(secret);
+  if (weak) throw new ConfigError('environment', [`REBOUND_SECRET: ${weak}`]);
   const store = new DynamoStore(dynamo, table);
   return {
     store,
     config,
     now: () => new Date(),
-    secret: need(env, 'REBOUND_SECRET'),
+    secret,
     events: new SqsQueue<Event>(sqs, {
       url: need(env, 'REBOUND_EVENTS_URL'),
       deadLetterUrl: env.REBOUND_EVENTS_DLQ_URL,

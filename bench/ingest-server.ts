@@ -19,7 +19,7 @@ import { startWorker } from '../local/worker-loop.ts';
 import { parseServiceConfig } from '../service/config.ts';
 
 const mode = process.argv[2];
-const secret = 'bench-secret';
+const secret = 'bench-secret-of-at-least-32-bytes-0123';
 let fetchHandler: (req: Request) => Response | Promise<Response>;
 let latencies: number[] = [];
 let commandsMade = 0;

@@ -57,7 +57,7 @@ function load(port: number, overallRate?: number) {
               timeLimit: '00:10:00',
             },
           });
-          return { ...req, body, headers: signedHeaders('bench-secret', body) };
+          return { ...req, body, headers: signedHeaders('bench-secret-of-at-least-32-bytes-0123', body) };
         },
       },
     ],

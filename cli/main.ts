@@ -28,7 +28,7 @@ async function api(path: string): Promise<unknown> {
   const s = loadSettings();
   let res: Response;
   try {
-    res = await fetch(`${s.url}${path}`, { headers: signedHeaders(s.secret, '') });
+    res = await fetch(`${s.url}${path}`, { headers: signedHeaders(s.secret, '', { method: 'GET', path }) });
   } catch {
     throw new ReboundError(`cannot reach Rebound at ${s.url}: is \`rebound start\` running?`);
   }

@@ -15,22 +15,41 @@ export interface AppOptions {
   config: ServiceConfig;
   /** Shared with the hooks and the relay; never logged. */
   secret: string;
+  /** Where warnings go (a client still signing the 0.1 way); the console by default. */
+  log?: (line: string) => void;
   /** What /healthz adds to `ok` (the local runtime: queue depths, the worker's progress, the spool). */
   health?: () => Record<string, unknown>;
   now?: () => Date;
 }
 
-/** Rejects any request whose body is not signed with the shared secret inside the time window. */
-function signatureAuth(opts: { secret: string }): MiddlewareHandler {
+/**
+ * Rejects any request not signed with the shared secret for this method, path and body inside the time
+ * window. A 0.1 signature (body only) is still accepted this release, and reported once per client.
+ */
+function signatureAuth(opts: { secret: string; log?: (line: string) => void }): MiddlewareHandler {
+  const reported = new Set<string>();
   return async function signatureAuth(c, next) {
     const body = await c.req.text();
     const verdict = verifySignature(
       opts.secret,
       c.req.header(TIMESTAMP_HEADER),
       c.req.header(SIGNATURE_HEADER),
-      body,
+      {
+        method: c.req.method,
+        path: c.req.path,
+        body,
+      },
     );
     if (!verdict.ok) return c.json({ error: verdict.reason }, 401);
+    if (verdict.legacy) {
+      const client = c.req.header('user-agent') ?? 'unknown client';
+      if (!reported.has(client)) {
+        reported.add(client);
+        (opts.log ?? console.warn)(
+          `webhook: ${c.req.method} ${c.req.path} from "${client}" is signed the 0.1 way (body only); upgrade that hook or relay — the next release refuses it`,
+        );
+      }
+    }
     await next();
   };
 }
@@ -66,7 +85,11 @@ export function createApp(opts: AppOptions) {
   app.get('/healthz', (c) => c.json({ ok: true, ...opts.health?.() }));
 
   // Reads are signed too (over an empty body): workload state is not for anyone who finds the URL.
-  app.use('/v1/*', limitBody(MAX_BODY_BYTES), signatureAuth({ secret: opts.secret }));
+  app.use(
+    '/v1/*',
+    limitBody(MAX_BODY_BYTES),
+    signatureAuth({ secret: opts.secret, ...(opts.log ? { log: opts.log } : {}) }),
+  );
   app.post('/v1/events', async (c) => {
     const result = await ingest(opts.events, await c.req.text());
     if (!result.ok) return c.json({ error: 'invalid event', fields: result.errors }, 400);

@@ -17,16 +17,30 @@ json_str() {
 # json_int VALUE -> the value if it is a non-negative integer, else 0
 json_int() { [[ $1 =~ ^[0-9]+$ ]] && printf '%s' "$1" || printf 0; }
 
-# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay.
+# sign TIMESTAMP BODY -> the v2 signature (service/signature.ts) of a POST of BODY to /v1/events. The key is
+# read from the file inside python3: it never appears in an argument vector or an environment, where
+# every local user could read it (/proc/*/cmdline). OpenSSL's command line takes an HMAC key only as an
+# argument, so it is not used.
+sign() {
+  printf '%s.POST./v1/events.%s' "$1" "$2" | python3 -c '
+import hashlib, hmac, sys
+key = open(sys.argv[1], "rb").read().strip()
+print("v2=" + hmac.new(key, sys.stdin.buffer.read(), hashlib.sha256).hexdigest())' "$REBOUND_SECRET_FILE"
+}
+
+# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay. The
+# spool file is created under a fresh random name (mktemp: O_EXCL, never an existing file or a link) and
+# renamed into place (a rename replaces a planted link, it does not follow it).
 post_or_spool() {
-  local name=$1 body=$2 ts sig code
+  local name=$1 body=$2 ts sig code tmp
   ts=$(date +%s)
-  sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$(cat "$REBOUND_SECRET_FILE")" | sed 's/^.*= //')
+  sig=$(sign "$ts" "$body")
   code=$(printf '%s' "$body" | curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/json' -H "X-Rebound-Timestamp: $ts" -H "X-Rebound-Signature: sha256=$sig" \
+    -H 'Content-Type: application/json' -H "X-Rebound-Timestamp: $ts" -H "X-Rebound-Signature: $sig" \
     --data-binary @- "$REBOUND_URL/v1/events" 2>/dev/null)
   if [ "$code" != 202 ]; then
-    mkdir -p "$REBOUND_SPOOL"
-    printf '%s' "$body" > "$REBOUND_SPOOL/.$name.tmp" && mv "$REBOUND_SPOOL/.$name.tmp" "$REBOUND_SPOOL/$name.json"
+    mkdir -p -m 0700 "$REBOUND_SPOOL"
+    tmp=$(mktemp "$REBOUND_SPOOL/.spool.XXXXXXXX") || return 0
+    printf '%s' "$body" > "$tmp" && mv -f -T "$tmp" "$REBOUND_SPOOL/$name.json"
   fi
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { parseRelayConfig, type RelayConfig } from '../relay/config.ts';
 import type { RelayDaemonOptions } from '../relay/daemon.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
+import { secretProblem } from '../service/signature.ts';
 
 export interface LocalSettings {
   dataDir: string;
@@ -29,7 +30,9 @@ export interface LocalSettings {
  */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
   const dataDir = resolve(env.REBOUND_DATA ?? '.data');
+  // Captured scripts, the database and the secret live here: private, also when it existed before.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const host = env.REBOUND_HOST ?? '127.0.0.1';
   const port = Number(env.REBOUND_PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
@@ -39,7 +42,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   if (tickSeconds === 0) throw new ConfigError('settings', ['REBOUND_TICK_SECONDS: must be more than 0']);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  const secret = readFileSync(secretFile, 'utf8').trim();
+  const secret = readSecret(secretFile);
   const configFile =
     env.REBOUND_CONFIG ?? (existsSync('rebound.config.json') ? 'rebound.config.json' : undefined);
   let raw: { relay?: unknown } = {};
@@ -65,6 +68,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     tickSeconds,
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
+}
+
+/** The shared secret, refused when others may read its file or when it is too short to be one. */
+function readSecret(file: string): string {
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077)
+    throw new ConfigError('settings', [
+      `REBOUND_SECRET_FILE: ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`,
+    ]);
+  const secret = readFileSync(file, 'utf8').trim();
+  const weak = secretProblem(secret);
+  if (weak) throw new ConfigError('settings', [`REBOUND_SECRET_FILE: ${file}: ${weak}`]);
+  return secret;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, hint = ''): number {

@@ -13,7 +13,7 @@ import { cronEvent, functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
 // The three functions as Lambda invokes them (Function URL v2 request, SQS batch, EventBridge schedule),
 // with their real adapters against DynamoDB Local and fauxqs.
 
-const SECRET = 'lambda-test-secret';
+const SECRET = 'lambda-test-secret-of-32-bytes-at-least';
 let emulators: Emulators;
 let setup: Awaited<ReturnType<typeof lambdaEnvironment>>;
 let api: typeof import('../../functions/api.ts');

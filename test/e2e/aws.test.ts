@@ -88,7 +88,9 @@ describe('the AWS shell on the real Slurm', () => {
       ['OUT_OF_MEMORY', '200M'],
       ['COMPLETED', '300M'],
     ]);
-    const res = await fetch(`${host.url}/v1/workloads/${workload}`, { headers: signedHeaders(SECRET, '') });
+    const res = await fetch(`${host.url}/v1/workloads/${workload}`, {
+      headers: signedHeaders(SECRET, '', { method: 'GET', path: `/v1/workloads/${workload}` }),
+    });
     const view = (await res.json()) as {
       status: string;
       attempts: { changes: string[] }[];

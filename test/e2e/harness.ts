@@ -141,7 +141,7 @@ export class ReboundProcess {
   ) {
     this.url = `http://127.0.0.1:${port}`;
     writeFileSync(join(this.dataDir, 'rebound.config.json'), JSON.stringify(config));
-    writeFileSync(join(this.dataDir, 'secret'), 'e2e-secret-not-for-production', { mode: 0o600 });
+    writeFileSync(join(this.dataDir, 'secret'), 'e2e-secret-not-for-production-0123456789', { mode: 0o600 });
     if (options.as) {
       for (const f of ['', 'rebound.config.json', 'secret'])
         chownSync(join(this.dataDir, f), options.as.uid, options.as.gid);
@@ -156,7 +156,7 @@ export class ReboundProcess {
   }
 
   get secret() {
-    return 'e2e-secret-not-for-production';
+    return 'e2e-secret-not-for-production-0123456789';
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -238,7 +238,9 @@ export class ReboundProcess {
   }
 
   async get<T>(path: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.url}${path}`, { headers: signedHeaders(this.secret, '') });
+    const res = await fetch(`${this.url}${path}`, {
+      headers: signedHeaders(this.secret, '', { method: 'GET', path: path.split('?')[0]! }),
+    });
     return { status: res.status, body: (await res.json()) as T };
   }
 

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +12,16 @@ import { parseServiceConfig } from '../../service/config.ts';
 import { sign, signedHeaders } from '../../service/signature.ts';
 import { loadEvent } from '../support/events.ts';
 
-const SECRET = 'test-secret';
+const SECRET = 'webhook-test-secret-of-32-bytes-at-least';
 let events: SqliteQueue<Event>;
+let store: SqliteStore;
 let app: ReturnType<typeof createApp>;
 
 beforeEach(() => {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'rebound-hook-')), 'db'));
   events = new SqliteQueue<Event>(db, 'events');
-  app = createApp({ events, store: new SqliteStore(db), config: parseServiceConfig({}), secret: SECRET });
+  store = new SqliteStore(db);
+  app = createApp({ events, store, config: parseServiceConfig({}), secret: SECRET });
 });
 
 const post = (body: string, headers: Record<string, string> = signedHeaders(SECRET, body)) =>
@@ -61,10 +64,16 @@ describe('POST /v1/events', () => {
       'stale signature',
       (b: string) => {
         const ts = Math.floor(Date.now() / 1000) - 301;
-        return { 'x-rebound-timestamp': String(ts), 'x-rebound-signature': sign(SECRET, ts, b) };
+        return {
+          'x-rebound-timestamp': String(ts),
+          'x-rebound-signature': sign(SECRET, ts, { method: 'POST', path: '/v1/events', body: b }),
+        };
       },
     ],
     ['signed with another secret', (b: string) => signedHeaders('other', b)],
+    // A signature is for one method and path: a signed GET, or a POST signed for another path, is no good.
+    ['signed for another path', (b: string) => signedHeaders(SECRET, b, { path: '/v1/other' })],
+    ['signed for another method', (b: string) => signedHeaders(SECRET, b, { method: 'PUT' })],
   ])('refuses %s with 401', async (_n, headers) => {
     const body = JSON.stringify(event);
     const h = typeof headers === 'function' ? headers(body) : headers;
@@ -99,7 +108,37 @@ describe('status API', () => {
   it('answers /healthz unsigned and refuses unsigned reads', async () => {
     expect((await app.request('/healthz')).status).toBe(200);
     expect((await app.request('/v1/workloads')).status).toBe(401);
-    const res = await app.request('/v1/workloads/nope', { headers: signedHeaders(SECRET, '') });
+    const res = await app.request('/v1/workloads/nope', {
+      headers: signedHeaders(SECRET, '', { method: 'GET', path: '/v1/workloads/nope' }),
+    });
     expect(res.status).toBe(404);
+    // A signed read is good for its own path only.
+    const other = await app.request('/v1/workloads', {
+      headers: signedHeaders(SECRET, '', { method: 'GET', path: '/v1/workloads/nope' }),
+    });
+    expect(other.status).toBe(401);
+  });
+
+  it('accepts the 0.1 signature (body only) this release, and reports each client that still sends it once', async () => {
+    const body = JSON.stringify({ ...loadEvent('jobcomp/oom', 'slurm.jobcomp'), id: 'legacy-1' });
+    const ts = Math.floor(Date.now() / 1000);
+    const v1 = `sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`;
+    const headers = {
+      'x-rebound-timestamp': String(ts),
+      'x-rebound-signature': v1,
+      'user-agent': 'curl/7.88',
+    };
+    const logged: string[] = [];
+    const legacy = createApp({
+      events,
+      store,
+      config: parseServiceConfig({}),
+      secret: SECRET,
+      log: (l) => logged.push(l),
+    });
+    const send = () => legacy.request('/v1/events', { method: 'POST', body, headers });
+    expect((await send()).status).toBe(202);
+    expect((await send()).status).toBe(202);
+    expect(logged).toEqual([expect.stringContaining('from "curl/7.88" is signed the 0.1 way')]);
   });
 });
