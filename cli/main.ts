@@ -10,6 +10,7 @@ import { loadSettings, relayOptions } from '../local/settings.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
 import { signedHeaders } from '../service/signature.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
+import { printable, printableCell } from './terminal.ts';
 
 const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
@@ -38,7 +39,7 @@ async function api(path: string): Promise<unknown> {
 }
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  const cell = (v: unknown) => (v === undefined || v === null ? '' : printableCell(String(v)));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) =>
     vals
@@ -67,8 +68,9 @@ function parseCommandLine(argv: string[]) {
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseCommandLine(argv);
   const [command, arg] = positionals;
+  // JSON escapes control characters itself; text is made printable (cli/terminal.ts).
   const out = (json: unknown, text: () => string) =>
-    console.log(values.json ? JSON.stringify(json, null, 2) : text());
+    console.log(values.json ? JSON.stringify(json, null, 2) : printable(text()));
   if (values.help || !command) {
     console.log(USAGE);
     return;

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PlannedAllocationSchema } from './allocation.ts';
 import { HookNameSchema } from './hook-name.ts';
-import { IdSchema, SlurmJobIdSchema } from './ids.ts';
+import { CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
 // each to argument vectors of its own. Hooks are names the relay's own config resolves.
@@ -15,7 +15,7 @@ export const PROTOCOL = 1;
 
 const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
-  id: IdSchema,
+  id: CommandIdSchema,
   /** The relay protocol the command needs (commands from before versioning are protocol 1). */
   protocol: z.number().int().positive().default(PROTOCOL),
   /** The workload it belongs to (one FIFO message group each). */

@@ -10,6 +10,10 @@ import * as z from 'zod';
 // run is `restartCount` (the epilog id already carries it), a page of a large completion is `page`.
 
 export const IdSchema = z.string().min(1).max(200);
+/** A command's id: the relay names files after it, so it is one token that cannot be a path. */
+export const CommandIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,199}$/, 'a command id (letters, digits and _ . : -, not a path)');
 export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
 
 /** Jobs without the opt-in tag are recorded under this workload; "~" cannot start a tag's workload. */

@@ -31,7 +31,7 @@ export interface RelayDaemonOptions {
  */
 export async function startRelayDaemon(o: RelayDaemonOptions) {
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
-  const poster = new Poster({ url: o.url, secret: o.secret, spoolDir: o.spoolDir });
+  const poster = new Poster({ url: o.url, secret: o.secret, spoolDir: o.spoolDir, log: o.log });
   const relayDir = join(o.dataDir, 'relay');
   const torc = o.config.torc;
   const client = torc

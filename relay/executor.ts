@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
@@ -12,6 +12,7 @@ import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
 import { captureJob, findJobsByComment, sacctFinal, sbatch } from './slurm.ts';
+import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError } from './torc-client.ts';
 import type { TorcExecutor } from './torc-executor.ts';
 
@@ -82,17 +83,17 @@ export class Executor {
   async capture(jobId: string): Promise<CapturedJob | undefined> {
     const captured = await captureJob(jobId);
     if (captured && parseTag(captured.comment)) {
-      writeFileSync(join(this.jobsDir, `${jobId}.json`), JSON.stringify(captured));
+      writeFileAtomic(pathIn(this.jobsDir, jobId, '.json'), JSON.stringify(captured));
     }
     return captured;
   }
 
   captured(jobId: string): boolean {
-    return existsSync(join(this.jobsDir, `${jobId}.json`));
+    return existsSync(pathIn(this.jobsDir, jobId, '.json'));
   }
 
   private readCaptured(jobId: string): CapturedJob | undefined {
-    const path = join(this.jobsDir, `${jobId}.json`);
+    const path = pathIn(this.jobsDir, jobId, '.json');
     return existsSync(path) ? CapturedJobSchema.parse(JSON.parse(readFileSync(path, 'utf8'))) : undefined;
   }
 
@@ -125,8 +126,8 @@ export class Executor {
     const captured = this.readCaptured(command.jobId);
     if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);
     const submission = plainJobResubmission(captured, command.resources, comment);
-    const script = join(this.scriptsDir, `${command.id.replaceAll(':', '_')}.sh`);
-    writeFileSync(script, submission.script, { mode: 0o700 });
+    const script = pathIn(this.scriptsDir, command.id, '.sh');
+    writeFileAtomic(script, submission.script, 0o700);
     const id = await sbatch(submission.argv, script);
     return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}` };
   }
@@ -135,9 +136,10 @@ export class Executor {
     const argv = this.opts.hooks[command.hook];
     if (!argv) return failure(`hook "${command.hook}" is not in the relay config`);
     const id = command.workflowId === undefined ? [] : [String(command.workflowId)];
-    const env = { ...process.env, ...(id.length ? { TORC_WORKFLOW_ID: id[0] } : {}) };
     try {
-      const { stdout, stderr } = await run([...argv, ...id], { env });
+      const { stdout, stderr } = await run([...argv, ...id], {
+        extraEnv: id.length ? { TORC_WORKFLOW_ID: id[0]! } : {},
+      });
       return { ok: true, slurmJobIds: [], alreadyDone: false, output: `${stdout}${stderr}`.slice(-4000) };
     } catch (error) {
       if (!(error instanceof ExecError)) throw error;

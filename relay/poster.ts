@@ -1,4 +1,14 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Event } from '../core/events.ts';
 import { signedHeaders } from '../service/signature.ts';
@@ -9,6 +19,8 @@ export interface PosterOptions {
   secret: string;
   /** Events that could not be posted wait here (the hooks use the same folder). */
   spoolDir: string;
+  /** Where a spool entry that is not a regular file is reported (once each). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -19,6 +31,7 @@ export class Poster {
   private readonly rejectedDir: string;
   private failures = 0;
   private nextDrainAt = 0;
+  private readonly reported = new Set<string>();
 
   constructor(private readonly opts: PosterOptions) {
     mkdirSync(opts.spoolDir, { recursive: true });
@@ -45,12 +58,8 @@ export class Poster {
       .filter((n) => n.endsWith('.json'))
       .sort()) {
       const path = join(this.opts.spoolDir, name);
-      let body: string;
-      try {
-        body = readFileSync(path, 'utf8');
-      } catch {
-        continue;
-      }
+      const body = this.readSpooled(path, name);
+      if (body === undefined) continue;
       const status = await this.send(body);
       if (status === 202) {
         unlinkSync(path);
@@ -65,6 +74,34 @@ export class Poster {
     }
     this.failures = 0;
     return sent;
+  }
+
+  /**
+   * A spooled event, read without following a link and without blocking on a FIFO (open with
+   * O_NOFOLLOW | O_NONBLOCK, then check it is a regular file). Anything else is left alone and reported.
+   */
+  private readSpooled(path: string, name: string): string | undefined {
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      if (fstatSync(fd).isFile()) return readFileSync(fd, 'utf8');
+      this.report(name, 'is not a regular file');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') this.report(name, 'is a symbolic link (not followed)');
+      else if (code !== 'ENOENT') this.report(name, `cannot be read (${code})`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    return undefined;
+  }
+
+  private report(name: string, why: string): void {
+    if (this.reported.has(name)) return;
+    this.reported.add(name);
+    (this.opts.log ?? console.warn)(
+      `spool: ${join(this.opts.spoolDir, name)} ${why}; left alone — remove it (only Rebound's hooks and relay write here)`,
+    );
   }
 
   private async send(body: string): Promise<number> {

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
   existsSync,
   fsyncSync,
   openSync,
@@ -8,7 +10,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type * as z from 'zod';
 import { describeIssues } from '../core/zod-errors.ts';
 
@@ -16,10 +18,29 @@ import { describeIssues } from '../core/zod-errors.ts';
 // so that a crash leaves the old file or the new one, never half of either, and read back through their
 // schema, so a damaged file is reported and rebuilt instead of crashing the relay at start-up.
 
-/** Temp file + fsync + rename + fsync of the folder: the rename is durable once this returns. */
+/**
+ * A file name made of a value that came from elsewhere (a command id, a job id): one safe token, or an
+ * error. Nothing from an event or a command becomes a path component unchecked.
+ */
+export function safeFileName(token: string, suffix: string): string {
+  if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(token) || token.startsWith('.'))
+    throw new Error(`not a safe file name: ${JSON.stringify(token)}`);
+  return `${token.replaceAll(':', '_')}${suffix}`;
+}
+
+/** `name` (checked with safeFileName) inside `dir`. */
+export const pathIn = (dir: string, token: string, suffix: string) => join(dir, safeFileName(token, suffix));
+
+/** Created new or not at all, never through a link: the open fails on an existing name or a symlink. */
+const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Temp file (a fresh random name, O_EXCL | O_NOFOLLOW) + fsync + rename + fsync of the folder: the
+ * rename is durable once this returns, and a link planted at any name is replaced, never followed.
+ */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
+  const tmp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
+  const fd = openSync(tmp, NEW_FILE, mode);
   try {
     writeSync(fd, data);
     fsyncSync(fd);

@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { CommandOf } from '../core/commands.ts';
 import { assertNever } from '../core/never.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
 import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
 import { findJobsByComment, sbatch } from './slurm.ts';
+import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 
 export interface TorcExecutorOptions {
@@ -163,8 +163,8 @@ export class TorcExecutor {
             ...(this.opts.account ? { account: this.opts.account } : {}),
           },
         );
-        const script = join(this.opts.outputDir, `worker_${scn.id}.sh`);
-        writeFileSync(script, submission.script, { mode: 0o700 });
+        const script = pathIn(this.opts.outputDir, `worker_${scn.id}`, '.sh');
+        writeFileAtomic(script, submission.script, 0o700);
         const slurmId = await sbatch([...submission.argv, `--comment=${comment}`], script);
         await client.putScheduledComputeNode({ ...scn, id: scn.id!, scheduler_id: Number(slurmId) });
         ids.push(slurmId);

@@ -42,7 +42,7 @@ stop_pid() { local pid; pid=$(cat "$1"); kill "$pid"; for _ in $(seq 200); do [ 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---------------------------------------------------------------- packages
-PKGS=(munge slurmctld slurmd slurm-client curl openssl python3)
+PKGS=(munge slurmctld slurmd slurm-client curl openssl python3 strace)
 [ "$ACCOUNTING" = slurmdbd ] && PKGS+=(slurmdbd mariadb-server)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -37,24 +37,27 @@ const waitForOom = (id: string) =>
 // One Rebound for the recovery scenarios; the crash, outage, watcher and hostile-input scenarios each
 // have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
 // at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
+const CANARY = `canary-${RUN}-must-not-leak`;
 const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem'].map(w);
 let rebound: ReboundProcess;
 beforeAll(async () => {
   // Hooks only: these scenarios must pass without the sacct watcher's help (scenario 10 tests it alone).
   rebound = new ReboundProcess(18_787, CONFIG, {
     match: tagged(...MAIN),
-    env: { REBOUND_SACCT_INTERVAL: '0' },
+    // Secrets a relay may hold: none may reach a resubmitted job (scenario 1).
+    env: { REBOUND_SACCT_INTERVAL: '0', TORC_PASSWORD: CANARY, AWS_SECRET_ACCESS_KEY: CANARY },
   });
   await rebound.start();
 }, 30_000);
 afterAll(async () => rebound?.dispose());
 
 describe.concurrent('recovery of plain Slurm jobs', () => {
-  it('1. an OOM job is resubmitted with --mem=300M and completes; status shows both attempts', async () => {
+  it("1. an OOM job is resubmitted with --mem=300M and completes; status shows both attempts; the retry sees none of the relay's secrets", async () => {
     const workload = w('oom');
+    const envDump = `/tmp/rebound-e2e-${RUN}-oom-env-$SLURM_JOB_ID`;
     submit(
       ['-J', 'oom-job', '-p', 'short', '--mem=200M', `--comment=rebound:${workload}`, ...out('oom')],
-      HOG(250),
+      `env > ${envDump}; ${HOG(250)}`,
     );
     const jobs = await waitFor('the OOM job and its retry', completed(workload, 2), 120_000);
     expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
@@ -66,6 +69,11 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     const history = rebound.cli(['history', workload]);
     expect(history).toContain('OOM detected, increasing memory 200M -> 300M');
     expect(history).toMatch(/resubmitted as job \d+/);
+    // The retry was submitted by the relay: its environment holds nothing of the relay's own settings.
+    const retryEnv = readFileSync(`/tmp/rebound-e2e-${RUN}-oom-env-${jobs[1]!.jobId}`, 'utf8');
+    expect(retryEnv).toContain('SLURM_JOB_ID=');
+    for (const leak of [CANARY, rebound.secret, 'REBOUND_', 'AWS_SECRET_ACCESS_KEY'])
+      expect(retryEnv).not.toContain(leak);
   }, 150_000);
 
   it('2. a TIMEOUT job is resubmitted with --time=2 and completes', async () => {

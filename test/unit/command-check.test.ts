@@ -29,10 +29,13 @@ describe('relay command check', () => {
       `unsupported command slurm.submit-script (relay ${RELAY_VERSION}`,
     ],
     [{ ...resubmit, jobId: 'abc' }, 'malformed command slurm.resubmit: command.jobId'],
+    // A forged id that would name a file outside the relay's folders.
+    [{ ...resubmit, id: '../../etc/cron.d/x' }, 'malformed command slurm.resubmit: command.id: a command id'],
+    [{ ...resubmit, id: '.hidden' }, 'command.id: a command id'],
   ])('answers %j with a reason', (body, reason) => {
     const check = checkCommand(body);
     expect(check.ok).toBe(false);
-    expect(!check.ok && check.envelope?.id).toBe(base.id);
+    expect(!check.ok && check.envelope?.id).toBe((body as { id: string }).id);
     expect(!check.ok && check.reason).toContain(reason);
   });
 
