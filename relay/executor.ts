@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
@@ -121,7 +122,7 @@ export class Executor {
   /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
   private async resubmit(command: CommandOf<'slurm.resubmit'>): Promise<ResultData> {
     const comment = formatTag({ workload: command.workload, commandTag: command.tag });
-    const existing = await findJobsByComment(comment, new Date(command.createdAt));
+    const existing = await findJobsByComment(comment, new Date(command.createdAt), userInfo().username);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
     const captured = this.readCaptured(command.jobId);
     if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);

@@ -43,14 +43,15 @@ export function slurmLocalTime(ms: number): string {
 }
 
 /**
- * Slurm job ids whose comment is exactly `comment`, submitted since `since` (the command's creation, less
- * a minute for clock skew): a job from before the command cannot be its submission, even when ids repeat
- * (a Torc server or Slurm database started afresh hands out the same workflow and job ids again).
+ * Slurm job ids of `user` whose comment is exactly `comment`, submitted since `since` (the command's
+ * creation, less a minute for clock skew): a job from before the command cannot be its submission, even
+ * when ids repeat (a Torc server or Slurm database started afresh hands out the same ids again). Only the
+ * submitter's own jobs count: another user's job carrying the same comment is not ours, whatever it says.
  */
-export async function findJobsByComment(comment: string, since: Date): Promise<string[]> {
+export async function findJobsByComment(comment: string, since: Date, user: string): Promise<string[]> {
   const from = slurmLocalTime(since.getTime() - 60_000);
   const ids = new Set<string>();
-  const { stdout: queued } = await run(['squeue', '-h', '-o', '%i|%V|%k']);
+  const { stdout: queued } = await run(['squeue', '-h', '-u', user, '-o', '%i|%V|%k']);
   for (const line of queued.split('\n')) {
     const [id, submitted, c] = line.split('|');
     if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
@@ -60,6 +61,8 @@ export async function findJobsByComment(comment: string, since: Date): Promise<s
     '-n',
     '-P',
     '-X',
+    '-u',
+    user,
     '-S',
     from,
     '--format=JobID,Submit,Comment',

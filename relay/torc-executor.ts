@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { CommandOf } from '../core/commands.ts';
 import { assertNever } from '../core/never.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
@@ -123,7 +124,7 @@ export class TorcExecutor {
       let scheduler: { id?: number } | undefined;
       for (let k = 1; k <= a.count; k++) {
         const comment = formatTag({ workload: c.workload, commandTag: `${c.id}:${a.name}:${k}` });
-        const existing = await findJobsByComment(comment, new Date(c.createdAt));
+        const existing = await findJobsByComment(comment, new Date(c.createdAt), userInfo().username);
         if (existing.length) {
           ids.push(...existing);
           found++;

@@ -64,14 +64,8 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   const tag = parseTag(event.data.comment);
   job.workload = tag?.workload ?? UNTAGGED;
   if (event.data.partition) job.partition = event.data.partition;
-  if (tag?.kind === 'workload' && tag.commandTag) {
-    // Only a job Rebound submitted joins a chain: its tag names one of this workload's commands.
-    const origin = await store.findAttemptByCommand(tag.commandTag);
-    if (origin?.workload === tag.workload) {
-      job.lineage = origin.lineage;
-      job.attempt = origin.attempt;
-    }
-  }
+  // A job is in a chain only because Rebound submitted it: the relay reported its id for the command
+  // (onResubmitResult recorded it with its lineage). A comment that claims a chain joins nothing.
   job.updatedAt = deps.now().toISOString();
   if (job.decided) return store.putJob(job);
   if (tag?.kind === 'torc-allocation') return onAllocationJobEnded(deps, job, tag);

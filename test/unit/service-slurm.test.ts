@@ -112,15 +112,22 @@ describe('plain Slurm recovery in the service', () => {
     ]);
   });
 
-  it('a job whose tag names a command of another workload does not join that chain', async () => {
+  it('a job whose comment claims a chain that Rebound did not submit it into joins nothing', async () => {
     const deps = testDeps();
     await handleEvent(deps, sacct('77'));
-    await handleEvent(deps, sacct('90', { comment: 'rebound:other/lab:77:a1' }));
-    expect(await deps.store.getJob('lab:90')).toMatchObject({
-      lineage: 'lab:90',
+    await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['78'] }));
+    // Another job, not submitted by Rebound, with the comment of attempt 1 (or of another workload's).
+    await handleEvent(deps, sacct('90', { comment: 'rebound:nightly/lab:77:a1' }));
+    await handleEvent(deps, sacct('91', { comment: 'rebound:other/lab:77:a1' }));
+    expect(await deps.store.getJob('lab:90')).toMatchObject({ lineage: 'lab:90', attempt: 0 });
+    expect(await deps.store.getJob('lab:91')).toMatchObject({
+      lineage: 'lab:91',
       attempt: 0,
       workload: 'other',
     });
+    // The chain's attempts are its own: job 90's failure made a chain of its own, not attempt 2 of 77's.
+    expect(await deps.store.countAttempts('lab:77')).toBe(1);
+    expect(lastResubmit(deps)).toMatchObject({ id: 'lab:91:a1', jobId: '91' });
   });
 
   it('an unknown failure needs attention and the plan says why; the dry-run changes nothing', async () => {
