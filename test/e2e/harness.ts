@@ -186,6 +186,8 @@ export class ReboundProcess {
       ...this.identity,
     });
     this.child = child;
+    // `output` keeps every run's lines (a test may count across a restart); this run's start from here.
+    const from = this.output.length;
     child.stdout!.on('data', (d) => (this.output += d));
     child.stderr!.on('data', (d) => (this.output += d));
     await waitFor(
@@ -195,7 +197,7 @@ export class ReboundProcess {
           throw new Error(
             `rebound start exited (${child.exitCode ?? child.signalCode}) before it listened:\n${this.output}`,
           );
-        return this.output.includes('Rebound listening on');
+        return this.output.slice(from).includes('Rebound listening on');
       },
       20_000,
     );
