@@ -108,6 +108,20 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * A GET, tried again once when the kept-alive connection it reused was closed by the server at that very
+ * moment (undici: "other side closed"): a GET is safe to repeat, and the race is the client's to absorb.
+ */
+async function getOnce(url: string, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const code = ((error as Error).cause as { code?: string } | undefined)?.code;
+    if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') throw error;
+    return fetch(url, init);
+  }
+}
+
 /** What /healthz of a local Rebound reports (local/runtime.ts). */
 export interface Health {
   ok: boolean;
@@ -218,7 +232,7 @@ export class ReboundProcess {
   }
 
   async health(): Promise<Health> {
-    return (await (await fetch(`${this.url}/healthz`)).json()) as Health;
+    return (await (await getOnce(`${this.url}/healthz`)).json()) as Health;
   }
 
   /**
@@ -240,7 +254,7 @@ export class ReboundProcess {
   }
 
   async get<T>(path: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.url}${path}`, {
+    const res = await getOnce(`${this.url}${path}`, {
       headers: signedHeaders(this.secret, '', { method: 'GET', path: path.split('?')[0]! }),
     });
     return { status: res.status, body: (await res.json()) as T };
