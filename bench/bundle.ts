@@ -19,7 +19,7 @@ const env = {
   REBOUND_TABLE: 'bench',
   REBOUND_EVENTS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/events',
   REBOUND_COMMANDS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/commands.fifo',
-  REBOUND_SECRET: 'bench',
+  REBOUND_SECRET: 'bench-secret-of-at-least-32-bytes-0123',
   REBOUND_CONFIG: '{}',
 };
 
@@ -44,16 +44,29 @@ for (const name of FUNCTIONS) {
   });
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const ms = execFileSync(
-      process.execPath,
-      [
-        '--no-warnings',
-        '--input-type=module',
-        '-e',
-        `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`,
-      ],
-      { env, encoding: 'utf8' },
-    );
+    let ms: string;
+    try {
+      ms = execFileSync(
+        process.execPath,
+        [
+          '--no-warnings',
+          '--input-type=module',
+          '-e',
+          `const t = performance.now(); try { await import(${JSON.stringify(file)}) } catch (e) { console.error('init: ' + e.message); process.exit(1) } console.log(performance.now() - t);`,
+        ],
+        // A bundle that throws at init says why in one line (Node would print its whole minified line).
+        { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    } catch (error) {
+      const stderr = String((error as { stderr?: string }).stderr ?? '');
+      const reason =
+        stderr
+          .split('\n')
+          .find((l) => l.startsWith('init: '))
+          ?.slice(6) ?? 'no message';
+      console.error(`${name}: the bundle failed to initialise: ${reason.slice(0, 300)}`);
+      process.exit(1);
+    }
     times.push(Number(ms.trim()));
   }
   times.sort((a, b) => a - b);
