@@ -37,6 +37,7 @@ export async function startLocal(
     store,
     config: settings.config,
     secret: settings.secret,
+    log,
     health: () => ({
       events: events.stats(),
       commands: commands.stats(),
