@@ -7,7 +7,7 @@ import { ReboundError } from '../core/errors.ts';
 import { PlanSchema } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
-import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-forwarder.ts';
+import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-registry.ts';
 import { signedHeaders } from '../service/signature.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
 import { printable, printableCell } from './terminal.ts';

@@ -10,7 +10,8 @@ import { SacctWatcher } from './sacct-watcher.ts';
 import { queuedSlurmJobs } from './slurm.ts';
 import { TorcClient } from './torc-client.ts';
 import { TorcExecutor } from './torc-executor.ts';
-import { registerWorkflow, TORC_REGISTRY, TorcForwarder } from './torc-forwarder.ts';
+import { TorcForwarder } from './torc-forwarder.ts';
+import { registerWorkflow, TORC_REGISTRY } from './torc-registry.ts';
 
 export interface RelayDaemonOptions {
   /** The webhook results and events go to, and the secret that signs them. */

@@ -1,15 +1,11 @@
 import * as z from 'zod';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
-import {
-  TORC_RESULT_STATUSES,
-  type TorcJob,
-  type TorcResourceRequirements,
-  type TorcResult,
-  type TorcScheduledComputeNode,
-} from '../core/torc-model.ts';
+import { TORC_RESULT_STATUSES, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
 import type { TorcClient } from './torc-client.ts';
+import { censusEvent, completedEvent, jobFinishedEvent, resultKey } from './torc-events.ts';
+import { readRegistry } from './torc-registry.ts';
 
 const TERMINAL = new Set<string>(TORC_RESULT_STATUSES);
 const JOB_EVENTS = new Set([
@@ -33,7 +29,6 @@ const WorkflowStateSchema = z.object({
 });
 type WorkflowState = z.infer<typeof WorkflowStateSchema>;
 const ForwarderStateSchema = z.record(z.string(), WorkflowStateSchema);
-const RegistrySchema = z.array(z.number().int().positive());
 
 const CENSUS_REFRESH_MS = 60_000;
 
@@ -49,26 +44,6 @@ export interface TorcForwarderOptions {
   /** Slurm job ids still queued or running (squeue); a live allocation missing from it has ended. */
   slurmJobs?: () => Promise<Set<string>>;
   now?: () => Date;
-}
-
-/** The registry's file name in the relay's state folder. */
-export const TORC_REGISTRY = 'torc-workflows.json';
-
-/** `rebound watch <id>`: adds a workflow to the registry the running relay reads. */
-export function registerWorkflow(registryFile: string, workflowId: number): boolean {
-  const ids = readRegistry(registryFile);
-  if (ids.includes(workflowId)) return false;
-  writeFileAtomic(registryFile, JSON.stringify([...ids, workflowId].sort((a, b) => a - b)));
-  return true;
-}
-
-export function readRegistry(registryFile: string, log: (line: string) => void = console.error): number[] {
-  const read = readStateFile(registryFile, RegistrySchema);
-  if (read.kind === 'corrupt')
-    log(
-      `torc forwarder: watch list unreadable (${read.reason}); kept as ${read.movedTo}: run \`rebound watch <id>\` again for each workflow (those in the config are watched)`,
-    );
-  return read.kind === 'ok' ? read.value : [];
 }
 
 /**
@@ -164,14 +139,15 @@ export class TorcForwarder {
     const events: Event[] = fresh.flatMap((r) => {
       const job = jobById.get(r.job_id);
       const rr = job?.resource_requirements_id ? rrById.get(job.resource_requirements_id) : undefined;
-      return job && rr ? [this.jobFinished(r, job, rr, now)] : [];
+      return job && rr ? [jobFinishedEvent(this.opts.cluster, r, job, rr, now)] : [];
     });
     const run = status.run_id;
     if (complete.is_complete && state.completedRun !== run) {
-      events.push(this.completed(workflowId, run, complete.is_canceled, jobs, rrs, now));
+      events.push(completedEvent(this.opts.cluster, workflowId, run, complete.is_canceled, jobs, rrs, now));
     }
     events.push(...(await this.endedAllocations(workflowId, scns, state, now)));
-    const census = this.census(
+    const census = censusEvent(
+      this.opts.cluster,
       workflowId,
       jobs,
       rrs,
@@ -198,66 +174,6 @@ export class TorcForwarder {
       this.opts.log(
         `torc forwarder: workflow ${workflowId} run ${run}: posted ${fresh.length} job result(s)${complete.is_complete ? ', workflow complete' : ''}`,
       );
-  }
-
-  private jobFinished(r: TorcResult, job: TorcJob, rr: TorcResourceRequirements, now: string): Event {
-    return {
-      id: eventIds.torcJob(r.workflow_id, resultKey(r)),
-      version: 1,
-      source: 'relay:torc',
-      occurredAt: now,
-      cluster: this.opts.cluster,
-      type: 'torc.job.finished',
-      data: {
-        workflowId: r.workflow_id,
-        jobId: r.job_id,
-        jobName: job.name,
-        status: r.status as 'completed',
-        runId: r.run_id,
-        returnCode: r.return_code,
-        execTimeMinutes: Math.max(0, r.exec_time_minutes),
-        ...(r.peak_memory_bytes !== undefined ? { peakMemoryBytes: r.peak_memory_bytes } : {}),
-        attemptId: r.attempt_id ?? 1,
-        resourceRequirements: rrEvent(rr),
-      },
-    };
-  }
-
-  private completed(
-    workflowId: number,
-    runId: number,
-    isCanceled: boolean,
-    jobs: TorcJob[],
-    rrs: TorcResourceRequirements[],
-    now: string,
-  ): Event {
-    const rrMembers: Record<string, number[]> = {};
-    for (const j of jobs) {
-      if (j.resource_requirements_id === undefined) continue;
-      const key = String(j.resource_requirements_id);
-      const members = rrMembers[key] ?? [];
-      members.push(j.id);
-      rrMembers[key] = members;
-    }
-    return {
-      id: eventIds.torcCompleted(workflowId, runId),
-      version: 1,
-      source: 'relay:torc',
-      occurredAt: now,
-      cluster: this.opts.cluster,
-      type: 'torc.workflow.completed',
-      data: {
-        workflowId,
-        runId,
-        isCanceled,
-        failedJobIds: jobs.filter((j) => j.status === 'failed' || j.status === 'terminated').map((j) => j.id),
-        canceled: jobs
-          .filter((j) => j.status === 'canceled' && j.resource_requirements_id !== undefined)
-          .map((j) => ({ id: j.id, rrId: j.resource_requirements_id! })),
-        rrMembers,
-        resourceRequirements: rrs.filter((r) => r.id !== undefined).map(rrEvent),
-      },
-    };
   }
 
   /**
@@ -293,51 +209,7 @@ export class TorcForwarder {
     }));
   }
 
-  private census(
-    workflowId: number,
-    jobs: TorcJob[],
-    rrs: TorcResourceRequirements[],
-    live: number,
-    now: string,
-  ): Event {
-    const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
-    const used = new Set(ready.map((j) => j.resource_requirements_id));
-    return {
-      id: eventIds.torcCensus(workflowId, Date.parse(now)),
-      version: 1,
-      source: 'relay:torc',
-      occurredAt: now,
-      cluster: this.opts.cluster,
-      type: 'torc.workflow.census',
-      data: {
-        workflowId,
-        observedAt: now,
-        liveAllocations: live,
-        ready: ready.map((j) => ({
-          id: j.id,
-          rrId: j.resource_requirements_id!,
-          attemptId: j.attempt_id ?? 1,
-        })),
-        resourceRequirements: rrs.filter((r) => used.has(r.id)).map(rrEvent),
-      },
-    };
-  }
-
   private save(): void {
     writeFileAtomic(this.opts.stateFile, JSON.stringify(this.state));
   }
-}
-
-const resultKey = (r: TorcResult) => `${r.job_id}:${r.run_id}:${r.attempt_id ?? 1}`;
-
-function rrEvent(rr: TorcResourceRequirements) {
-  return {
-    id: rr.id!,
-    name: rr.name,
-    memory: rr.memory,
-    runtime: rr.runtime,
-    numCpus: rr.num_cpus,
-    numGpus: rr.num_gpus,
-    numNodes: rr.num_nodes,
-  };
 }

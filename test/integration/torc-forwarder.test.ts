@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Event, EventSchema } from '../../core/events.ts';
 import { TorcClient } from '../../relay/torc-client.ts';
-import { registerWorkflow, TorcForwarder } from '../../relay/torc-forwarder.ts';
+import { TorcForwarder } from '../../relay/torc-forwarder.ts';
+import { registerWorkflow } from '../../relay/torc-registry.ts';
 import { TorcDouble } from '../support/torc-double.ts';
 
 // The forwarder and the typed client against the Torc test double (every request and answer checked

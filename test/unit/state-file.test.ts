@@ -6,7 +6,8 @@ import * as z from 'zod';
 import { SacctWatcher } from '../../relay/sacct-watcher.ts';
 import { readStateFile, writeFileAtomic } from '../../relay/state-file.ts';
 import { TorcClient } from '../../relay/torc-client.ts';
-import { readRegistry, TorcForwarder } from '../../relay/torc-forwarder.ts';
+import { TorcForwarder } from '../../relay/torc-forwarder.ts';
+import { readRegistry } from '../../relay/torc-registry.ts';
 
 // A relay state file damaged by a crash, a full disk or a person's edit is reported and rebuilt: never a
 // crash at start-up, never a silent reset.
