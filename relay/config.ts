@@ -5,11 +5,26 @@ import { HookNameSchema } from '../core/hook-name.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
 /**
+ * A recovery hook: its argument vector, and the names of the relay's environment variables it may see
+ * besides the minimal environment every child gets (relay/exec.ts). A bare array is the argument vector.
+ */
+const HookSchema = z
+  .union([
+    z.array(z.string().min(1)).min(1),
+    z.strictObject({
+      command: z.array(z.string().min(1)).min(1),
+      env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
+    }),
+  ])
+  .transform((h) => (Array.isArray(h) ? { command: h, env: [] } : h));
+export type HookConfig = z.output<typeof HookSchema>;
+
+/**
  * The relay's own config (the "relay" section of rebound.config.json): what it may run and where Torc is.
- * Hooks are allow-listed here by name → argument vector; a command can only name one.
+ * Hooks are allow-listed here by name; a command can only name one.
  */
 const RelayConfigSchema = z.strictObject({
-  hooks: z.record(HookNameSchema, z.array(z.string().min(1)).min(1)).default({}),
+  hooks: z.record(HookNameSchema, HookSchema).default({}),
   torc: z
     .strictObject({
       /** Base URL including /torc-service/v1. */

@@ -9,6 +9,7 @@ import { plainJobResubmission } from '../core/sbatch-script.ts';
 import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
 import { formatTag, parseTag } from '../core/tag.ts';
 import type { CommandEnvelope } from './command-check.ts';
+import type { HookConfig } from './config.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
@@ -22,7 +23,7 @@ export interface ExecutorOptions {
   /** Captured jobs and rendered scripts live here. */
   stateDir: string;
   /** Hook name → argument vector, from the relay's own config; nothing else can be run. */
-  hooks: Record<string, string[]>;
+  hooks: Record<string, HookConfig>;
   /** Absent when the relay has no Torc server configured: Torc commands then fail with that reason. */
   torc?: TorcExecutor;
   now?: () => Date;
@@ -134,12 +135,16 @@ export class Executor {
   }
 
   private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {
-    const argv = this.opts.hooks[command.hook];
-    if (!argv) return failure(`hook "${command.hook}" is not in the relay config`);
+    const hook = this.opts.hooks[command.hook];
+    if (!hook) return failure(`hook "${command.hook}" is not in the relay config`);
     const id = command.workflowId === undefined ? [] : [String(command.workflowId)];
+    // Only what the hook's own config lists, besides the minimal environment (relay/exec.ts).
+    const listed = Object.fromEntries(
+      hook.env.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])),
+    );
     try {
-      const { stdout, stderr } = await run([...argv, ...id], {
-        extraEnv: id.length ? { TORC_WORKFLOW_ID: id[0]! } : {},
+      const { stdout, stderr } = await run([...hook.command, ...id], {
+        extraEnv: { ...listed, ...(id.length ? { TORC_WORKFLOW_ID: id[0]! } : {}) },
       });
       return { ok: true, slurmJobIds: [], alreadyDone: false, output: `${stdout}${stderr}`.slice(-4000) };
     } catch (error) {
