@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { type Command, CommandSchema, PROTOCOL } from '../core/commands.ts';
+import { type Command, CommandSchema, CommandTypeSchema, PROTOCOL } from '../core/commands.ts';
 import { IdSchema } from '../core/ids.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 import { RELAY_VERSION } from './version.ts';
@@ -24,8 +24,6 @@ export type CommandCheck =
   /** Not even an id to answer: only a log line. */
   | { ok: false; envelope?: undefined; reason: string };
 
-const KNOWN = new Set<string>(CommandSchema.options.map((o) => o.shape.type.value));
-
 export function checkCommand(body: unknown): CommandCheck {
   const envelope = EnvelopeSchema.safeParse(body);
   if (!envelope.success)
@@ -41,7 +39,7 @@ export function checkCommand(body: unknown): CommandCheck {
       envelope: e,
       reason: `unsupported command ${e.type} (protocol ${e.protocol}; ${relay})`,
     };
-  if (!KNOWN.has(e.type))
+  if (!CommandTypeSchema.safeParse(e.type).success)
     return { ok: false, envelope: e, reason: `unsupported command ${e.type} (${relay})` };
   const parsed = CommandSchema.safeParse(body);
   if (!parsed.success)

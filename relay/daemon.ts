@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CommandQueue } from '../core/ports.ts';
 import { type RelayConfig, torcPassword } from './config.ts';
@@ -34,6 +35,8 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
   const poster = new Poster({ url: o.url, secret: o.secret, spoolDir: o.spoolDir, log: o.log });
   const relayDir = join(o.dataDir, 'relay');
+  // Whose jobs are the relay's own: it submits as this user and looks only at this user's jobs.
+  const user = userInfo().username;
   const torc = o.config.torc;
   const client = torc
     ? new TorcClient({
@@ -45,6 +48,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     cluster,
     stateDir: relayDir,
     hooks: o.config.hooks,
+    user,
     ...(torc && client
       ? {
           torc: new TorcExecutor({
@@ -52,6 +56,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
             torcUrl: torc.url,
             outputDir: resolve(torc.outputDir),
             runner: torc.runner,
+            user,
             ...(torc.account ? { account: torc.account } : {}),
           }),
         }
@@ -77,6 +82,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   if (o.sacctIntervalSeconds > 0) {
     const watcher = new SacctWatcher({
       cluster,
+      user,
       stateFile: join(relayDir, 'sacct-watcher.json'),
       post: (e) => poster.post(e),
       capture: (id) => executor.capture(id),

@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
@@ -22,8 +21,10 @@ export interface ExecutorOptions {
   cluster: string;
   /** Captured jobs and rendered scripts live here. */
   stateDir: string;
-  /** Hook name → argument vector, from the relay's own config; nothing else can be run. */
+  /** Hook name → what it runs and may see, from the relay's own config; nothing else can be run. */
   hooks: Record<string, HookConfig>;
+  /** The user the relay runs as: it submits as this user, and only this user's jobs are its own. */
+  user: string;
   /** Absent when the relay has no Torc server configured: Torc commands then fail with that reason. */
   torc?: TorcExecutor;
   now?: () => Date;
@@ -123,7 +124,7 @@ export class Executor {
   /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
   private async resubmit(command: CommandOf<'slurm.resubmit'>): Promise<ResultData> {
     const comment = formatTag({ workload: command.workload, commandTag: command.tag });
-    const existing = await findJobsByComment(comment, new Date(command.createdAt), userInfo().username);
+    const existing = await findJobsByComment(comment, new Date(command.createdAt), this.opts.user);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
     const captured = this.readCaptured(command.jobId);
     if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import * as z from 'zod';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
@@ -71,7 +70,8 @@ export interface SacctWatcherOptions {
   capture: (jobId: string) => Promise<unknown>;
   captured: (jobId: string) => boolean;
   log: (line: string) => void;
-  user?: string;
+  /** The user whose jobs it watches: the one the relay runs as. */
+  user: string;
   now?: () => number;
 }
 
@@ -82,10 +82,8 @@ export interface SacctWatcherOptions {
  */
 export class SacctWatcher {
   private state: WatcherState;
-  private readonly user: string;
 
   constructor(private readonly opts: SacctWatcherOptions) {
-    this.user = opts.user ?? userInfo().username;
     const now = this.now();
     const read = readStateFile(opts.stateFile, WatcherStateSchema, now);
     if (read.kind === 'ok') this.state = read.value;
@@ -115,7 +113,7 @@ export class SacctWatcher {
       '-n',
       '-P',
       '-u',
-      this.user,
+      this.opts.user,
       '-S',
       slurmLocalTime(this.state.polledAt - OVERLAP_MS),
       '-E',
@@ -135,7 +133,7 @@ export class SacctWatcher {
   }
 
   private async captureTagged(): Promise<void> {
-    const { stdout } = await run(['squeue', '-h', '-u', this.user, '-o', '%i|%k']);
+    const { stdout } = await run(['squeue', '-h', '-u', this.opts.user, '-o', '%i|%k']);
     for (const line of stdout.split('\n')) {
       const [id, comment] = line.split('|');
       if (!id || !/^\d+$/.test(id.trim()) || !parseTag(comment)) continue;

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import type { CommandOf } from '../core/commands.ts';
 import { assertNever } from '../core/never.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
@@ -18,6 +17,8 @@ export interface TorcExecutorOptions {
   /** Torc's Slurm job runner (a stand-in in tests). */
   runner: string;
   account?: string;
+  /** The user the relay runs as (the allocations' owner): only its jobs can be an earlier submission. */
+  user: string;
 }
 
 export interface StepResult {
@@ -124,7 +125,7 @@ export class TorcExecutor {
       let scheduler: { id?: number } | undefined;
       for (let k = 1; k <= a.count; k++) {
         const comment = formatTag({ workload: c.workload, commandTag: `${c.id}:${a.name}:${k}` });
-        const existing = await findJobsByComment(comment, new Date(c.createdAt), userInfo().username);
+        const existing = await findJobsByComment(comment, new Date(c.createdAt), this.opts.user);
         if (existing.length) {
           ids.push(...existing);
           found++;

@@ -50,6 +50,7 @@ describe('relay command check', () => {
       cluster: 'lab',
       stateDir: mkdtempSync(join(tmpdir(), 'rebound-refuse-')),
       hooks: {},
+      user: 'alice',
       now: () => new Date('2026-11-25T12:00:01Z'),
     });
     const check = checkCommand({ ...base, type: 'slurm.frobnicate' });
