@@ -4,10 +4,12 @@ import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import type { Command } from '../core/commands.ts';
 import { ReboundError } from '../core/errors.ts';
+import { describeActingFor } from '../core/owner.ts';
 import { PlanSchema } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-registry.ts';
+import { RELAY_VERSION } from '../relay/version.ts';
 import { signedHeaders } from '../service/signature.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
 import { printable, printableCell } from './terminal.ts';
@@ -107,7 +109,8 @@ async function main(argv: string[]): Promise<void> {
       });
       const daemon = await startRelayDaemon({ ...relayOptions(settings), commands, log: console.log });
       console.log(
-        `Rebound relay (cluster ${daemon.cluster}): commands from ${queueUrl}, events to ${settings.url}`,
+        `Rebound relay ${RELAY_VERSION} in ${describeActingFor(daemon.actingFor)}\n` +
+          `cluster ${daemon.cluster}: commands from ${queueUrl}, events to ${settings.url}`,
       );
       const stop = async (signal: string) => {
         console.log(`${signal}: stopping the relay; a command in progress is retried after its lease`);

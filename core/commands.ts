@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { PlannedAllocationSchema } from './allocation.ts';
 import { HookNameSchema } from './hook-name.ts';
 import { CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
+import { parseTag } from './tag.ts';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
 // each to argument vectors of its own. Hooks are names the relay's own config resolves.
@@ -11,13 +12,16 @@ import { CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
  * they are upgraded separately. A command whose protocol is newer than the relay's, or whose type the
  * relay does not know, is answered with a failed result (relay/relay.ts), never dropped.
  */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 
 const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
   id: CommandIdSchema,
-  /** The relay protocol the command needs (commands from before versioning are protocol 1). */
-  protocol: z.number().int().positive().default(PROTOCOL),
+  /**
+   * The relay protocol the command needs (commands from before versioning are protocol 1; 2 since 0.3:
+   * a resubmission carries its whole comment, nonce included).
+   */
+  protocol: z.number().int().positive().default(1),
   /** The workload it belongs to (one FIFO message group each). */
   workload: z.string().min(1).max(200),
   createdAt: z.iso.datetime({ offset: true }),
@@ -43,8 +47,16 @@ const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
   type: z.literal('slurm.resubmit'),
   /** The job whose captured script and options are resubmitted. */
   jobId: SlurmJobIdSchema,
-  /** Carried into the new job's comment so a retried command finds the job it already submitted. */
-  tag: z.string().regex(/^[A-Za-z0-9_.:-]{1,120}$/),
+  /**
+   * The new job's comment: the opt-in tag and this command's own tag, with the chain's nonce, so a
+   * retried command finds the job it already submitted and nobody else can predict it.
+   */
+  comment: z
+    .string()
+    .refine(
+      (c) => parseTag(c)?.kind === 'workload' && parseTag(c)?.commandTag !== undefined,
+      'a tag "rebound:<workload>/<command tag>"',
+    ),
   resources: SlurmResourcesSchema,
 });
 

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { CommandTypeSchema } from './commands.ts';
 import { IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
+import { OwnerSchema } from './owner.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
 
 // Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
@@ -23,6 +24,7 @@ const SlurmJobBase = z.object({
   jobId: SlurmJobId,
   jobName: Text.optional(),
   partition: Text.optional(),
+  /** What the hook said (its environment's USERNAME): kept for people to read, never used as the owner. */
   user: Text.optional(),
   account: Text.optional(),
   workDir: Text.optional(),
@@ -63,6 +65,10 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     elapsed: Text.optional(),
     timeLimit: Text.optional(),
     comment: Text.optional(),
+    /** The owner as Slurm accounts it (sacct's UID), read by the relay. */
+    owner: OwnerSchema.optional(),
+    /** Why the relay will not act for this owner (core/owner.ts): the job is recorded, never recovered. */
+    foreign: Text.optional(),
   }),
 });
 

@@ -18,6 +18,8 @@ export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id
 
 /** Jobs without the opt-in tag are recorded under this workload; "~" cannot start a tag's workload. */
 export const UNTAGGED = '~untagged';
+/** Jobs of owners the relay does not act for (core/owner.ts) are recorded here, never recovered. */
+export const FOREIGN = '~foreign';
 const TORC_PREFIX = 'torc-wf';
 
 /** Workload names a plain job's tag may not use: they belong to Rebound's own records. */
@@ -36,6 +38,15 @@ export const WorkloadKeySchema = z
   );
 
 export const torcWorkload = (workflowId: number) => `${TORC_PREFIX}${workflowId}`;
+
+/**
+ * A plain workload's key: the tag's name, and in site mode its owner's name too (`train@alice`), so two
+ * users' tags of the same name never share a workload. "@" cannot occur in a tag's name.
+ */
+export const plainWorkload = (name: string, owner?: string) => (owner ? `${name}@${owner}` : name);
+
+/** The tag name a plain workload's jobs carry (`train@alice` → `train`). */
+export const tagNameOf = (workload: string) => workload.split('@')[0]!;
 
 /** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */
 export function torcWorkflowOf(workload: string): number | undefined {
@@ -66,6 +77,11 @@ export const commandIds = {
   enrich: (key: string) => `enrich:${key}`,
   /** Attempt `n` of a plain job's chain: deterministic, so a redelivery re-sends the same command. */
   resubmit: (lineage: string, attempt: number) => `${lineage}:a${attempt}`,
+  /**
+   * The command tag a resubmission's job carries: the command id and the chain's random nonce, so nobody
+   * can queue a job with it in advance (the lookup that finds it is the owner's own jobs only, too).
+   */
+  resubmitTag: (commandId: string, nonce: string) => `${commandId}.${nonce}`,
   /** Step `step` of a Torc recovery attempt. */
   torcStep: (workload: string, attempt: number, step: number, kind: string) =>
     `${workload}:a${attempt}:${step}-${kind}`,

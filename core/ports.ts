@@ -3,6 +3,7 @@ import type { Command } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { Event, EventOf, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
+import type { Owner } from './owner.ts';
 import type { Plan } from './plan.ts';
 
 // Ports: what the application service needs from storage and queues. Two adapters each (SQLite locally,
@@ -34,6 +35,13 @@ export interface JobRecord {
   name: string;
   /** Plain Slurm: the partition it ran in. */
   partition?: string;
+  /** Plain Slurm: whose job it is, as sacct accounted it (relay-read, never from a hook's event). */
+  owner?: Owner;
+  /**
+   * Plain Slurm: the chain's random nonce, set before its first attempt is claimed and inherited by every
+   * resubmission, so the tags of the chain's jobs cannot be predicted by another user.
+   */
+  nonce?: string;
   /** Torc: the run it ended in and its resource-requirements row then. */
   torc?: { runId: number; rr: TorcRr };
   evidence: JobEvidence;

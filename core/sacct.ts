@@ -1,20 +1,39 @@
 import type { EventOf } from './events.ts';
+import { OwnerSchema } from './owner.ts';
 import { parseSlurmMemory } from './units.ts';
 
-/** The sacct fields the relay asks for, in order (`sacct -P -n --format=<these>`). */
+/**
+ * The sacct fields the relay asks for, in order (`sacct -P -n --format=<these>`). `-P` separates fields
+ * with `|`, which a job's name and comment may contain: every field Slurm writes comes first, the two a
+ * user writes come last, so the owner (UID) and the limits are read right whatever a name or comment holds.
+ */
 export const SACCT_FIELDS = [
   'JobID',
-  'JobName',
+  'UID',
+  'User',
+  'Account',
   'State',
   'ExitCode',
   'MaxRSS',
   'ReqMem',
   'Elapsed',
   'Timelimit',
-  'Comment',
   'Reason',
   'Partition',
+  'JobName',
+  'Comment',
 ] as const;
+const FIXED = SACCT_FIELDS.length - 2;
+
+/** One `sacct -P` line: the fixed fields by position; the name up to the next `|`, the comment the rest. */
+function sacctRow(line: string): Record<(typeof SACCT_FIELDS)[number], string> {
+  const parts = line.split('|');
+  const values = [...parts.slice(0, FIXED), parts[FIXED] ?? '', parts.slice(FIXED + 1).join('|')];
+  return Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, values[i] ?? ''])) as Record<
+    (typeof SACCT_FIELDS)[number],
+    string
+  >;
+}
 
 const FINAL_STATES = new Set([
   'COMPLETED',
@@ -40,34 +59,37 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
   const rows = output
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map(
-      (l) =>
-        Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, l.split('|')[i] ?? ''])) as Record<string, string>,
-    );
+    .map(sacctRow);
   const job = rows.find((r) => r.JobID === jobId);
   if (!job) return undefined;
-  const state = job.State!.split(/\s+/)[0]!;
+  const state = job.State.split(/\s+/)[0]!;
   if (!FINAL_STATES.has(state)) return undefined;
   // Right after a short job ends, slurmdbd may hold a stub (JobName "allocation", ReqMem "16?", no
   // partition or limit): wait for the whole record rather than decide on it.
-  if (!job.Partition || !job.Timelimit || !WHOLE_MEMORY.test(job.ReqMem ?? '')) return undefined;
+  if (!job.Partition || !job.Timelimit || !WHOLE_MEMORY.test(job.ReqMem)) return undefined;
   let maxRss: string | undefined;
   let best = -1;
   for (const r of rows) {
     // While slurmdbd is still updating a step, MaxRSS can read like "16?": only whole values count.
-    if (!r.JobID!.startsWith(`${jobId}.`) || !WHOLE_MEMORY.test(r.MaxRSS ?? '')) continue;
-    const bytes = parseSlurmMemory(r.MaxRSS!, 'K');
+    if (!r.JobID.startsWith(`${jobId}.`) || !WHOLE_MEMORY.test(r.MaxRSS)) continue;
+    const bytes = parseSlurmMemory(r.MaxRSS, 'K');
     if (bytes > best) {
       best = bytes;
       maxRss = r.MaxRSS;
     }
   }
   const opt = (v: string | undefined) => (v ? v : undefined);
+  const owner = OwnerSchema.safeParse({
+    uid: /^\d+$/.test(job.UID) ? Number(job.UID) : undefined,
+    user: job.User,
+    ...(job.Account ? { account: job.Account } : {}),
+  });
   return {
     jobId,
+    ...(owner.success ? { owner: owner.data } : {}),
     jobName: job.JobName,
-    state: job.State!,
-    exitCode: job.ExitCode!,
+    state: job.State,
+    exitCode: job.ExitCode,
     maxRss,
     reqMem: opt(job.ReqMem),
     elapsed: opt(job.Elapsed),
@@ -79,7 +101,7 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
 }
 
 /** The fields the user-level watcher lists (`sacct -X -n -P --format=<these>`): one line per job. */
-export const ENDED_FIELDS = ['JobIDRaw', 'JobName', 'State', 'ExitCode', 'Partition', 'Timelimit', 'End'];
+export const ENDED_FIELDS = ['JobIDRaw', 'State', 'ExitCode', 'Partition', 'Timelimit', 'End', 'JobName'];
 
 export interface EndedJob {
   jobId: string;
@@ -96,7 +118,9 @@ export interface EndedJob {
 export function parseEndedJobs(output: string): EndedJob[] {
   const jobs: EndedJob[] = [];
   for (const line of output.split('\n')) {
-    const [jobId, jobName = '', state = '', exitCode = '', partition, timeLimit, end = ''] = line.split('|');
+    // The name last: it may contain `|`.
+    const [jobId, state = '', exitCode = '', partition, timeLimit, end = '', ...name] = line.split('|');
+    const jobName = name.join('|');
     if (!jobId || !/^\d+$/.test(jobId) || !FINAL_STATES.has(state.split(/\s+/)[0]!)) continue;
     if (!/^\d{4}-\d\d-\d\dT/.test(end)) continue;
     jobs.push({

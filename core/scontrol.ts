@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { type Owner, OwnerSchema } from './owner.ts';
 import { parseSlurmMemory, parseSlurmTime } from './units.ts';
 
 /** What the relay captures of a plain Slurm job while Slurm still knows it, to resubmit it later. */
@@ -17,15 +18,41 @@ export const CapturedJobSchema = z.object({
   memoryBytes: z.number().nonnegative().optional(),
   timeLimitSeconds: z.number().positive().optional(),
   comment: z.string().optional(),
+  /** Whose job it is, from squeue's %U (never from scontrol's text): the resubmission runs as this user. */
+  owner: OwnerSchema,
   /** The job's own batch script (scontrol write batch_script). */
   script: z.string(),
 });
 export type CapturedJob = z.infer<typeof CapturedJobSchema>;
 
-/** `scontrol show job -o` → key/value pairs. Values run up to the next " Key=" (they may contain "="). */
-export function parseScontrolRecord(line: string): Record<string, string> {
+/** squeue's `-o` format for a job's owner and comment: Slurm's fields first, the user's comment last. */
+export const QUEUED_JOB_FORMAT = '%U|%u|%a|%k';
+
+/** One line of `squeue -h -o QUEUED_JOB_FORMAT`; undefined when it is not one. */
+export function parseQueuedJob(line: string): { owner: Owner; comment?: string } | undefined {
+  const [uid = '', user, account, ...comment] = line.trim().split('|');
+  const owner = OwnerSchema.safeParse({
+    uid: /^\d+$/.test(uid) ? Number(uid) : undefined,
+    user,
+    ...(account && account !== '(null)' ? { account } : {}),
+  });
+  if (!owner.success) return undefined;
+  const text = comment.join('|');
+  return { owner: owner.data, ...(text && text !== '(null)' ? { comment: text } : {}) };
+}
+
+/**
+ * `scontrol show job -o` → key/value pairs. Values run up to the next " Key=" (they may contain "="), the
+ * last of a key wins. Two values are the user's own text: the job name comes before every field Slurm
+ * writes, so what it imitates is overwritten; the comment comes late, so it is cut out (the caller knows it
+ * exactly from squeue) before parsing. Security never rests on this text: the owner comes from squeue.
+ */
+export function parseScontrolRecord(line: string, comment?: string): Record<string, string> {
+  let text = line.trim();
+  const at = comment ? text.lastIndexOf(` Comment=${comment}`) : -1;
+  if (at >= 0) text = text.slice(0, at) + text.slice(at + ` Comment=${comment}`.length);
   const out: Record<string, string> = {};
-  for (const m of line.trim().matchAll(/([A-Za-z][\w:/]*)=(.*?)(?=\s+[A-Za-z][\w:/]*=|\s*$)/g)) {
+  for (const m of text.matchAll(/([A-Za-z][\w:/]*)=(.*?)(?=\s+[A-Za-z][\w:/]*=|\s*$)/g)) {
     out[m[1]!] = m[2]!;
   }
   return out;
@@ -35,8 +62,12 @@ const present = (v: string | undefined) =>
   v === undefined || v === '' || v === '(null)' || v === 'N/A' ? undefined : v;
 const int = (v: string | undefined) => (present(v) && /^\d+$/.test(v!) ? Number(v) : undefined);
 
-/** A captured job from `scontrol show job -o` and the script text. */
-export function capturedJobFromScontrol(record: Record<string, string>, script: string): CapturedJob {
+/** A captured job from `scontrol show job -o`, its owner and comment from squeue, and the script text. */
+export function capturedJobFromScontrol(
+  record: Record<string, string>,
+  queued: { owner: Owner; comment?: string },
+  script: string,
+): CapturedJob {
   const mem =
     /(?:^|,)mem=([^,]+)/.exec(record.ReqTRES ?? record.TRES ?? '')?.[1] ?? present(record.MinMemoryNode);
   const limit = present(record.TimeLimit);
@@ -55,7 +86,8 @@ export function capturedJobFromScontrol(record: Record<string, string>, script: 
     cpusPerTask: int(record['CPUs/Task']),
     memoryBytes: mem ? parseSlurmMemory(mem) : undefined,
     timeLimitSeconds: time !== undefined && Number.isFinite(time) ? time : undefined,
-    comment: present(record.Comment),
+    comment: queued.comment,
+    owner: queued.owner,
     script,
   });
 }

@@ -4,9 +4,11 @@ import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
 import { ReboundError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
+import { describeActingFor } from '../core/owner.ts';
 import { createApp } from '../functions/app.ts';
-import { startRelayDaemon } from '../relay/daemon.ts';
+import { startRelayDaemon, whomToActFor } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
+import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { type LocalSettings, relayOptions } from './settings.ts';
@@ -27,6 +29,8 @@ export async function startLocal(
   settings: LocalSettings,
   log: (line: string) => void = console.log,
 ): Promise<Runtime> {
+  // Whom it acts for is settled before anything listens: a wrong mode for this user stops it here.
+  log(`Rebound ${RELAY_VERSION} in ${describeActingFor(whomToActFor(relayOptions(settings)))}`);
   const db = openDatabase(join(settings.dataDir, 'rebound.db'));
   const store = new SqliteStore(db);
   const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });

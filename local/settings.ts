@@ -98,6 +98,8 @@ export function relayOptions(s: LocalSettings): Omit<RelayDaemonOptions, 'comman
     dataDir: s.dataDir,
     spoolDir: s.spoolDir,
     config: s.relay,
+    mode: s.config.mode,
+    site: s.config.site,
     sacctIntervalSeconds: s.sacctIntervalSeconds,
   };
 }

@@ -1,5 +1,7 @@
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ConfigError } from '../core/errors.ts';
+import type { ActingFor, Mode, SiteRules } from '../core/owner.ts';
 import type { CommandQueue } from '../core/ports.ts';
 import { type RelayConfig, torcPassword } from './config.ts';
 import { every } from './every.ts';
@@ -22,6 +24,9 @@ export interface RelayDaemonOptions {
   dataDir: string;
   spoolDir: string;
   config: RelayConfig;
+  /** User mode acts for the user it runs as; site mode (as root) for each owner within `site`. */
+  mode: Mode;
+  site: SiteRules;
   sacctIntervalSeconds: number;
   commands: CommandQueue;
   log: (line: string) => void;
@@ -32,10 +37,11 @@ export interface RelayDaemonOptions {
  * `npm start` runs it next to the service; `rebound relay` runs it alone against a deployed service.
  */
 export async function startRelayDaemon(o: RelayDaemonOptions) {
+  const actingFor = whomToActFor(o);
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
   const poster = new Poster({ url: o.url, secret: o.secret, spoolDir: o.spoolDir, log: o.log });
   const relayDir = join(o.dataDir, 'relay');
-  // Whose jobs are the relay's own: it submits as this user and looks only at this user's jobs.
+  // The user it runs as: the sacct watcher's and Torc allocations' user.
   const user = userInfo().username;
   const torc = o.config.torc;
   const client = torc
@@ -48,7 +54,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     cluster,
     stateDir: relayDir,
     hooks: o.config.hooks,
-    user,
+    actingFor,
     ...(torc && client
       ? {
           torc: new TorcExecutor({
@@ -93,8 +99,38 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   }
   return {
     cluster,
+    actingFor,
     stop: () => Promise.all(tasks.map((t) => t.stop())).then(() => undefined),
   };
+}
+
+/**
+ * User mode acts for the user it runs as, and so never runs as root (it would act for root's jobs with
+ * root's power, and nobody else's by design). Site mode submits as each owner through runuser: only root
+ * can. Torc allocations would be submitted as the relay's user: not as root, so not in site mode yet.
+ */
+export function whomToActFor(o: Pick<RelayDaemonOptions, 'mode' | 'site' | 'config'>): ActingFor {
+  const { uid, username } = userInfo();
+  if (o.mode === 'user') {
+    if (uid === 0)
+      throw new ConfigError('relay', [
+        'user mode runs as the user whose jobs it recovers, never as root: start it as that user, or ' +
+          'set "mode": "site" in rebound.config.json to recover every user\'s jobs as their owner ' +
+          '(README "Running for a site")',
+      ]);
+    return { mode: 'user', uid, user: username };
+  }
+  if (uid !== 0)
+    throw new ConfigError('relay', [
+      `site mode submits each job as its owner and so runs as root, not as ${username}: start it as ` +
+        'root, or remove "mode": "site" to recover your own jobs (README "Running for yourself")',
+    ]);
+  if (o.config.torc)
+    throw new ConfigError('relay', [
+      'relay.torc: Torc workflows are not recovered in site mode yet (allocations would run as root); ' +
+        'each Torc user runs Rebound in user mode',
+    ]);
+  return { mode: 'site', rules: o.site };
 }
 
 async function slurmClusterName(): Promise<string | undefined> {

@@ -31,22 +31,34 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+export interface RunOptions {
+  timeoutMs?: number;
+  /** Added to (or replacing values of) the minimal environment. */
+  extraEnv?: Record<string, string>;
+  /** Written to the child's standard input (a script for sbatch); otherwise stdin is closed. */
+  input?: string;
+  cwd?: string;
+}
+
 /** Runs an argument vector, never a shell string, with `childEnv`; a non-zero exit raises ExecError. */
-export function run(
-  argv: readonly string[],
-  options: { timeoutMs?: number; extraEnv?: Record<string, string> } = {},
-): Promise<ExecResult> {
+export function run(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
       env: childEnv(options.extraEnv),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
+    if (options.input !== undefined) {
+      // A child that exits without reading all of it (EPIPE) reports through its exit code.
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(options.input);
+    }
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('error', (e) => reject(new ExecError(argv, null, e.message)));
     child.on('close', (code) =>
       code === 0

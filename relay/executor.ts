@@ -4,15 +4,16 @@ import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
+import { type ActingFor, refusal } from '../core/owner.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
 import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
-import { formatTag, parseTag } from '../core/tag.ts';
+import { parseTag } from '../core/tag.ts';
 import type { CommandEnvelope } from './command-check.ts';
 import type { HookConfig } from './config.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
-import { captureJob, findJobsByComment, sacctFinal, sbatch } from './slurm.ts';
+import { captureJob, findJobsByComment, homeOf, queuedJob, sacctFinal, sbatch } from './slurm.ts';
 import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError } from './torc-client.ts';
 import type { TorcExecutor } from './torc-executor.ts';
@@ -23,8 +24,8 @@ export interface ExecutorOptions {
   stateDir: string;
   /** Hook name → what it runs and may see, from the relay's own config; nothing else can be run. */
   hooks: Record<string, HookConfig>;
-  /** The user the relay runs as: it submits as this user, and only this user's jobs are its own. */
-  user: string;
+  /** Whose jobs it acts for (core/owner.ts): its own user's, or each owner's within the site's rules. */
+  actingFor: ActingFor;
   /** Absent when the relay has no Torc server configured: Torc commands then fail with that reason. */
   torc?: TorcExecutor;
   now?: () => Date;
@@ -33,13 +34,10 @@ export interface ExecutorOptions {
 /** Executes one typed command and returns the events that report it. */
 export class Executor {
   private readonly jobsDir: string;
-  private readonly scriptsDir: string;
 
   constructor(private readonly opts: ExecutorOptions) {
     this.jobsDir = join(opts.stateDir, 'jobs');
-    this.scriptsDir = join(opts.stateDir, 'scripts');
     mkdirSync(this.jobsDir, { recursive: true });
-    mkdirSync(this.scriptsDir, { recursive: true });
   }
 
   async execute(command: Command): Promise<Event[]> {
@@ -82,12 +80,15 @@ export class Executor {
     }
   }
 
-  /** Keeps a tagged job's script and options for its resubmission; scontrol forgets it after MinJobAge. */
+  /**
+   * Keeps a tagged job's script, options and owner for its resubmission (scontrol forgets them after
+   * MinJobAge). Only a job of an owner this relay acts for: another user's job is never captured.
+   */
   async capture(jobId: string): Promise<CapturedJob | undefined> {
-    const captured = await captureJob(jobId);
-    if (captured && parseTag(captured.comment)) {
-      writeFileAtomic(pathIn(this.jobsDir, jobId, '.json'), JSON.stringify(captured));
-    }
+    const queued = await queuedJob(jobId);
+    if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return undefined;
+    const captured = await captureJob(jobId, queued);
+    if (captured) writeFileAtomic(pathIn(this.jobsDir, jobId, '.json'), JSON.stringify(captured));
     return captured;
   }
 
@@ -95,12 +96,18 @@ export class Executor {
     return existsSync(pathIn(this.jobsDir, jobId, '.json'));
   }
 
+  /** A capture from before owners were kept (0.2) does not parse: it is as if there were none. */
   private readCaptured(jobId: string): CapturedJob | undefined {
     const path = pathIn(this.jobsDir, jobId, '.json');
-    return existsSync(path) ? CapturedJobSchema.parse(JSON.parse(readFileSync(path, 'utf8'))) : undefined;
+    if (!existsSync(path)) return undefined;
+    const parsed = CapturedJobSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    return parsed.success ? parsed.data : undefined;
   }
 
-  /** Capture first (unless the sacct watcher already did), then wait for sacct's final record. */
+  /**
+   * Capture first (unless the sacct watcher already did), then wait for sacct's final record. The event
+   * carries the owner as sacct accounts it and, for an owner this relay does not act for, why not.
+   */
   private async enrich(command: CommandOf<'slurm.enrich'>): Promise<Event[]> {
     const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId));
     const job = await sacctFinal(command.jobId);
@@ -108,6 +115,10 @@ export class Executor {
       return [this.result(command, failure(`sacct has no final record of job ${command.jobId}`))];
     }
     job.comment ||= captured?.comment;
+    const foreign = job.owner
+      ? refusal(job.owner, this.opts.actingFor)
+      : 'sacct reported no owner for this job, so nobody is acted for';
+    if (foreign) job.foreign = foreign;
     return [
       {
         id: eventIds.sacct(this.opts.cluster, command.jobId),
@@ -121,18 +132,25 @@ export class Executor {
     ];
   }
 
-  /** Never twice: a job already carrying this command's tag (queued or finished) is the answer. */
+  /**
+   * As the captured job's owner (who Slurm said it was), and only for an owner this relay acts for. Never
+   * twice: a job of that owner already carrying this command's tag (queued or finished) is the answer.
+   */
   private async resubmit(command: CommandOf<'slurm.resubmit'>): Promise<ResultData> {
-    const comment = formatTag({ workload: command.workload, commandTag: command.tag });
-    const existing = await findJobsByComment(comment, new Date(command.createdAt), this.opts.user);
-    if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
     const captured = this.readCaptured(command.jobId);
     if (!captured) return failure(`job ${command.jobId}'s script was not captured while Slurm knew it`);
-    const submission = plainJobResubmission(captured, command.resources, comment);
-    const script = pathIn(this.scriptsDir, command.id, '.sh');
-    writeFileAtomic(script, submission.script, 0o700);
-    const id = await sbatch(submission.argv, script);
-    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}` };
+    const refused = refusal(captured.owner, this.opts.actingFor);
+    if (refused) return failure(`job ${command.jobId} is not resubmitted: it is ${refused}`);
+    const { user } = captured.owner;
+    const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
+    if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
+    const submission = plainJobResubmission(captured, command.resources, command.comment);
+    const id = await sbatch(
+      submission,
+      this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
+    );
+    const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
+    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}${as}` };
   }
 
   private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {

@@ -1,5 +1,14 @@
+import type { Owner } from '../core/owner.ts';
 import { parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
-import { type CapturedJob, capturedJobFromScontrol, parseScontrolRecord } from '../core/scontrol.ts';
+import type { Submission } from '../core/sbatch-script.ts';
+import {
+  type CapturedJob,
+  capturedJobFromScontrol,
+  parseQueuedJob,
+  parseScontrolRecord,
+  QUEUED_JOB_FORMAT,
+} from '../core/scontrol.ts';
+import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,16 +31,34 @@ export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJ
   }
 }
 
+/**
+ * A job's owner and comment while slurmctld knows it (`-t all` lists ended jobs too, for MinJobAge).
+ * Undefined when Slurm no longer knows the job (or never did).
+ */
+export async function queuedJob(jobId: string): Promise<{ owner: Owner; comment?: string } | undefined> {
+  try {
+    const { stdout } = await run(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', QUEUED_JOB_FORMAT]);
+    return parseQueuedJob(stdout.split('\n')[0] ?? '');
+  } catch (error) {
+    if (error instanceof ExecError) return undefined;
+    throw error;
+  }
+}
+
 /** The job's own script and options, while Slurm still knows it (scontrol keeps it for MinJobAge). */
-export async function captureJob(jobId: string): Promise<CapturedJob | undefined> {
+export async function captureJob(
+  jobId: string,
+  queued: { owner: Owner; comment?: string },
+): Promise<CapturedJob | undefined> {
   try {
     const [{ stdout: show }, { stdout: script }] = await Promise.all([
       run(['scontrol', 'show', 'job', '-o', jobId]),
       run(['scontrol', 'write', 'batch_script', jobId, '-']),
     ]);
-    return capturedJobFromScontrol(parseScontrolRecord(show), script);
-  } catch {
-    return undefined;
+    return capturedJobFromScontrol(parseScontrolRecord(show, queued.comment), queued, script);
+  } catch (error) {
+    if (error instanceof ExecError) return undefined;
+    throw error;
   }
 }
 
@@ -74,12 +101,36 @@ export async function findJobsByComment(comment: string, since: Date, user: stri
   return [...ids];
 }
 
-/** sbatch --parsable → the new job id ("1234" or "1234;cluster"). */
-export async function sbatch(argv: readonly string[], scriptPath: string): Promise<string> {
-  const { stdout } = await run([...argv, scriptPath]);
+/**
+ * Who runs sbatch: the relay itself (user mode), or — from a root relay in site mode — the job's owner
+ * through `runuser`. Then the job is the owner's own submission: their accounting, their file permissions,
+ * an environment with their HOME and USER and nothing of root's; sbatch itself never runs as root.
+ * (`sbatch --uid` was the alternative: sbatch runs as root until the allocation and the job gets root's
+ * exported environment unless it is replaced — reference checked on the lab, see README "Running for a site".)
+ */
+export type Submitter = { as: 'self' } | { as: 'owner'; user: string; home: string };
+
+/** sbatch --parsable with the script on standard input → the new job id ("1234" or "1234;cluster"). */
+export async function sbatch(submission: Submission, submitter: Submitter): Promise<string> {
+  const { stdout } =
+    submitter.as === 'self'
+      ? await run(submission.argv, { input: submission.script })
+      : await run(['runuser', '-u', submitter.user, '--', ...submission.argv], {
+          input: submission.script,
+          cwd: '/',
+          extraEnv: { HOME: submitter.home, USER: submitter.user, LOGNAME: submitter.user },
+        });
   const id = /^(\d+)/.exec(stdout.trim())?.[1];
   if (!id) throw new Error(`sbatch printed no job id: ${stdout.trim()}`);
   return id;
+}
+
+/** A user's home folder from the password database (`getent passwd`), for the environment of their jobs. */
+export async function homeOf(user: string): Promise<string> {
+  const { stdout } = await run(['getent', 'passwd', user]);
+  const home = stdout.trim().split(':')[5];
+  if (!home) throw new ExecError(['getent', 'passwd', user], 2, `no home folder for user ${user}`);
+  return home;
 }
 
 /** Every job id Slurm still has queued or running (all users: allocations may run as another account). */

@@ -5,7 +5,6 @@ import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
 import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
 import { findJobsByComment, sbatch } from './slurm.ts';
-import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 
 export interface TorcExecutorOptions {
@@ -165,9 +164,10 @@ export class TorcExecutor {
             ...(this.opts.account ? { account: this.opts.account } : {}),
           },
         );
-        const script = pathIn(this.opts.outputDir, `worker_${scn.id}`, '.sh');
-        writeFileAtomic(script, submission.script, 0o700);
-        const slurmId = await sbatch([...submission.argv, `--comment=${comment}`], script);
+        const slurmId = await sbatch(
+          { argv: [...submission.argv, `--comment=${comment}`], script: submission.script },
+          { as: 'self' },
+        );
         await client.putScheduledComputeNode({ ...scn, id: scn.id!, scheduler_id: Number(slurmId) });
         ids.push(slurmId);
       }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { RUNNER_BUFFER_SECONDS } from '../core/allocation.ts';
 import { ConfigError } from '../core/errors.ts';
+import { ModeSchema, SiteRulesSchema } from '../core/owner.ts';
 import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
 import { describeIssues } from '../core/zod-errors.ts';
@@ -26,6 +27,10 @@ const ProfileFieldSchema = z.union([z.string(), z.unknown()]).transform((value, 
 
 /** What the service needs besides its adapters: the recovery policy and the cluster's partitions. */
 const ServiceConfigSchema = z.strictObject({
+  /** User mode (the default) or site mode: README "Running for yourself" / "Running for a site". */
+  mode: ModeSchema.default('user'),
+  /** Site mode: whom the root relay may act for. */
+  site: SiteRulesSchema.prefault({}),
   policy: PolicySchema.default(PolicySchema.parse({})),
   profile: ProfileFieldSchema.prefault('kestrel'),
   torc: z

@@ -1,14 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
-import { commandIds, jobKey, parseJobKey, UNTAGGED } from '../core/ids.ts';
+import { commandIds, FOREIGN, jobKey, parseJobKey, plainWorkload, tagNameOf, UNTAGGED } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
 import type { FailedJob } from '../core/recovery-state.ts';
-import { parseTag } from '../core/tag.ts';
+import { formatTag, parseTag } from '../core/tag.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
@@ -61,18 +62,30 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   job.evidence = mergeEvidence(job.evidence, evidenceFromSlurmEvent(event));
   job.diagnosis = diagnose(job.evidence);
   job.name ||= event.data.jobName ?? '';
+  if (event.data.owner) job.owner = event.data.owner;
   const tag = parseTag(event.data.comment);
-  job.workload = tag?.workload ?? UNTAGGED;
+  const foreign = foreignReason(deps, event.data);
+  // In site mode every user's tags share one service: the owner is part of the workload's key.
+  const site = deps.config.mode === 'site' ? job.owner?.user : undefined;
+  const workload = tag && plainWorkload(tag.workload, site);
+  job.workload = foreign ? FOREIGN : (workload ?? UNTAGGED);
   if (event.data.partition) job.partition = event.data.partition;
   // A job is in a chain only because Rebound submitted it: the relay reported its id for the command
   // (onResubmitResult recorded it with its lineage). A comment that claims a chain joins nothing.
   job.updatedAt = deps.now().toISOString();
   if (job.decided) return store.putJob(job);
-  if (tag?.kind === 'torc-allocation') return onAllocationJobEnded(deps, job, tag);
   const d = job.diagnosis;
   const label = `Job ${job.jobId} (${job.name})`;
+  if (foreign) {
+    job.decided = true;
+    await store.putJob(job);
+    await ensureWorkload(deps, FOREIGN, 'slurm', 'watching');
+    await history(deps, FOREIGN, [`${label}: ${d.cause}; ${foreign}: recorded only, never recovered`]);
+    return;
+  }
+  if (tag?.kind === 'torc-allocation') return onAllocationJobEnded(deps, job, tag);
 
-  if (!tag) {
+  if (!tag || !workload) {
     job.decided = true;
     await store.putJob(job);
     await ensureWorkload(deps, UNTAGGED, 'slurm', 'watching');
@@ -94,7 +107,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   }
   const used = await store.countAttempts(job.lineage);
   const plan = planRecovery(
-    { kind: 'slurm', workload: tag.workload, profile: deps.config.profile, jobs: [toFailedJob(job)] },
+    { kind: 'slurm', workload, profile: deps.config.profile, jobs: [toFailedJob(job)] },
     policyFor(deps.config.policy, tag.workload),
     { attemptsUsed: used },
     deps.now(),
@@ -106,21 +119,26 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     job.decided = true;
     await store.putJob(job);
     if (plan.stopReason === 'nothing-failed') {
-      await ensureWorkload(deps, tag.workload, 'slurm', 'healthy');
-      await history(deps, tag.workload, [`${label}${retryNote}: completed`]);
+      await ensureWorkload(deps, workload, 'slurm', 'healthy');
+      await history(deps, workload, [`${label}${retryNote}: completed`]);
       return;
     }
-    await ensureWorkload(deps, tag.workload, 'slurm', statusAfterStop(plan));
-    await history(deps, tag.workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
+    await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
     return;
   }
 
+  // Stored before the claim: a redelivery after a crash between the two builds the same tags again.
+  if (!job.nonce) {
+    job.nonce = randomBytes(8).toString('hex');
+    await store.putJob(job);
+  }
   const commands = resubmitCommands(plan, job);
   try {
     await store.claimAttempt({
       lineage: job.lineage,
       attempt: plan.attempt,
-      workload: tag.workload,
+      workload,
       source: job.key,
       plan,
       commandIds: commands.map((c) => c.id),
@@ -135,9 +153,20 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   }
   job.decided = true;
   await store.putJob(job);
-  await ensureWorkload(deps, tag.workload, 'slurm', 'recovering');
-  await history(deps, tag.workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+  await ensureWorkload(deps, workload, 'slurm', 'recovering');
+  await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
   await send(deps, commands);
+}
+
+/**
+ * Why nobody acts for this job's owner: the relay's word (it alone asks Slurm whose job it is and knows
+ * whom it acts for), or — in site mode — a relay that did not say whose job it is.
+ */
+function foreignReason(deps: ServiceDeps, data: EventOf<'slurm.sacct'>['data']): string | undefined {
+  if (data.foreign) return data.foreign;
+  if (deps.config.mode === 'site' && !data.owner)
+    return 'the relay did not report whose job it is (a relay older than 0.3?), so nobody is acted for';
+  return undefined;
 }
 
 /** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */
@@ -163,6 +192,7 @@ function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
   return plan.actions.flatMap((a): Command[] => {
     if (a.type !== 'resubmit-job') return [];
     const id = commandIds.resubmit(job.lineage, plan.attempt);
+    const commandTag = commandIds.resubmitTag(id, job.nonce ?? '');
     return [
       command({
         type: 'slurm.resubmit',
@@ -170,7 +200,7 @@ function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
         workload: plan.workload,
         createdAt: plan.createdAt,
         jobId: a.jobId,
-        tag: id,
+        comment: formatTag({ workload: tagNameOf(plan.workload), commandTag }),
         resources: a.resources,
       }),
     ];
@@ -190,6 +220,8 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
   if (r.ok && newId) {
     const key = jobKey(event.cluster, newId);
     if (!(await deps.store.getJob(key))) {
+      // The chain's nonce, from the job whose failure made this attempt.
+      const nonce = attempt.source ? (await deps.store.getJob(attempt.source))?.nonce : undefined;
       await deps.store.putJob({
         key,
         workload: attempt.workload,
@@ -200,6 +232,7 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
         attempt: attempt.attempt,
         decided: false,
         updatedAt: deps.now().toISOString(),
+        ...(nonce ? { nonce } : {}),
       });
     }
     const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';

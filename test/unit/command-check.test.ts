@@ -11,12 +11,26 @@ import { RELAY_VERSION } from '../../relay/version.ts';
 // failed result naming the relay's version, never deleted in silence.
 
 const base = { id: 'lab:7:a1', workload: 'nightly', createdAt: '2026-11-25T12:00:00Z' };
-const resubmit = { ...base, type: 'slurm.resubmit', jobId: '7', tag: 'lab:7:a1', resources: { mem: '300M' } };
+const resubmit = {
+  ...base,
+  type: 'slurm.resubmit',
+  jobId: '7',
+  comment: 'rebound:nightly/lab:7:a1.0f1e2d3c4b5a6978',
+  resources: { mem: '300M' },
+};
 
 describe('relay command check', () => {
   it('accepts a command of its protocol, and one from before versioning (protocol 1)', () => {
     expect(checkCommand({ ...resubmit, protocol: PROTOCOL })).toMatchObject({ ok: true });
-    expect(checkCommand(resubmit)).toMatchObject({ ok: true, command: { protocol: 1 } });
+    const enrich = { ...base, type: 'slurm.enrich', jobId: '7', eventId: 'jobcomp:lab:7' };
+    expect(checkCommand(enrich)).toMatchObject({ ok: true, command: { protocol: 1 } });
+  });
+
+  it("refuses a protocol-1 resubmission (a 0.2 service's: no comment, so no nonce) and a comment that is no tag", () => {
+    const old = { ...base, type: 'slurm.resubmit', jobId: '7', tag: 'lab:7:a1', resources: {} };
+    expect(checkCommand(old)).toMatchObject({ ok: false, reason: expect.stringMatching(/comment/) });
+    for (const comment of ['rebound:nightly', 'rebound:torc-wf1/torc-wf1:a1', 'x; rm -rf /'])
+      expect(checkCommand({ ...resubmit, comment })).toMatchObject({ ok: false });
   });
 
   it.each([
@@ -50,7 +64,7 @@ describe('relay command check', () => {
       cluster: 'lab',
       stateDir: mkdtempSync(join(tmpdir(), 'rebound-refuse-')),
       hooks: {},
-      user: 'alice',
+      actingFor: { mode: 'user', uid: 1501, user: 'alice' },
       now: () => new Date('2026-11-25T12:00:01Z'),
     });
     const check = checkCommand({ ...base, type: 'slurm.frobnicate' });

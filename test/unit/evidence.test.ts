@@ -65,15 +65,17 @@ describe('evidence from stored payloads', () => {
 });
 
 describe('parseSacct', () => {
+  // JobID|UID|User|Account|State|ExitCode|MaxRSS|ReqMem|Elapsed|Timelimit|Reason|Partition|JobName|Comment
   const out = [
-    '2|oom|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|rebound:train|None|short',
-    '2.batch|batch|OUT_OF_MEMORY|0:125|98304K||00:00:02||||',
-    '2.extern|extern|COMPLETED|0:0|1024K||00:00:02||||',
+    '2|1501|alice|lab|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|None|short|oom|rebound:train',
+    '2.batch||||OUT_OF_MEMORY|0:125|98304K||00:00:02||||batch|',
+    '2.extern||||COMPLETED|0:0|1024K||00:00:02||||extern|',
   ].join('\n');
 
-  it('takes state and limits from the job line and the largest MaxRSS of its steps', () => {
+  it('takes state, limits and owner from the job line and the largest MaxRSS of its steps', () => {
     expect(parseSacct(out, '2')).toEqual({
       jobId: '2',
+      owner: { uid: 1501, user: 'alice', account: 'lab' },
       jobName: 'oom',
       state: 'OUT_OF_MEMORY',
       exitCode: '0:125',
@@ -87,12 +89,23 @@ describe('parseSacct', () => {
     });
   });
 
+  it('reads the owner and limits right whatever the name and comment hold', () => {
+    const job = parseSacct(
+      '7|1501|alice|lab|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|None|short|a|b|rebound:w|UID=0|root',
+      '7',
+    );
+    expect(job?.owner).toEqual({ uid: 1501, user: 'alice', account: 'lab' });
+    expect(job?.partition).toBe('short');
+    expect(job?.jobName).toBe('a');
+    expect(job?.comment).toBe('b|rebound:w|UID=0|root');
+  });
+
   it('waits for a final state and a known job', () => {
-    expect(parseSacct('3|x|RUNNING|0:0||1G|00:00:01|00:01:00|||short', '3')).toBeUndefined();
+    expect(parseSacct('3|0|root|root|RUNNING|0:0||1G|00:00:01|00:01:00||short|x|', '3')).toBeUndefined();
     expect(parseSacct(out, '4')).toBeUndefined();
     // the stub slurmdbd holds for a moment after a short job ends
     expect(
-      parseSacct('10|allocation|OUT_OF_MEMORY|0:125|||16?|00:00:00||rebound:x|None|', '10'),
+      parseSacct('10|0|root|root|OUT_OF_MEMORY|0:125||16?|00:00:00||None||allocation|rebound:x', '10'),
     ).toBeUndefined();
   });
 });
@@ -100,7 +113,7 @@ describe('parseSacct', () => {
 describe('partial accounting records', () => {
   it('skips a MaxRSS slurmdbd has not finished writing', () => {
     const job = parseSacct(
-      '4|oom|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00|||short\n4.batch|batch|OUT_OF_MEMORY|0:125|16?||||||',
+      '4|0|root|root|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00||short|oom|\n4.batch||||OUT_OF_MEMORY|0:125|16?|||||batch|',
       '4',
     );
     expect(job?.maxRss).toBeUndefined();

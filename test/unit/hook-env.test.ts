@@ -28,7 +28,12 @@ describe('recovery hooks', () => {
       PROJECT_ROOT: '/projects/alpha',
     });
     const { hooks } = parseRelayConfig({ hooks: { fix: { command: [script], env: ['PROJECT_ROOT'] } } });
-    const executor = new Executor({ cluster: 'lab', stateDir: dir, hooks, user: 'alice' });
+    const executor = new Executor({
+      cluster: 'lab',
+      stateDir: dir,
+      hooks,
+      actingFor: { mode: 'user', uid: 1501, user: 'alice' },
+    });
     const [result] = await executor.execute({
       type: 'hook.run',
       id: 'torc-wf7:a1:0-hook',

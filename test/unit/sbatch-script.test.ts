@@ -10,7 +10,7 @@ import {
   sbatchOptions,
   torcAllocationSubmission,
 } from '../../core/sbatch-script.ts';
-import { capturedJobFromScontrol, parseScontrolRecord } from '../../core/scontrol.ts';
+import { capturedJobFromScontrol, parseQueuedJob, parseScontrolRecord } from '../../core/scontrol.ts';
 import { shellCommand, shellQuote } from '../../core/shell-quote.ts';
 import { formatTag, parseTag } from '../../core/tag.ts';
 
@@ -122,6 +122,7 @@ describe('Torc allocation script', () => {
 });
 
 describe('plain job resubmission', () => {
+  const QUEUED = { owner: { uid: 1501, user: 'alice' }, comment: 'rebound:train' };
   const line =
     'JobId=42 JobName=my job Partition=short Account=proj QOS=normal TimeLimit=00:01:00 WorkDir=/home/u/run 1 ' +
     'StdOut=/home/u/run 1/out.42.log StdErr=/home/u/run 1/out.42.log NumNodes=1 NumCPUs=2 NumTasks=1 CPUs/Task=2 ' +
@@ -135,19 +136,55 @@ describe('plain job resubmission', () => {
       'CPUs/Task': '2',
       ReqTRES: 'cpu=2,mem=200M,node=1,billing=2',
     });
-    const job = capturedJobFromScontrol(r, '#!/bin/bash\necho hi\n');
+    const job = capturedJobFromScontrol(r, QUEUED, '#!/bin/bash\necho hi\n');
     expect(job).toMatchObject({
       jobId: '42',
       memoryBytes: 200 * 1024 * 1024,
       timeLimitSeconds: 60,
       cpusPerTask: 2,
       comment: 'rebound:train',
+      owner: { uid: 1501, user: 'alice' },
     });
+  });
+
+  it('never reads the owner from scontrol text: a comment imitating fields changes nothing', () => {
+    // What scontrol prints for alice's job whose comment imitates mallory's UserId and another partition.
+    const comment = 'rebound:w UserId=mallory(1502) Partition=long';
+    const forged =
+      'JobId=43 JobName=n UserId=alice(1501) GroupId=alice(1501) Account=lab Partition=short ' +
+      `TimeLimit=00:01:00 WorkDir=/home/alice Comment=${comment}  StdErr=/home/alice/o StdOut=/home/alice/o`;
+    const queued = parseQueuedJob(`1501|alice|lab|${comment}`)!;
+    expect(queued).toEqual({ owner: { uid: 1501, user: 'alice', account: 'lab' }, comment });
+    const job = capturedJobFromScontrol(parseScontrolRecord(forged, queued.comment), queued, 'echo');
+    expect(job.owner.user).toBe('alice');
+    expect(job.partition).toBe('short');
+    expect(job.comment).toBe(comment);
+    expect(job.stdout).toBe('/home/alice/o');
+    // Exactly the issue's comment: the old parser read UserId from it; the owner now comes from squeue.
+    const issue = parseQueuedJob('1501|alice|lab|rebound:w UserId=mallory(1502)')!;
+    expect(issue.owner).toEqual({ uid: 1501, user: 'alice', account: 'lab' });
+    // A job name imitating fields comes before Slurm's own: those win.
+    const named = parseScontrolRecord('JobId=44 JobName=x Partition=long UserId=alice(1501) Partition=short');
+    expect(named.Partition).toBe('short');
+  });
+
+  it('reads squeue owner lines and refuses malformed ones', () => {
+    expect(parseQueuedJob('0|root|root|(null)')).toEqual({
+      owner: { uid: 0, user: 'root', account: 'root' },
+    });
+    expect(parseQueuedJob('1501|alice|(null)|a|b')).toEqual({
+      owner: { uid: 1501, user: 'alice' },
+      comment: 'a|b',
+    });
+    expect(parseQueuedJob('x|alice|lab|c')).toBeUndefined();
+    expect(parseQueuedJob('1501|al ice|lab|c')).toBeUndefined();
+    expect(parseQueuedJob('')).toBeUndefined();
   });
 
   it('keeps the original options, escalates mem/time, restores %j and tags the comment', () => {
     const job = capturedJobFromScontrol(
       parseScontrolRecord(line),
+      QUEUED,
       '#!/bin/bash\n#SBATCH --mem=200M\necho hi\n',
     );
     const sub = plainJobResubmission(job, { mem: '300M', time: '2', partition: 'long' }, 'rebound:train/c1');
@@ -182,7 +219,7 @@ describe('plain job resubmission', () => {
   });
 
   it.each(HOSTILE)('keeps a hostile job name as one sbatch argument: %j', (name) => {
-    const job = capturedJobFromScontrol({ JobId: '7', JobName: name }, 'echo');
+    const job = capturedJobFromScontrol({ JobId: '7', JobName: name }, QUEUED, 'echo');
     const sub = plainJobResubmission(job, { mem: '1G' }, 'rebound:w');
     expect(runBash(shellCommand(sub.argv))).toEqual(sub.argv.slice(1));
     expect(sub.argv).toContain(`--job-name=${name}`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandOf } from '../../core/commands.ts';
+import { PROTOCOL } from '../../core/commands.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
 import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
@@ -28,7 +29,7 @@ describe('plain Slurm recovery in the service', () => {
     const end = loadEvent('jobcomp/oom', 'slurm.jobcomp');
     await handleEvents(deps, [end, end]);
     expect(sentIds(deps)).toEqual(['enrich:lab:2']);
-    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 1 });
+    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: PROTOCOL });
     expect(await deps.store.getJob('lab:2')).toMatchObject({
       decided: false,
       evidence: { slurmState: 'OUT_OF_MEMORY' },
@@ -155,5 +156,62 @@ describe('plain Slurm recovery in the service', () => {
     expect(await lines(deps, '~untagged')).toEqual([
       'Command enrich:lab:3 failed: sacct has no final record of job 3',
     ]);
+  });
+
+  describe('owners', () => {
+    const alice = { uid: 1501, user: 'alice' };
+
+    it("another user's job (the relay says why) is recorded as ~foreign and never recovered", async () => {
+      const deps = testDeps();
+      const reason = 'owned by mallory (uid 1502), not by alice, the user this Rebound runs as';
+      await handleEvent(deps, sacct('90', { owner: { uid: 1502, user: 'mallory' }, foreign: reason }));
+      expect(sentIds(deps)).toEqual([]);
+      expect(await deps.store.getJob('lab:90')).toMatchObject({ workload: '~foreign', decided: true });
+      expect((await deps.store.getWorkload('~foreign'))?.status).toBe('watching');
+      expect(await lines(deps, '~foreign')).toEqual([
+        `Job 90 (hog): oom; ${reason}: recorded only, never recovered`,
+      ]);
+      expect(await deps.store.getWorkload('nightly')).toBeUndefined();
+    });
+
+    it('a tagged allocation comment from a foreign job cleans nothing up', async () => {
+      const deps = testDeps();
+      const comment = 'rebound:torc-wf5/torc-wf5:a1:3-allocations:small:1';
+      await handleEvent(deps, sacct('91', { comment, foreign: 'owned by mallory (uid 1502), …' }));
+      expect(sentIds(deps)).toEqual([]);
+    });
+
+    it('site mode: the owner is part of the workload, and a relay that names no owner acts for nobody', async () => {
+      const deps = testDeps({ mode: 'site' });
+      await handleEvent(deps, sacct('92', { owner: alice }));
+      const c = lastResubmit(deps);
+      expect(c.workload).toBe('nightly@alice');
+      expect(c.comment).toMatch(/^rebound:nightly\/lab:92:a1\.[0-9a-f]{16}$/);
+      expect((await deps.store.getWorkload('nightly@alice'))?.status).toBe('recovering');
+
+      await handleEvent(deps, sacct('93'));
+      expect(await deps.store.getJob('lab:93')).toMatchObject({ workload: '~foreign' });
+      expect((await lines(deps, '~foreign'))[0]).toMatch(/did not report whose job it is/);
+    });
+
+    it("the chain's nonce is random, kept across a redelivery, and inherited by the retry", async () => {
+      const deps = testDeps();
+      await handleEvent(deps, sacct('94', { owner: alice }));
+      const first = lastResubmit(deps);
+      const nonce = (await deps.store.getJob('lab:94'))?.nonce;
+      expect(nonce).toMatch(/^[0-9a-f]{16}$/);
+      expect(first.comment).toBe(`rebound:nightly/lab:94:a1.${nonce}`);
+      // Another chain gets another nonce.
+      await handleEvent(deps, sacct('95', { owner: alice }));
+      expect((await deps.store.getJob('lab:95'))?.nonce).not.toBe(nonce);
+      // The retry carries the chain's nonce: its own failure's tag is the chain's next.
+      await handleEvent(deps, result(first, { slurmJobIds: ['96'] }));
+      expect((await deps.store.getJob('lab:96'))?.nonce).toBe(nonce);
+      await handleEvent(
+        deps,
+        sacct('96', { owner: alice, reqMem: '375M', maxRss: '380M', comment: first.comment }),
+      );
+      expect(lastResubmit(deps).comment).toBe(`rebound:nightly/lab:94:a2.${nonce}`);
+    });
   });
 });
