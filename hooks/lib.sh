@@ -28,19 +28,48 @@ key = open(sys.argv[1], "rb").read().strip()
 print("v2=" + hmac.new(key, sys.stdin.buffer.read(), hashlib.sha256).hexdigest())' "$REBOUND_SECRET_FILE"
 }
 
-# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay. The
-# spool file is created under a fresh random name (mktemp: O_EXCL, never an existing file or a link) and
+# spool NAME: standard input into the spool folder as NAME.json, for the relay to post. Created under a
+# fresh random name (O_EXCL|O_NOFOLLOW: never an existing file or a link), given to the folder's owner
+# (fchown on the open file, so nothing can be swapped in between: a user-mode relay drains a spool that a
+# root hook writes into; a missing folder is made and given to its parent's owner the same way), and
 # renamed into place (a rename replaces a planted link, it does not follow it).
+spool() {
+  python3 -c '
+import os, secrets, sys
+folder, name = sys.argv[1], sys.argv[2]
+def give(fd, to):
+    if (to.st_uid, to.st_gid) != (os.getuid(), os.getgid()):
+        os.fchown(fd, to.st_uid, to.st_gid)
+try:
+    os.mkdir(folder, 0o700)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        give(fd, os.stat(os.path.dirname(os.path.abspath(folder))))
+    finally:
+        os.close(fd)
+except FileExistsError:
+    pass
+owner = os.stat(folder)
+tmp = os.path.join(folder, ".spool." + secrets.token_hex(8))
+fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+try:
+    give(fd, owner)
+    os.write(fd, sys.stdin.buffer.read())
+    os.fsync(fd)
+finally:
+    os.close(fd)
+os.rename(tmp, os.path.join(folder, name + ".json"))' "$REBOUND_SPOOL" "$1"
+}
+
+# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay.
 post_or_spool() {
-  local name=$1 body=$2 ts sig code tmp
+  local name=$1 body=$2 ts sig code
   ts=$(date +%s)
   sig=$(sign "$ts" "$body")
   code=$(printf '%s' "$body" | curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -H "X-Rebound-Timestamp: $ts" -H "X-Rebound-Signature: $sig" \
     --data-binary @- "$REBOUND_URL/v1/events" 2>/dev/null)
   if [ "$code" != 202 ]; then
-    mkdir -p -m 0700 "$REBOUND_SPOOL"
-    tmp=$(mktemp "$REBOUND_SPOOL/.spool.XXXXXXXX") || return 0
-    printf '%s' "$body" > "$tmp" && mv -f -T "$tmp" "$REBOUND_SPOOL/$name.json"
+    printf '%s' "$body" | spool "$name" || true
   fi
 }

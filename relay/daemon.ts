@@ -85,7 +85,8 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     tasks.push(every('torc forwarder', torc.pollSeconds * 1000, () => forwarder.sync(), o.log));
     tasks.push({ stop: async () => forwarder.stop() });
   }
-  if (o.sacctIntervalSeconds > 0) {
+  // The watcher lists the jobs of the user it runs as: in site mode (root) those are nobody's to recover.
+  if (o.sacctIntervalSeconds > 0 && actingFor.mode === 'user') {
     const watcher = new SacctWatcher({
       cluster,
       user,

@@ -65,6 +65,15 @@ fi
 mkdir -p "$ETC" "$RUN/state" "$RUN/spool" "$LOG/hooks" "$HOOKS"
 chmod 755 "$LAB" "$ETC" "$RUN" "$LOG"
 
+# ---------------------------------------------------------------- test users
+# Ordinary users for the suites (test/e2e): everything runs as alice unless a test says otherwise, and
+# mallory is the other user on the cluster. They run this checkout's code, so they must be able to read it.
+for user in alice:1501 mallory:1502; do
+  id -u "${user%%:*}" >/dev/null 2>&1 || useradd --uid "${user##*:}" --user-group --create-home --shell /bin/bash "${user%%:*}"
+done
+runuser -u alice -- test -r "$REPO/package.json" -a -x "$REPO/node_modules" 2>/dev/null ||
+  say "WARNING: user alice cannot read $REPO (or its node_modules): the e2e suites run Rebound as alice; make the checkout readable (chmod o+rX on it and its parents)"
+
 # ---------------------------------------------------------------- munge
 if [ ! -s /etc/munge/munge.key ]; then
   mkdir -p /etc/munge

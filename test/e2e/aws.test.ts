@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { signedHeaders } from '../../service/signature.ts';
 import { type Emulators, startEmulators } from '../aws/emulators.ts';
 import { startLambdaHost } from '../aws/lambda-host.ts';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
-import { hookRoute, jobsOf, SLURM_CONF, submit, tagged, waitFor } from './harness.ts';
+import { ALICE, completed, HOG, hookRoute, jobsOf, SLURM_CONF, submit, tagged, waitFor } from './harness.ts';
 
 // Acceptance for the AWS shell: scenarios 1 and 5 of the local suite with the AWS adapters — the api and
 // worker functions invoked as Lambda invokes them, DynamoDB Local, fauxqs for SQS — the relay in AWS mode
@@ -15,8 +15,9 @@ import { hookRoute, jobsOf, SLURM_CONF, submit, tagged, waitFor } from './harnes
 
 const RUN = Date.now().toString(36);
 const SECRET = 'aws-e2e-secret-not-for-production';
-const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
 const dir = mkdtempSync(join(tmpdir(), 'rebound-aws-e2e-'));
+// The relay runs as alice (user mode), whose jobs it recovers.
+chownSync(dir, ALICE.uid, ALICE.gid);
 const out = (name: string) => ['-o', join(dir, `${name}-%j.out`)];
 
 let emulators: Emulators;
@@ -38,6 +39,7 @@ beforeAll(async () => {
   );
   const secretFile = join(dir, 'secret');
   writeFileSync(secretFile, SECRET, { mode: 0o600 });
+  chownSync(secretFile, ALICE.uid, ALICE.gid);
   unroute = hookRoute('aws-e2e', {
     url: host.url,
     secretFile,
@@ -47,9 +49,14 @@ beforeAll(async () => {
   const relayConfig = join(dir, 'relay.config.json');
   writeFileSync(relayConfig, JSON.stringify({ relay: {} }));
   relay = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'rebound.mjs'), 'relay'], {
+    uid: ALICE.uid,
+    gid: ALICE.gid,
     env: {
       ...process.env,
       ...host.setup.env,
+      HOME: dir,
+      USER: ALICE.name,
+      LOGNAME: ALICE.name,
       SLURM_CONF,
       REBOUND_DATA: join(dir, 'relay-data'),
       REBOUND_URL: host.url,
@@ -72,13 +79,6 @@ afterAll(async () => {
   await host?.stop();
   await emulators?.stop();
 });
-
-const completed = (workload: string, n: number) => () => {
-  const jobs = jobsOf(workload);
-  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state))
-    ? jobs
-    : undefined;
-};
 
 describe('the AWS shell on the real Slurm', () => {
   it('an OOM job is resubmitted with --mem=300M and completes; the status API shows the attempt; every event POSTed 5 more times still gives one sbatch', async () => {

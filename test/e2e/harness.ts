@@ -10,7 +10,7 @@ export const SLURM_CONF = join(SLURM_DIR, 'etc', 'slurm.conf');
 const ROOT = join(import.meta.dirname, '..', '..');
 const slurmEnv = { ...process.env, SLURM_CONF };
 
-/** A Unix user other than root, for the scenarios where whose job it is matters. */
+/** A Unix user of the test cluster (scripts/slurm-env.sh creates alice and mallory). */
 export interface AsUser {
   name: string;
   uid: number;
@@ -22,6 +22,11 @@ export function unixUser(name: string): AsUser {
   return { name, uid: id('-u'), gid: id('-g') };
 }
 
+/** Who the suites are: Rebound and the jobs it recovers belong to an ordinary user, never to root. */
+export const ALICE = unixUser('alice');
+export const MALLORY = unixUser('mallory');
+
+/** A Slurm command as root (queries see every user's jobs), or as `as`. */
 export function slurm(argv: string[], as?: AsUser): string {
   return execFileSync(argv[0]!, argv.slice(1), {
     env: slurmEnv,
@@ -30,9 +35,11 @@ export function slurm(argv: string[], as?: AsUser): string {
   }).trim();
 }
 
-/** Submits a job with sbatch (argv only), as root or as `as`, and returns its id. */
-export function submit(args: string[], command: string, as?: AsUser): string {
-  return slurm(['sbatch', '--parsable', ...args, '--wrap', command], as).split(';')[0]!;
+/** Submits a job with sbatch (argv only), as alice or as `as`, and returns its id. */
+export function submit(args: string[], command: string, as: AsUser | 'root' = ALICE): string {
+  return slurm(['sbatch', '--parsable', ...args, '--wrap', command], as === 'root' ? undefined : as).split(
+    ';',
+  )[0]!;
 }
 
 /** The route MATCH for jobs tagged with one of these workloads (scripts/slurm-env.sh: the hook router). */
@@ -57,6 +64,8 @@ export function hookRoute(
 
 export interface SacctRow {
   jobId: string;
+  /** The owner as Slurm accounts it. */
+  user: string;
   name: string;
   state: string;
   reqMem: string;
@@ -74,25 +83,41 @@ export function jobsOf(workload: string): SacctRow[] {
     '-X',
     '-S',
     'now-1days',
-    '--format=JobID,JobName,State,ReqMem,Timelimit,Comment,Partition',
+    '--format=JobID,User,JobName,State,ReqMem,Timelimit,Partition,Comment',
   ]);
   return out
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [jobId, name, state, reqMem, timelimit, comment, partition] = l.split('|');
+      const [jobId, user, name, state, reqMem, timelimit, partition, ...comment] = l.split('|');
       return {
         jobId: jobId!,
+        user: user!,
         name: name!,
         state: state!,
         reqMem: reqMem!,
         timelimit: timelimit!,
-        comment: comment!,
+        comment: comment.join('|'),
         partition: partition!,
       };
     })
     .filter((r) => r.comment === `rebound:${workload}` || r.comment.startsWith(`rebound:${workload}/`));
 }
+
+/** A job command that holds `mb` MB for two seconds: over its --mem, Slurm ends it OUT_OF_MEMORY. */
+export const HOG = (mb: number) =>
+  `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
+
+/**
+ * A probe for `waitFor`: the workload's `n` jobs (only `user`'s, if given), once Slurm accounts exactly `n`
+ * and all have ended.
+ */
+export const completed = (workload: string, n: number, user?: AsUser) => () => {
+  const jobs = jobsOf(workload).filter((j) => !user || j.user === user.name);
+  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state))
+    ? jobs
+    : undefined;
+};
 
 export async function waitFor<T>(
   what: string,
@@ -136,8 +161,8 @@ export interface ReboundOptions {
   match?: string;
   /** Extra settings (e.g. REBOUND_SACCT_INTERVAL). */
   env?: Record<string, string>;
-  /** Run as this user instead of root (its data folder is theirs). */
-  as?: AsUser;
+  /** Who runs it (its data folder is theirs): alice unless told; root only for site mode. */
+  as?: AsUser | 'root';
 }
 
 /** A Rebound process (`rebound start`) with its own data folder and, if asked, its own hook route. */
@@ -155,11 +180,10 @@ export class ReboundProcess {
   ) {
     this.url = `http://127.0.0.1:${port}`;
     writeFileSync(join(this.dataDir, 'rebound.config.json'), JSON.stringify(config));
-    writeFileSync(join(this.dataDir, 'secret'), 'e2e-secret-not-for-production-0123456789', { mode: 0o600 });
-    if (options.as) {
-      for (const f of ['', 'rebound.config.json', 'secret'])
-        chownSync(join(this.dataDir, f), options.as.uid, options.as.gid);
-    }
+    writeFileSync(join(this.dataDir, 'secret'), this.secret, { mode: 0o600 });
+    const as = this.user;
+    if (as)
+      for (const f of ['', 'rebound.config.json', 'secret']) chownSync(join(this.dataDir, f), as.uid, as.gid);
     if (options.match !== undefined)
       this.unroute = hookRoute(`rebound-${port}`, {
         url: this.url,
@@ -173,12 +197,16 @@ export class ReboundProcess {
     return 'e2e-secret-not-for-production-0123456789';
   }
 
+  /** The user it runs as; undefined for root. */
+  get user(): AsUser | undefined {
+    return this.options.as === 'root' ? undefined : (this.options.as ?? ALICE);
+  }
+
   private env(): NodeJS.ProcessEnv {
+    const as = this.user;
     return {
       ...slurmEnv,
-      ...(this.options.as
-        ? { HOME: this.dataDir, USER: this.options.as.name, LOGNAME: this.options.as.name }
-        : {}),
+      ...(as ? { HOME: this.dataDir, USER: as.name, LOGNAME: as.name } : {}),
       REBOUND_DATA: this.dataDir,
       REBOUND_PORT: String(this.port),
       REBOUND_CONFIG: join(this.dataDir, 'rebound.config.json'),
@@ -187,7 +215,7 @@ export class ReboundProcess {
   }
 
   private get identity() {
-    const as = this.options.as;
+    const as = this.user;
     return as ? { uid: as.uid, gid: as.gid } : {};
   }
 

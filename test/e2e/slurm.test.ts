@@ -2,13 +2,22 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
-import { jobsOf, ReboundProcess, slurm, submit, tagged, unixUser, waitFor } from './harness.ts';
+import {
+  completed,
+  HOG,
+  jobsOf,
+  ReboundProcess,
+  slurm,
+  submit,
+  tagged,
+  unixUser,
+  waitFor,
+} from './harness.ts';
 
 // End to end on a real Slurm (scripts/slurm-env.sh): jobcomp hook → webhook → queue → worker → relay →
 // sbatch. Workload names carry a run id so earlier runs' accounting never counts.
 const RUN = Date.now().toString(36);
 const w = (name: string) => `${name}-${RUN}`;
-const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
 const CONFIG = {
   profile: LAB_PROFILE,
   policy: { overrides: { [w('always-oom')]: { maxRetries: 2 } } },
@@ -19,12 +28,6 @@ type View = {
   status: string;
   jobs: { jobId: string; cause?: string; evidence: unknown[] }[];
   history: { line: string }[];
-};
-const completed = (workload: string, n: number) => () => {
-  const jobs = jobsOf(workload);
-  return jobs.length === n && jobs.every((j) => !['PENDING', 'RUNNING', 'COMPLETING'].includes(j.state))
-    ? jobs
-    : undefined;
 };
 
 const waitForOom = (id: string) =>
@@ -269,7 +272,7 @@ describe.concurrent('crash and outage', () => {
 
   it('10. without site hooks, the sacct watcher alone recovers a job, and posts it once across a restart', async () => {
     // As its own user: the watcher asks sacct for the jobs of the user it runs as, so the other scenarios'
-    // (root's) jobs are not its business.
+    // (alice's) jobs are not its business.
     const user = unixUser('nobody');
     const watcher = new ReboundProcess(18_788, CONFIG, { as: user, env: { REBOUND_SACCT_INTERVAL: '5' } });
     await watcher.start();

@@ -1,18 +1,19 @@
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
 import { TorcDouble, type WorkflowSpec } from '../support/torc-double.ts';
-import { ReboundProcess, slurm, waitFor } from './harness.ts';
+import { ALICE, HOG, ReboundProcess, slurm, waitFor } from './harness.ts';
 
 // Torc workflows end to end on the real Slurm: a Torc server (test double, validated against Torc's
 // OpenAPI), Rebound (`rebound start` + `rebound watch`), and Torc's runner (a stand-in, also a test
 // double) inside real Slurm allocations that Rebound submits. Nothing is typed after `rebound watch`.
 
 const RUNNER = join(import.meta.dirname, '..', 'support', 'torc-runner-stand-in.mjs');
-const HOG = (mb: number) => `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;
 const work = mkdtempSync(join(tmpdir(), 'rebound-torc-e2e-'));
+// Rebound runs as alice (user mode): its allocations write their output here.
+chownSync(work, ALICE.uid, ALICE.gid);
 const hook = (name: string, body: string) => {
   const path = join(work, name);
   writeFileSync(path, `#!/bin/bash\n${body}\n`);
@@ -119,7 +120,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rebound?.dispose();
   await torc.stop();
-  slurm(['scancel', '--name=worker', '-u', 'root']);
+  slurm(['scancel', '--name=worker', '-u', ALICE.name]);
   expect(torc.violations).toEqual([]);
 });
 

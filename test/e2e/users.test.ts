@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_PROFILE } from '../support/lab-profile.ts';
+import {
+  ALICE,
+  completed,
+  HOG,
+  jobsOf,
+  MALLORY,
+  ReboundProcess,
+  slurm,
+  submit,
+  tagged,
+  waitFor,
+} from './harness.ts';
+
+// A shared cluster: alice and mallory are ordinary users (scripts/slurm-env.sh). Rebound acts for a job's
+// owner, as that owner, or not at all — in user mode (alice's own Rebound) and in site mode (root's).
+
+const RUN = Date.now().toString(36);
+const w = (name: string) => `${name}-${RUN}`;
+const out = (name: string) => ['-o', `/tmp/rebound-e2e-users-${RUN}-${name}-%j.out`];
+
+type View = { status: string; history: { line: string }[] };
+const historyOf = async (rebound: ReboundProcess, workload: string) =>
+  (await rebound.get<View>(`/v1/workloads/${encodeURIComponent(workload)}`)).body.history?.map(
+    (h) => h.line,
+  ) ?? [];
+const foreignLine = (rebound: ReboundProcess, jobId: string) =>
+  waitFor(
+    `job ${jobId} recorded as foreign`,
+    async () => (await historyOf(rebound, '~foreign')).find((l) => l.startsWith(`Job ${jobId} `)),
+    90_000,
+  );
+
+describe.concurrent('a shared cluster', () => {
+  describe('user mode (alice)', () => {
+    const mine = w('alice-own');
+    const theirs = w('mallory-reported');
+    let rebound: ReboundProcess;
+    beforeAll(async () => {
+      // A misconfigured site: the hook reports mallory's jobs to alice's Rebound too.
+      rebound = new ReboundProcess(
+        18_794,
+        { profile: LAB_PROFILE },
+        { match: tagged(mine, theirs), env: { REBOUND_SACCT_INTERVAL: '0' } },
+      );
+      await rebound.start();
+    }, 30_000);
+    afterAll(async () => rebound?.dispose());
+
+    it('starts saying whose jobs it recovers; as root it refuses, naming site mode', async () => {
+      expect(rebound.output).toMatch(/in user mode: recovers the jobs of alice \(uid 1501\) only/);
+      const asRoot = new ReboundProcess(18_796, { profile: LAB_PROFILE }, { as: 'root' });
+      try {
+        const failure = await asRoot.start().catch((e: Error) => e);
+        expect(String(failure)).toMatch(/user mode runs as the user whose jobs it recovers, never as root/);
+        expect(String(failure)).toContain('"mode": "site"');
+      } finally {
+        await asRoot.dispose();
+      }
+    }, 30_000);
+
+    it("1. mallory's tagged OOM job is recorded as foreign and never resubmitted; alice's is recovered as alice", async () => {
+      const theirId = submit(
+        ['-J', 'theirs', '--mem=200M', `--comment=rebound:${theirs}`, ...out('theirs')],
+        HOG(250),
+        MALLORY,
+      );
+      submit(['-J', 'mine', '--mem=200M', `--comment=rebound:${mine}`, ...out('mine')], HOG(250));
+      const jobs = await waitFor("alice's retry", completed(mine, 2), 150_000);
+      expect(jobs.map((j) => [j.user, j.state, j.reqMem])).toEqual([
+        ['alice', 'OUT_OF_MEMORY', '200M'],
+        ['alice', 'COMPLETED', '300M'],
+      ]);
+      expect(await foreignLine(rebound, theirId)).toContain(
+        'owned by mallory (uid 1502), not by alice, the user this Rebound runs as: recorded only, never recovered',
+      );
+      await rebound.idle();
+      expect(jobsOf(theirs)).toHaveLength(1);
+      expect(await historyOf(rebound, theirs)).toEqual([]);
+    }, 180_000);
+  });
+
+  describe('site mode (root)', () => {
+    const aliceWork = w('site-alice');
+    const rootWork = w('site-root');
+    const chain = w('site-chain');
+    let rebound: ReboundProcess;
+    beforeAll(async () => {
+      rebound = new ReboundProcess(
+        18_795,
+        { profile: LAB_PROFILE, mode: 'site', policy: { overrides: { [chain]: { maxRetries: 3 } } } },
+        { as: 'root', match: tagged(aliceWork, rootWork, chain), env: { REBOUND_SACCT_INTERVAL: '0' } },
+      );
+      await rebound.start();
+    }, 30_000);
+    afterAll(async () => rebound?.dispose());
+
+    it("2. alice's OOM job is resubmitted as alice; root's (uid 0, below the minimum) never is", async () => {
+      expect(rebound.output).toContain('in site mode: recovers each tagged job as its owner (uid >= 1000)');
+      const rootId = submit(
+        ['-J', 'root-job', '--mem=200M', `--comment=rebound:${rootWork}`, ...out('root')],
+        HOG(250),
+        'root',
+      );
+      const envDump = `/tmp/rebound-e2e-users-${RUN}-env-`;
+      submit(
+        ['-J', 'alice-job', '--mem=200M', `--comment=rebound:${aliceWork}`, ...out('alice')],
+        `env > ${envDump}$SLURM_JOB_ID; ${HOG(250)}`,
+      );
+      const jobs = await waitFor("alice's retry", completed(aliceWork, 2), 150_000);
+      expect(jobs.map((j) => [j.user, j.state, j.reqMem])).toEqual([
+        ['alice', 'OUT_OF_MEMORY', '200M'],
+        ['alice', 'COMPLETED', '300M'],
+      ]);
+      // Submitted by alice herself (runuser): her home and name, nothing of root's or the relay's.
+      const env = readFileSync(`${envDump}${jobs[1]!.jobId}`, 'utf8');
+      expect(env).toMatch(/^HOME=\/home\/alice$/m);
+      expect(env).toMatch(/^USER=alice$/m);
+      expect(env).not.toMatch(/^HOME=\/root$/m);
+      expect(env).not.toContain(rebound.secret);
+      expect(env).not.toContain('REBOUND_');
+      expect(await historyOf(rebound, `${aliceWork}@alice`)).toContainEqual(
+        expect.stringMatching(/resubmitted as job \d+/),
+      );
+      expect(await foreignLine(rebound, rootId)).toContain("below the site's minimum uid 1000");
+      await rebound.idle();
+      expect(jobsOf(rootWork)).toHaveLength(1);
+    }, 180_000);
+
+    it("3-4. mallory queues a job with the exact tag of alice's next resubmission: alice's is still resubmitted as alice, and mallory's joins nothing", async () => {
+      // Alice's job: the first run runs out of memory at once, the second after 20 s (time for mallory),
+      // the third completes.
+      const count = `/tmp/rebound-e2e-users-${RUN}-count`;
+      const script = `n=$(cat ${count} 2>/dev/null || echo 0); echo $((n+1)) > ${count}; if [ "$n" = 0 ]; then ${HOG(250)}; elif [ "$n" = 1 ]; then sleep 20; ${HOG(400)}; fi`;
+      const first = submit(
+        ['-J', 'chain', '--mem=200M', `--comment=rebound:${chain}`, ...out('chain')],
+        script,
+      );
+      // The positive signal: the retry is queued, so the chain's nonce is in the store.
+      await waitFor('the first retry', () => jobsOf(chain).length === 2, 90_000);
+      const db = new Database(join(rebound.dataDir, 'rebound.db'), { readonly: true });
+      const row = db.prepare('SELECT json FROM jobs WHERE key = ?').get(`rebound:${first}`) as {
+        json: string;
+      };
+      db.close();
+      const { nonce } = JSON.parse(row.json) as { nonce: string };
+      expect(nonce).toMatch(/^[0-9a-f]{16}$/);
+      const nextTag = `rebound:${chain}/rebound:${first}:a2.${nonce}`;
+      // Mallory's job, held in the queue: exactly the comment alice's next resubmission will carry.
+      const mallorys = submit(
+        ['-J', 'decoy', '--hold', `--comment=${nextTag}`, ...out('decoy')],
+        'true',
+        MALLORY,
+      );
+      try {
+        const alices = await waitFor("alice's second retry", completed(chain, 3, ALICE), 150_000);
+        expect(alices.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'OUT_OF_MEMORY', 'COMPLETED']);
+        expect(alices.map((j) => j.reqMem)).toEqual(['200M', '300M', '450M']);
+        expect(alices[2]!.comment).toBe(nextTag);
+        // Mallory's job is still hers, still held: nothing took it for alice's resubmission.
+        expect(slurm(['squeue', '-h', '-j', mallorys, '-o', '%u|%T|%k'])).toBe(`mallory|PENDING|${nextTag}`);
+      } finally {
+        slurm(['scancel', mallorys]);
+      }
+      // Mallory's job ends (cancelled): an ordinary job of hers, in her own workload, counted in no chain.
+      await waitFor(
+        "mallory's job recorded as hers",
+        async () =>
+          (await historyOf(rebound, `${chain}@mallory`)).find((l) => l.startsWith(`Job ${mallorys} `)),
+        90_000,
+      );
+      await rebound.idle();
+      const history = await historyOf(rebound, `${chain}@alice`);
+      expect(history.filter((l) => /^Attempt \d+: job \d+ resubmitted as job \d+$/.test(l))).toHaveLength(2);
+      expect(history.join('\n')).not.toContain(mallorys);
+    }, 300_000);
+  });
+});
+
+afterAll(() => {
+  // Nothing of alice's may outlive the suite.
+  slurm(['scancel', '-u', ALICE.name, '--name=chain']);
+});
