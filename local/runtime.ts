@@ -98,7 +98,7 @@ export async function startLocal(
     );
   log(
     settings.config.mode === 'site'
-      ? 'Site mode: events come from the site hook (the sacct watcher, which lists one user\'s jobs, is off).'
+      ? "Site mode: events come from the site hook (the sacct watcher, which lists one user's jobs, is off)."
       : settings.sacctIntervalSeconds > 0
         ? `Without site hooks, the sacct watcher polls your jobs every ${settings.sacctIntervalSeconds} s (REBOUND_SACCT_INTERVAL=0 turns it off).`
         : 'The sacct watcher is off (REBOUND_SACCT_INTERVAL=0): events come from the Slurm hooks only.',
