@@ -14,6 +14,7 @@ import {
   type HistoryEntry,
   type JobRecord,
   type StateStore,
+  type TokenRecord,
   type WorkloadRecord,
 } from '../core/ports.ts';
 
@@ -24,6 +25,7 @@ import {
 //   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction
 //   PK CMD#<command id>  SK META              which attempt a command belongs to
 //   PK EVT#<event id>    SK META              a processed event, expiring (TTL attribute ExpiresAt)
+//   PK TOKEN#<user>      SK META              a person's token: the hash of its secret part, never the token
 // Records keep their own field names, so `status`, `diagnosis`, `evidence` … appear as words.
 
 export const TABLE_INDEXES = {
@@ -270,5 +272,16 @@ export class DynamoStore implements StateStore {
       new GetCommand({ TableName: this.table, Key: { PK: `EVT#${id}`, SK: 'META' }, ConsistentRead: true }),
     );
     return Item !== undefined && (Item.ExpiresAt as number) >= Math.floor(Date.now() / 1000);
+  }
+  async putToken(r: TokenRecord) {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...r, PK: `TOKEN#${r.user}`, SK: 'META', Type: 'token' },
+      }),
+    );
+  }
+  async getToken(user: string) {
+    return this.get<TokenRecord>(`TOKEN#${user}`, 'META');
   }
 }

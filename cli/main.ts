@@ -10,9 +10,10 @@ import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-registry.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
-import { signedHeaders } from '../service/signature.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
+import { api } from './api.ts';
 import { printable, printableCell } from './terminal.ts';
+import { createToken, revokeToken } from './token.ts';
 
 const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
@@ -21,23 +22,14 @@ const USAGE = `usage: rebound <command> [--json]
   status [workload]     workloads, or one workload's jobs, attempts and evidence
   history <workload>    the workload's decisions, oldest first
   plan <workload>       dry-run: what recovery would do now (changes nothing)
-  watch <workflow id>   recover a Torc workflow on events (the running relay picks it up)`;
+  watch <workflow id>   recover a Torc workflow on events (the running relay picks it up)
+  token create <user> [--admin]
+                        site mode, as root: make <user>'s token for status/history/plan (written
+                        to ~<user>/.config/rebound/token, mode 0600; --admin: sees every workload)
+  token revoke <user>   the user's token stops working`;
 
 class UsageError extends ReboundError {
   override name = 'UsageError';
-}
-
-async function api(path: string): Promise<unknown> {
-  const s = loadSettings();
-  let res: Response;
-  try {
-    res = await fetch(`${s.url}${path}`, { headers: signedHeaders(s.secret, '', { method: 'GET', path }) });
-  } catch {
-    throw new ReboundError(`cannot reach Rebound at ${s.url}: is \`rebound start\` running?`);
-  }
-  const body = (await res.json()) as { error?: string };
-  if (!res.ok) throw new ReboundError(body.error ?? `HTTP ${res.status}`);
-  return body;
 }
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
@@ -59,7 +51,11 @@ function parseCommandLine(argv: string[]) {
     return parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        admin: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     // node:util names the bad flag ("Unknown option '--bogus'"): a usage error, exit 2.
@@ -69,7 +65,7 @@ function parseCommandLine(argv: string[]) {
 
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseCommandLine(argv);
-  const [command, arg] = positionals;
+  const [command, arg, third] = positionals;
   // JSON escapes control characters itself; text is made printable (cli/terminal.ts).
   const out = (json: unknown, text: () => string) =>
     console.log(values.json ? JSON.stringify(json, null, 2) : printable(text()));
@@ -180,6 +176,22 @@ async function main(argv: string[]): Promise<void> {
         added
           ? `Watching Torc workflow ${arg}: recovery runs on its events from now on (rebound status torc-wf${arg}).`
           : `Torc workflow ${arg} is already watched.`,
+      );
+    }
+    case 'token': {
+      if ((arg !== 'create' && arg !== 'revoke') || !third)
+        throw new UsageError(`token needs "create <user>" or "revoke <user>"\n${USAGE}`);
+      if (arg === 'create') {
+        const file = await createToken(third, values.admin === true);
+        return out(
+          { user: third, admin: values.admin === true, file },
+          () =>
+            `Token for ${third}${values.admin ? ' (administrator: sees every workload)' : ''} written to ${file} (mode 0600).`,
+        );
+      }
+      const revoked = await revokeToken(third);
+      return out({ user: third, revoked }, () =>
+        revoked ? `Token of ${third} revoked.` : `${third} had no token in force.`,
       );
     }
     default:

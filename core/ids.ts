@@ -48,6 +48,12 @@ export const plainWorkload = (name: string, owner?: string) => (owner ? `${name}
 /** The tag name a plain workload's jobs carry (`train@alice` → `train`). */
 export const tagNameOf = (workload: string) => workload.split('@')[0]!;
 
+/** Whose workload it is, when its key says (`train@alice` → `alice`; a name has no "@", a user may). */
+export function workloadOwner(workload: string): string | undefined {
+  const at = workload.indexOf('@');
+  return at > 0 ? workload.slice(at + 1) : undefined;
+}
+
 /** The workflow id of a Torc workload key, or undefined for a plain Slurm workload. */
 export function torcWorkflowOf(workload: string): number | undefined {
   const m = /^torc-wf([1-9]\d*)$/.exec(workload);

@@ -4,8 +4,9 @@ import * as z from 'zod';
 // user can write (squeue's %U, sacct's UID: relay/owner-lookup.ts), never a value from an event body or
 // a job's comment. The rule for "may Rebound act for this owner" is here and nowhere else.
 
-/** A Unix user name as Slurm prints it (no spaces, no `|`, no control characters). */
-const UserNameSchema = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}$/, 'a Unix user name');
+/** The characters of a Unix user name as Slurm prints it (no spaces, `|`, `:` or control characters). */
+export const USER_NAME = '[A-Za-z0-9_.][A-Za-z0-9_.@-]{0,63}';
+export const UserNameSchema = z.string().regex(new RegExp(`^${USER_NAME}$`), 'a Unix user name');
 
 export const OwnerSchema = z.object({
   uid: z.number().int().nonnegative(),

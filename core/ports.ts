@@ -65,6 +65,21 @@ export interface AttemptRecord {
   createdAt: string;
 }
 
+/**
+ * A person's access token for the status API and CLI, one per user: only the SHA-256 of its secret part is
+ * kept. A new token for a user replaces the old one; a revoked one stays as a record that matches nothing.
+ */
+export interface TokenRecord {
+  user: string;
+  uid: number;
+  /** Sees every workload (the administrator; in user mode, the one user). */
+  admin: boolean;
+  /** SHA-256 (hex) of the token's secret part. */
+  hash: string;
+  createdAt: string;
+  revokedAt?: string;
+}
+
 export interface HistoryEntry {
   workload: string;
   at: string;
@@ -103,6 +118,9 @@ export interface StateStore {
   markProcessed(id: string, expiresAt: Date): Promise<boolean>;
   /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
   wasProcessed(id: string): Promise<boolean>;
+  /** Stores a user's token record, replacing the one they had (a revocation is such a record too). */
+  putToken(record: TokenRecord): Promise<void>;
+  getToken(user: string): Promise<TokenRecord | undefined>;
 }
 
 export interface QueueMessage<T> {

@@ -2,10 +2,19 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { EventQueue, StateStore } from '../core/ports.ts';
+import { describeIssues } from '../core/zod-errors.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
+import {
+  authenticate,
+  canRead,
+  mintToken,
+  type Reader,
+  revokeToken,
+  TokenRequestSchema,
+} from '../service/tokens.ts';
 
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -54,6 +63,24 @@ function signatureAuth(opts: { secret: string; log?: (line: string) => void }): 
   };
 }
 
+/** People read with a token of their own (service/tokens.ts), never with the webhook secret. */
+function readerAuth(store: StateStore): MiddlewareHandler<{ Variables: { reader: Reader } }> {
+  return async function readerAuth(c, next) {
+    const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+    const reader = await authenticate(store, token);
+    if (!reader)
+      return c.json(
+        {
+          error:
+            'a valid token is needed: "Authorization: Bearer <token>" (an administrator makes one with `rebound token create <user>`)',
+        },
+        401,
+      );
+    c.set('reader', reader);
+    await next();
+  };
+}
+
 /**
  * 413 for a body over `maxSize`. A declared Content-Length is checked from the header alone: Hono's
  * bodyLimit touches `req.raw.body`, which makes @hono/node-server build a full web Request and stream for
@@ -76,7 +103,7 @@ function limitBody(maxSize: number): MiddlewareHandler {
  */
 export function createApp(opts: AppOptions) {
   const now = opts.now ?? (() => new Date());
-  const app = new Hono();
+  const app = new Hono<{ Variables: { reader: Reader } }>();
   app.onError((err, c) => {
     console.error(`request failed: ${err.name}: ${err.message}`);
     return c.json({ error: 'internal error' }, 500);
@@ -84,26 +111,50 @@ export function createApp(opts: AppOptions) {
   // Unsigned on purpose (a load balancer or a person checks it); counts only, no workload names.
   app.get('/healthz', (c) => c.json({ ok: true, ...opts.health?.() }));
 
-  // Reads are signed too (over an empty body): workload state is not for anyone who finds the URL.
-  app.use(
-    '/v1/*',
-    limitBody(MAX_BODY_BYTES),
-    signatureAuth({ secret: opts.secret, ...(opts.log ? { log: opts.log } : {}) }),
-  );
+  app.use('/v1/*', limitBody(MAX_BODY_BYTES));
+  // Hooks and the relay sign with the shared secret; so does the administrator who makes tokens.
+  const signed = signatureAuth({ secret: opts.secret, ...(opts.log ? { log: opts.log } : {}) });
+  for (const path of ['/v1/events', '/v1/tokens', '/v1/tokens/*']) app.use(path, signed);
+  // People read with their own token: a user sees their own workloads, and nobody else's exist for them.
+  const reading = readerAuth(opts.store);
+  for (const path of ['/v1/workloads', '/v1/workloads/*']) app.use(path, reading);
+
   app.post('/v1/events', async (c) => {
     const result = await ingest(opts.events, await c.req.text());
     if (!result.ok) return c.json({ error: 'invalid event', fields: result.errors }, 400);
     return c.json({ accepted: result.accepted }, 202);
   });
 
-  app.get('/v1/workloads', async (c) => c.json(await opts.store.listWorkloads()));
+  app.post('/v1/tokens', async (c) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return c.json({ error: 'invalid token request', fields: ['(root): not JSON'] }, 400);
+    }
+    const request = TokenRequestSchema.safeParse(body);
+    if (!request.success)
+      return c.json({ error: 'invalid token request', fields: describeIssues(request.error) }, 400);
+    const token = await mintToken(opts.store, request.data, now());
+    return c.json({ user: request.data.user, admin: request.data.admin, token }, 201);
+  });
+  app.post('/v1/tokens/:user/revoke', async (c) =>
+    c.json({ revoked: await revokeToken(opts.store, c.req.param('user'), now()) }),
+  );
+
+  const missing = (key: string) => ({ error: `no workload "${key}"` });
+  app.get('/v1/workloads', async (c) =>
+    c.json((await opts.store.listWorkloads()).filter((w) => canRead(c.get('reader'), w.key))),
+  );
   app.get('/v1/workloads/:key', async (c) => {
-    const view = await workloadView(opts, c.req.param('key'));
-    return view ? c.json(view) : c.json({ error: `no workload "${c.req.param('key')}"` }, 404);
+    const key = c.req.param('key');
+    const view = canRead(c.get('reader'), key) ? await workloadView(opts, key) : undefined;
+    return view ? c.json(view) : c.json(missing(key), 404);
   });
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');
-    if (!(await opts.store.getWorkload(key))) return c.json({ error: `no workload "${key}"` }, 404);
+    if (!canRead(c.get('reader'), key) || !(await opts.store.getWorkload(key)))
+      return c.json(missing(key), 404);
     return c.json(await planWorkload({ ...opts, now }, key));
   });
   return app;

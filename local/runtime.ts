@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Command } from '../core/commands.ts';
@@ -11,6 +12,7 @@ import { every } from '../relay/every.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { ingestFirst } from './ingest-first.ts';
+import { ensureLocalToken } from './local-token.ts';
 import { type LocalSettings, relayOptions } from './settings.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
@@ -65,6 +67,8 @@ export async function startLocal(
   );
 
   const deps = { store, commands, config: settings.config, now: () => new Date() };
+  const me = userInfo();
+  await ensureLocalToken(store, join(settings.dataDir, 'token'), { user: me.username, uid: me.uid });
   worker = startWorker(events, deps, log, webhook.quiet);
 
   const relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
@@ -84,6 +88,7 @@ export async function startLocal(
   );
 
   log(`Rebound listening on ${settings.url} (cluster ${cluster}, data in ${settings.dataDir})`);
+  log(`rebound status/history/plan read with your token in ${join(settings.dataDir, 'token')} (mode 0600)`);
   log(`Point Slurm's completion hook at it: in slurm.conf set`);
   log(`  JobCompType=jobcomp/script`);
   log(`  JobCompLoc=${HOOKS_DIR}/jobcomp.sh`);

@@ -33,10 +33,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   // Captured scripts, the database and the secret live here: private, also when it existed before.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const host = env.REBOUND_HOST ?? '127.0.0.1';
-  const port = Number(env.REBOUND_PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
+  const { host, port, url } = serviceAddress(env);
   const sacctIntervalSeconds = seconds(env, 'REBOUND_SACCT_INTERVAL', 30, '(0 turns it off)');
   const tickSeconds = seconds(env, 'REBOUND_TICK_SECONDS', 60);
   if (tickSeconds === 0) throw new ConfigError('settings', ['REBOUND_TICK_SECONDS: must be more than 0']);
@@ -58,7 +55,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     dataDir,
     host,
     port,
-    url: env.REBOUND_URL ?? `http://${host}:${port}`,
+    url,
     secret,
     secretFile,
     spoolDir: resolve(dataDir, 'spool'),
@@ -68,6 +65,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     tickSeconds,
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
+}
+
+/** Where the service listens (REBOUND_HOST, REBOUND_PORT) and where clients reach it (REBOUND_URL). */
+export function serviceAddress(env: NodeJS.ProcessEnv = process.env) {
+  const host = env.REBOUND_HOST ?? '127.0.0.1';
+  const port = Number(env.REBOUND_PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError('settings', [`REBOUND_PORT: "${env.REBOUND_PORT}" is not a port`]);
+  return { host, port, url: env.REBOUND_URL ?? `http://${host}:${port}` };
 }
 
 /** The shared secret, refused when others may read its file or when it is too short to be one. */

@@ -5,6 +5,7 @@ import {
   type HistoryEntry,
   type JobRecord,
   type StateStore,
+  type TokenRecord,
   type WorkloadRecord,
 } from '../core/ports.ts';
 import { type GroupCommit, groupCommit } from './group-commit.ts';
@@ -28,7 +29,8 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS attempt_commands (command_id TEXT PRIMARY KEY, lineage TEXT NOT NULL, attempt INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, workload TEXT NOT NULL, at TEXT NOT NULL, line TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS history_workload ON history (workload, seq);
-      CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS tokens (user TEXT PRIMARY KEY, json TEXT NOT NULL);`);
     this.writer = groupCommit(db);
     // The worker's hot path runs these for every event: prepared once.
     this.sql = {
@@ -129,6 +131,16 @@ export class SqliteStore implements StateStore {
 
   async wasProcessed(id: string) {
     return this.sql.processed.get(id, Date.now()) !== undefined;
+  }
+
+  async putToken(r: TokenRecord) {
+    const json = JSON.stringify(r);
+    await this.writer.run(() =>
+      this.db.prepare('INSERT OR REPLACE INTO tokens (user, json) VALUES (?, ?)').run(r.user, json),
+    );
+  }
+  async getToken(user: string) {
+    return this.one<TokenRecord>('SELECT json FROM tokens WHERE user = ?', user);
   }
 
   private one<T>(sql: string, ...params: unknown[]): T | undefined {

@@ -52,6 +52,18 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect((await s.listJobs('w')).map((j) => j.key)).toEqual(['lab:1']);
     });
 
+    it('keeps one token record per user, the newest replacing the old', async () => {
+      const s = await make();
+      expect(await s.getToken('alice')).toBeUndefined();
+      const token = { user: 'alice', uid: 1501, admin: false, hash: 'a'.repeat(64), createdAt: 't' };
+      await s.putToken(token);
+      await s.putToken({ ...token, user: 'mallory', uid: 1502, hash: 'b'.repeat(64) });
+      expect(await s.getToken('alice')).toEqual(token);
+      await s.putToken({ ...token, hash: '', revokedAt: 't2' });
+      expect(await s.getToken('alice')).toEqual({ ...token, hash: '', revokedAt: 't2' });
+      expect((await s.getToken('mallory'))?.uid).toBe(1502);
+    });
+
     it('writes a workload only over the version it read: of two racing writers one wins', async () => {
       const s = await make();
       const w = { key: 'race', kind: 'torc' as const, status: 'watching' as const, updatedAt: 't' };

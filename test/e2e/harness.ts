@@ -1,5 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signedHeaders } from '../../service/signature.ts';
@@ -281,10 +281,14 @@ export class ReboundProcess {
     );
   }
 
-  async get<T>(path: string): Promise<{ status: number; body: T }> {
-    const res = await getOnce(`${this.url}${path}`, {
-      headers: signedHeaders(this.secret, '', { method: 'GET', path: path.split('?')[0]! }),
-    });
+  /** The token of whoever runs it (local/local-token.ts), made at its first start: sees every workload. */
+  get token(): string {
+    return readFileSync(join(this.dataDir, 'token'), 'utf8').trim();
+  }
+
+  /** A GET of the status API, with its own token unless told. */
+  async get<T>(path: string, token = this.token): Promise<{ status: number; body: T }> {
+    const res = await getOnce(`${this.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as T };
   }
 
@@ -295,6 +299,27 @@ export class ReboundProcess {
     const res = await fetch(`${this.url}/v1/events`, { method: 'POST', body, headers });
     await res.body?.cancel();
     return res.status;
+  }
+
+  /**
+   * `rebound <args>` as another user, who knows only this service's URL and their own token
+   * (~/.config/rebound/token): its exit status and output.
+   */
+  cliAs(user: AsUser, args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), ...args], {
+      env: {
+        ...slurmEnv,
+        HOME: `/home/${user.name}`,
+        USER: user.name,
+        LOGNAME: user.name,
+        REBOUND_URL: this.url,
+      },
+      cwd: tmpdir(),
+      encoding: 'utf8',
+      uid: user.uid,
+      gid: user.gid,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
   cli(args: string[]): string {

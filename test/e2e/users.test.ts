@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,12 +88,17 @@ describe.concurrent('a shared cluster', () => {
     const aliceWork = w('site-alice');
     const rootWork = w('site-root');
     const chain = w('site-chain');
+    const forged = w('site-forged');
     let rebound: ReboundProcess;
     beforeAll(async () => {
       rebound = new ReboundProcess(
         18_795,
         { profile: LAB_PROFILE, mode: 'site', policy: { overrides: { [chain]: { maxRetries: 3 } } } },
-        { as: 'root', match: tagged(aliceWork, rootWork, chain), env: { REBOUND_SACCT_INTERVAL: '0' } },
+        {
+          as: 'root',
+          match: tagged(aliceWork, rootWork, chain, forged),
+          env: { REBOUND_SACCT_INTERVAL: '0' },
+        },
       );
       await rebound.start();
     }, 30_000);
@@ -178,6 +183,64 @@ describe.concurrent('a shared cluster', () => {
       expect(history.filter((l) => /^Attempt \d+: job \d+ resubmitted as job \d+$/.test(l))).toHaveLength(2);
       expect(history.join('\n')).not.toContain(mallorys);
     }, 300_000);
+
+    it("8. mallory's token reads no workload of alice's (status API, CLI); alice's job whose comment says UserId=mallory(1502) is still alice's", async () => {
+      // The administrator makes each user's token; it lands in their home, theirs alone.
+      expect(rebound.cli(['token', 'create', ALICE.name])).toContain('/home/alice/.config/rebound/token');
+      rebound.cli(['token', 'create', MALLORY.name]);
+      const tokenOf = (user: string) => {
+        const file = `/home/${user}/.config/rebound/token`;
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+        expect(statSync(file).uid).toBe(user === 'alice' ? ALICE.uid : MALLORY.uid);
+        return readFileSync(file, 'utf8').trim();
+      };
+      const [alice, mallory] = [tokenOf('alice'), tokenOf('mallory')];
+      const id = submit(
+        ['-J', 'forged', '--mem=200M', `--comment=rebound:${forged} UserId=mallory(1502)`, ...out('forged')],
+        HOG(250),
+      );
+      // And one of alice's own workloads: a tagged job that completes.
+      submit(['-J', 'fine', `--comment=rebound:${forged}`, ...out('fine')], 'true');
+      const mine = `${forged}@alice`;
+      await waitFor(
+        "alice's workload",
+        async () =>
+          (await rebound.get<View>(`/v1/workloads/${encodeURIComponent(mine)}`)).body.status === 'healthy',
+        90_000,
+      );
+      const job = await waitFor(
+        'the forged job decided',
+        () => {
+          const db = new Database(join(rebound.dataDir, 'rebound.db'), { readonly: true });
+          const row = db.prepare('SELECT json FROM jobs WHERE key = ?').get(`rebound:${id}`) as
+            | { json: string }
+            | undefined;
+          db.close();
+          const record = row && (JSON.parse(row.json) as { decided: boolean; owner?: { user: string } });
+          return record?.decided ? record : undefined;
+        },
+        90_000,
+      );
+      expect(job.owner).toMatchObject({ user: 'alice', uid: ALICE.uid });
+      await rebound.idle();
+      // The status API: alice sees her workloads, mallory none of them, not even that they exist.
+      const keys = async (token: string) =>
+        (await rebound.get<{ key: string }[]>('/v1/workloads', token)).body.map((w) => w.key);
+      expect(await keys(alice)).toContain(`${aliceWork}@alice`);
+      expect((await keys(mallory)).filter((k) => !k.endsWith('@mallory'))).toEqual([]);
+      expect(
+        (await rebound.get(`/v1/workloads/${encodeURIComponent(`${aliceWork}@alice`)}`, mallory)).status,
+      ).toBe(404);
+      // The CLI, run by mallory with only the URL and her own token.
+      const list = rebound.cliAs(MALLORY, ['status']);
+      expect(list.status).toBe(0);
+      expect(list.stdout).not.toContain('@alice');
+      const peek = rebound.cliAs(MALLORY, ['history', mine]);
+      expect(peek.status).toBe(1);
+      expect(peek.stderr).toContain(`no workload "${mine}"`);
+      const own = rebound.cliAs(ALICE, ['history', mine]);
+      expect(own.stdout).toMatch(/Job \d+ \(fine\): completed/);
+    }, 180_000);
   });
 });
 

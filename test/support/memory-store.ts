@@ -4,6 +4,7 @@ import {
   type HistoryEntry,
   type JobRecord,
   type StateStore,
+  type TokenRecord,
   type WorkloadRecord,
 } from '../../core/ports.ts';
 
@@ -20,6 +21,7 @@ export class MemoryStore implements StateStore {
   readonly commandLinks = new Map<string, string>();
   readonly history: HistoryEntry[] = [];
   readonly processed = new Map<string, number>();
+  readonly tokens = new Map<string, TokenRecord>();
   private crash?: (job: JobRecord) => boolean;
 
   /** A fault to inject: the next job write that matches throws, as a crash in the middle of a handler. */
@@ -91,5 +93,11 @@ export class MemoryStore implements StateStore {
   }
   async wasProcessed(id: string) {
     return (this.processed.get(id) ?? Number.NEGATIVE_INFINITY) >= Date.now();
+  }
+  async putToken(r: TokenRecord) {
+    this.tokens.set(r.user, copy(r));
+  }
+  async getToken(user: string) {
+    return copy(this.tokens.get(user));
   }
 }

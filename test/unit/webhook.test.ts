@@ -105,18 +105,98 @@ describe('POST /v1/events', () => {
 });
 
 describe('status API', () => {
-  it('answers /healthz unsigned and refuses unsigned reads', async () => {
+  const mint = async (user: string, uid: number, admin = false) => {
+    const body = JSON.stringify({ user, uid, admin });
+    const res = await app.request('/v1/tokens', {
+      method: 'POST',
+      body,
+      headers: signedHeaders(SECRET, body, { method: 'POST', path: '/v1/tokens' }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { token: string }).token;
+  };
+  const read = (path: string, token?: string) =>
+    app.request(path, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const workload = (key: string) =>
+    store.putWorkload({ key, kind: 'slurm', status: 'recovering', updatedAt: 't' }, undefined);
+
+  it('answers /healthz to anyone; workloads only to a token, never to the webhook secret', async () => {
     expect((await app.request('/healthz')).status).toBe(200);
-    expect((await app.request('/v1/workloads')).status).toBe(401);
-    const res = await app.request('/v1/workloads/nope', {
-      headers: signedHeaders(SECRET, '', { method: 'GET', path: '/v1/workloads/nope' }),
+    expect((await read('/v1/workloads')).status).toBe(401);
+    const signed = await app.request('/v1/workloads', {
+      headers: signedHeaders(SECRET, '', { method: 'GET', path: '/v1/workloads' }),
     });
-    expect(res.status).toBe(404);
-    // A signed read is good for its own path only.
-    const other = await app.request('/v1/workloads', {
-      headers: signedHeaders(SECRET, '', { method: 'GET', path: '/v1/workloads/nope' }),
+    expect(signed.status).toBe(401);
+    expect((await signed.json()).error).toMatch(/rebound token create/);
+    const admin = await mint('root', 0, true);
+    expect((await read('/v1/workloads/nope', admin)).status).toBe(404);
+  });
+
+  it("a user's token reads that user's workloads only; an administrator's all", async () => {
+    await workload('train@alice');
+    await workload('train@mallory');
+    await workload('~foreign');
+    const alice = await mint('alice', 1501);
+    const mallory = await mint('mallory', 1502);
+    const admin = await mint('root', 0, true);
+    const keys = async (token: string) =>
+      ((await (await read('/v1/workloads', token)).json()) as { key: string }[]).map((w) => w.key);
+    expect(await keys(mallory)).toEqual(['train@mallory']);
+    expect(await keys(alice)).toEqual(['train@alice']);
+    expect(await keys(admin)).toEqual(['train@alice', 'train@mallory', '~foreign']);
+    // Another user's workload does not exist for mallory: the same 404 as a missing one.
+    for (const path of [
+      '/v1/workloads/train@alice',
+      '/v1/workloads/train@alice/plan',
+      '/v1/workloads/~foreign',
+    ]) {
+      const res = await read(path, mallory);
+      expect(res.status).toBe(404);
+    }
+    expect((await read('/v1/workloads/train@alice', alice)).status).toBe(200);
+  });
+
+  it('refuses a wrong, malformed, replaced or revoked token', async () => {
+    const alice = await mint('alice', 1501);
+    const [prefix, user, secret] = alice.split(':') as [string, string, string];
+    const flipped = `${prefix}:${user}:${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
+    for (const token of [flipped, `${prefix}:mallory:${secret}`, 'rbt:alice', `Basic ${alice}`])
+      expect((await read('/v1/workloads', token)).status).toBe(401);
+    const newer = await mint('alice', 1501);
+    expect((await read('/v1/workloads', alice)).status).toBe(401);
+    expect((await read('/v1/workloads', newer)).status).toBe(200);
+    const revoke = await app.request('/v1/tokens/alice/revoke', {
+      method: 'POST',
+      body: '',
+      headers: signedHeaders(SECRET, '', { method: 'POST', path: '/v1/tokens/alice/revoke' }),
     });
-    expect(other.status).toBe(401);
+    expect(await revoke.json()).toEqual({ revoked: true });
+    expect((await read('/v1/workloads', newer)).status).toBe(401);
+  });
+
+  it('makes tokens only for a signed, well-formed request, naming the bad field', async () => {
+    const body = JSON.stringify({ user: 'alice', uid: 1501 });
+    const unsigned = await app.request('/v1/tokens', { method: 'POST', body });
+    expect(unsigned.status).toBe(401);
+    // A signature is good for its own method and path only.
+    const elsewhere = await app.request('/v1/tokens', {
+      method: 'POST',
+      body,
+      headers: signedHeaders(SECRET, body, { method: 'POST', path: '/v1/events' }),
+    });
+    expect(elsewhere.status).toBe(401);
+    const bad = JSON.stringify({ user: 'al ice', uid: -1 });
+    const res = await app.request('/v1/tokens', {
+      method: 'POST',
+      body: bad,
+      headers: signedHeaders(SECRET, bad, { method: 'POST', path: '/v1/tokens' }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).fields).toEqual([
+      expect.stringMatching(/^user: a Unix user name/),
+      expect.stringMatching(/^uid: /),
+    ]);
+    expect(await store.getToken('al ice')).toBeUndefined();
   });
 
   it('accepts the 0.1 signature (body only) this release, and reports each client that still sends it once', async () => {
