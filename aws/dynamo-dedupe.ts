@@ -2,9 +2,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type BatchWriteCommandOutput,
   DynamoDBDocumentClient,
+  PutCommand,
 } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -48,19 +47,21 @@ export class DynamoDedupe {
     return seen;
   }
 
+  /**
+   * One PutItem per id, all at once: BatchWriteItem would do it in fewer calls, but its permission is also
+   * a permission to delete, which nothing that only records ids should hold.
+   */
   async record(ids: string[]): Promise<void> {
     const expires = Math.floor(Date.now() / 1000) + this.retainSeconds;
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 25) {
-      let requests: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = unique
-        .slice(i, i + 25)
-        .map((id) => ({ PutRequest: { Item: { ...this.key(id), Type: 'accepted', ExpiresAt: expires } } }));
-      while (requests?.length) {
-        const out: BatchWriteCommandOutput = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
-        );
-        requests = out.UnprocessedItems?.[this.table] as typeof requests;
-      }
-    }
+    await Promise.all(
+      [...new Set(ids)].map((id) =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...this.key(id), Type: 'accepted', ExpiresAt: expires },
+          }),
+        ),
+      ),
+    );
   }
 }

@@ -1,84 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
-  type TokenRecord,
   type WorkloadRecord,
 } from '../core/ports.ts';
+import { attemptSk, DynamoStatusStore } from './dynamo-status-store.ts';
 
-// The state store in one DynamoDB table whose items read well in the console:
-//   PK WL#<workload>     SK META              the workload (Kind, Status → the byKind and byStatus indexes)
-//   PK WL#<workload>     SK HIST#<time>#<n>   one history line
-//   PK JOB#<job key>     SK JOB               a job (Workload → the byWorkload index)
-//   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction
-//   PK CMD#<command id>  SK META              which attempt a command belongs to
-//   PK EVT#<event id>    SK META              a processed event, expiring (TTL attribute ExpiresAt)
-//   PK TOKEN#<user>      SK META              a person's token: the hash of its secret part, never the token
-// Records keep their own field names, so `status`, `diagnosis`, `evidence` … appear as words.
-
-export const TABLE_INDEXES = {
-  byKind: { partition: 'Kind', sort: 'PK' },
-  byStatus: { partition: 'Status', sort: 'PK' },
-  byWorkload: { partition: 'Workload', sort: 'SK' },
-} as const;
-
-type Item = Record<string, unknown>;
-const strip = <T>(item: Item | undefined, keys: string[]): T | undefined => {
-  if (!item) return undefined;
-  const copy = { ...item };
-  for (const k of keys) delete copy[k];
-  return copy as T;
-};
-const KEYS = ['PK', 'SK', 'Kind', 'Status', 'Workload', 'ExpiresAt', 'Type'];
-const attemptSk = (n: number) => `ATTEMPT#${String(n).padStart(4, '0')}`;
-
-export class DynamoStore implements StateStore {
-  private readonly doc: DynamoDBDocumentClient;
-
-  constructor(
-    client: DynamoDBClient,
-    private readonly table: string,
-  ) {
-    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  }
-
-  private async get<T>(PK: string, SK: string): Promise<T | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { PK, SK }, ConsistentRead: true }),
-    );
-    return strip<T>(Item, KEYS);
-  }
-
-  private async query(
-    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
-  ): Promise<Item[]> {
-    const items: Item[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({ TableName: this.table, ...input, ExclusiveStartKey }),
-      );
-      items.push(...(page.Items ?? []));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return items;
-  }
-
-  async getWorkload(key: string) {
-    return this.get<WorkloadRecord>(`WL#${key}`, 'META');
-  }
+/** The worker's state store: the status half (aws/dynamo-status-store.ts, the item layout) and every write. */
+export class DynamoStore extends DynamoStatusStore implements StateStore {
   async putWorkload(r: WorkloadRecord, expected: number | undefined) {
     try {
       await this.doc.send(
@@ -108,24 +42,6 @@ export class DynamoStore implements StateStore {
       throw error;
     }
   }
-  async listWorkloads() {
-    const kinds = await Promise.all(
-      ['slurm', 'torc'].map((kind) =>
-        this.query({
-          IndexName: 'byKind',
-          KeyConditionExpression: 'Kind = :k',
-          ExpressionAttributeValues: { ':k': kind },
-        }),
-      ),
-    );
-    return kinds
-      .flat()
-      .map((i) => strip<WorkloadRecord>(i, KEYS)!)
-      .sort((a, b) => (a.key < b.key ? -1 : 1));
-  }
-  async getJob(key: string) {
-    return this.get<JobRecord>(`JOB#${key}`, 'JOB');
-  }
   async putJob(r: JobRecord) {
     await this.doc.send(
       new PutCommand({
@@ -139,23 +55,6 @@ export class DynamoStore implements StateStore {
         },
       }),
     );
-  }
-  async listJobs(workload: string) {
-    const items = await this.query({
-      IndexName: 'byWorkload',
-      KeyConditionExpression: 'Workload = :w AND SK = :s',
-      ExpressionAttributeValues: { ':w': workload, ':s': 'JOB' },
-    });
-    return items.map((i) => strip<JobRecord>(i, KEYS)!).sort((a, b) => (a.key < b.key ? -1 : 1));
-  }
-  async countAttempts(lineage: string) {
-    const items = await this.query({
-      KeyConditionExpression: 'PK = :p AND begins_with(SK, :a)',
-      ExpressionAttributeValues: { ':p': `LIN#${lineage}`, ':a': 'ATTEMPT#' },
-      ProjectionExpression: 'PK',
-      ConsistentRead: true,
-    });
-    return items.length;
   }
   async claimAttempt(r: AttemptRecord) {
     try {
@@ -200,50 +99,25 @@ export class DynamoStore implements StateStore {
       );
     }
   }
-  async listAttempts(workload: string) {
-    const items = await this.query({
-      IndexName: 'byWorkload',
-      KeyConditionExpression: 'Workload = :w AND begins_with(SK, :a)',
-      ExpressionAttributeValues: { ':w': workload, ':a': 'ATTEMPT#' },
-    });
-    return items
-      .map((i) => strip<AttemptRecord>(i, KEYS)!)
-      .sort((a, b) => (a.lineage === b.lineage ? a.attempt - b.attempt : a.lineage < b.lineage ? -1 : 1));
-  }
-  async findAttemptByCommand(commandId: string) {
-    const link = await this.get<{ lineage: string; attempt: number }>(`CMD#${commandId}`, 'META');
-    return link ? this.get<AttemptRecord>(`LIN#${link.lineage}`, attemptSk(link.attempt)) : undefined;
-  }
+  /** One PutItem per line, all at once (BatchWriteItem's permission would also allow deletes). */
   async appendHistory(entries: HistoryEntry[]) {
     // Time first for order; a random tail keeps two writers at the same millisecond apart.
     const tail = randomBytes(4).toString('hex');
-    for (let i = 0; i < entries.length; i += 25) {
-      const chunk = entries.slice(i, i + 25);
-      await this.doc.send(
-        new BatchWriteCommand({
-          RequestItems: {
-            [this.table]: chunk.map((e, j) => ({
-              PutRequest: {
-                Item: {
-                  ...e,
-                  PK: `WL#${e.workload}`,
-                  SK: `HIST#${e.at}#${tail}#${String(i + j).padStart(4, '0')}`,
-                  Type: 'history',
-                },
-              },
-            })),
-          },
-        }),
-      );
-    }
-  }
-  async listHistory(workload: string) {
-    const items = await this.query({
-      KeyConditionExpression: 'PK = :p AND begins_with(SK, :h)',
-      ExpressionAttributeValues: { ':p': `WL#${workload}`, ':h': 'HIST#' },
-      ConsistentRead: true,
-    });
-    return items.map((i) => ({ workload: i.workload as string, at: i.at as string, line: i.line as string }));
+    await Promise.all(
+      entries.map((e, i) =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              ...e,
+              PK: `WL#${e.workload}`,
+              SK: `HIST#${e.at}#${tail}#${String(i).padStart(4, '0')}`,
+              Type: 'history',
+            },
+          }),
+        ),
+      ),
+    );
   }
   async markProcessed(id: string, expiresAt: Date) {
     try {
@@ -266,22 +140,5 @@ export class DynamoStore implements StateStore {
       if ((error as Error).name === 'ConditionalCheckFailedException') return false;
       throw error;
     }
-  }
-  async wasProcessed(id: string) {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { PK: `EVT#${id}`, SK: 'META' }, ConsistentRead: true }),
-    );
-    return Item !== undefined && (Item.ExpiresAt as number) >= Math.floor(Date.now() / 1000);
-  }
-  async putToken(r: TokenRecord) {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...r, PK: `TOKEN#${r.user}`, SK: 'META', Type: 'token' },
-      }),
-    );
-  }
-  async getToken(user: string) {
-    return this.get<TokenRecord>(`TOKEN#${user}`, 'META');
   }
 }

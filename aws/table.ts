@@ -1,5 +1,5 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { TABLE_INDEXES } from './dynamo-store.ts';
+import { TABLE_INDEXES } from './dynamo-status-store.ts';
 
 /** The state table as DynamoDB Local creates it in tests; infra/table.ts declares the same for SST. */
 export function tableDefinition(name: string): CreateTableCommandInput {

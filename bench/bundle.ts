@@ -19,7 +19,8 @@ const env = {
   REBOUND_TABLE: 'bench',
   REBOUND_EVENTS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/events',
   REBOUND_COMMANDS_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/commands.fifo',
-  REBOUND_SECRET: 'bench-secret-of-at-least-32-bytes-0123',
+  SST_RESOURCE_App: JSON.stringify({ name: 'rebound', stage: 'bench' }),
+  SST_RESOURCE_WebhookSecret: JSON.stringify({ value: 'bench-secret-of-at-least-32-bytes-0123' }),
   REBOUND_CONFIG: '{}',
 };
 

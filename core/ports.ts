@@ -94,33 +94,41 @@ export class AttemptAlreadyClaimedError extends Error {
   }
 }
 
-export interface StateStore {
+/**
+ * What the status API reads, and the tokens it keeps: in AWS the API function is given only this half
+ * (its IAM role has no other writes).
+ */
+export interface StatusStore {
   getWorkload(key: string): Promise<WorkloadRecord | undefined>;
-  /**
-   * Conditional write: stores the record (its version + 1) only if the stored version is still `expected`
-   * (undefined: no record yet). False when another writer came first — read again and retry.
-   */
-  putWorkload(record: WorkloadRecord, expected: number | undefined): Promise<boolean>;
   listWorkloads(): Promise<WorkloadRecord[]>;
   getJob(key: string): Promise<JobRecord | undefined>;
-  putJob(record: JobRecord): Promise<void>;
   listJobs(workload: string): Promise<JobRecord[]>;
   /** Attempts used so far by a resubmission chain. */
   countAttempts(lineage: string): Promise<number>;
-  /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */
-  claimAttempt(record: AttemptRecord): Promise<void>;
   listAttempts(workload: string): Promise<AttemptRecord[]>;
   /** The attempt whose command carried this tag (to link a resubmitted job to its chain). */
   findAttemptByCommand(commandId: string): Promise<AttemptRecord | undefined>;
-  appendHistory(entries: HistoryEntry[]): Promise<void>;
   listHistory(workload: string): Promise<HistoryEntry[]>;
-  /** Records an id once; false when it was already recorded (an event processed before). */
-  markProcessed(id: string, expiresAt: Date): Promise<boolean>;
   /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
   wasProcessed(id: string): Promise<boolean>;
   /** Stores a user's token record, replacing the one they had (a revocation is such a record too). */
   putToken(record: TokenRecord): Promise<void>;
   getToken(user: string): Promise<TokenRecord | undefined>;
+}
+
+/** The worker's store: the status half and every write of a decision. */
+export interface StateStore extends StatusStore {
+  /**
+   * Conditional write: stores the record (its version + 1) only if the stored version is still `expected`
+   * (undefined: no record yet). False when another writer came first — read again and retry.
+   */
+  putWorkload(record: WorkloadRecord, expected: number | undefined): Promise<boolean>;
+  putJob(record: JobRecord): Promise<void>;
+  /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */
+  claimAttempt(record: AttemptRecord): Promise<void>;
+  appendHistory(entries: HistoryEntry[]): Promise<void>;
+  /** Records an id once; false when it was already recorded (an event processed before). */
+  markProcessed(id: string, expiresAt: Date): Promise<boolean>;
 }
 
 export interface QueueMessage<T> {
@@ -141,3 +149,5 @@ export interface MessageQueue<T> {
 
 export type EventQueue = MessageQueue<Event>;
 export type CommandQueue = MessageQueue<Command>;
+/** What a producer needs of a queue: the webhook of the events queue, the worker of the commands queue. */
+export type Sender<T> = Pick<MessageQueue<T>, 'send'>;

@@ -1,12 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handle } from 'hono/aws-lambda';
-import { awsDeps } from '../aws/deps.ts';
+import { apiDeps } from '../aws/api-deps.ts';
 import { createApp } from './app.ts';
 
 // The webhook and the status API in AWS: the same Hono app as `npm start`, behind a Function URL or API
 // Gateway (payload v2). Built once per container.
-const deps = awsDeps();
-const app = handle(createApp({ ...deps, events: deps.events }));
+const app = handle(createApp(apiDeps()));
 
 /**
  * AWS's payload v2 as @types/aws-lambda types it is not Hono's `LambdaEvent`: no body is

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { EventQueue, StateStore } from '../core/ports.ts';
+import type { Event } from '../core/events.ts';
+import type { Sender, StatusStore } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
@@ -19,8 +20,9 @@ import {
 const MAX_BODY_BYTES = 256 * 1024;
 
 export interface AppOptions {
-  events: EventQueue;
-  store: StateStore;
+  events: Sender<Event>;
+  /** Reads and tokens only: in AWS the API function may write nothing else. */
+  store: StatusStore;
   config: ServiceConfig;
   /** Shared with the hooks and the relay; never logged. */
   secret: string;
@@ -64,7 +66,7 @@ function signatureAuth(opts: { secret: string; log?: (line: string) => void }): 
 }
 
 /** People read with a token of their own (service/tokens.ts), never with the webhook secret. */
-function readerAuth(store: StateStore): MiddlewareHandler<{ Variables: { reader: Reader } }> {
+function readerAuth(store: StatusStore): MiddlewareHandler<{ Variables: { reader: Reader } }> {
   return async function readerAuth(c, next) {
     const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
     const reader = await authenticate(store, token);

@@ -1,9 +1,9 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsDeps } from '../aws/deps.ts';
+import { serviceDeps } from '../aws/deps.ts';
 import { EventSchema } from '../core/events.ts';
 import { handleEvents } from '../service/dispatch.ts';
 
-const deps = awsDeps();
+const deps = serviceDeps();
 
 /**
  * The worker on the events queue (event source mapping with ReportBatchItemFailures): each record is one

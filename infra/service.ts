@@ -1,4 +1,5 @@
 /// <reference path="../.sst/platform/config.d.ts" />
+import { API_RESERVED_CONCURRENCY, type FunctionName, PERMISSIONS } from './permissions';
 import { WORKER_TIMEOUT_SECONDS } from './queues';
 
 type Queues = { queue: sst.aws.Queue; deadLetters: sst.aws.Queue };
@@ -13,29 +14,27 @@ interface ServiceArgs {
 
 /**
  * The three functions, bundled with esbuild (ESM builds of the SDK: bench:bundle measures them), each with
- * only the permissions it uses. The HMAC secret is an SST secret: `npx sst secret set WebhookSecret …`.
+ * exactly the permissions its code uses (infra/permissions.ts). The HMAC secret is an SST secret
+ * (`npx sst secret set WebhookSecret …`) linked to the API function alone: the only one that checks
+ * signatures, and no other function's environment holds it.
  */
 export function service({ table, events, commands, config }: ServiceArgs) {
   const secret = new sst.Secret('WebhookSecret');
   const environment = {
     REBOUND_TABLE: table.name,
     REBOUND_EVENTS_URL: events.queue.url,
-    REBOUND_EVENTS_DLQ_URL: events.deadLetters.url,
     REBOUND_COMMANDS_URL: commands.queue.url,
-    REBOUND_COMMANDS_DLQ_URL: commands.deadLetters.url,
     REBOUND_CONFIG: config,
-    REBOUND_SECRET: secret.value,
   };
   const tableArns = [table.arn, $interpolate`${table.arn}/index/*`];
-  const read = {
-    actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
-    resources: tableArns,
+  const permissions = (name: FunctionName) => {
+    const p = PERMISSIONS[name];
+    return [
+      { actions: [...p.table], resources: tableArns },
+      { actions: [...p.events], resources: [events.queue.arn] },
+      { actions: [...p.commands], resources: [commands.queue.arn] },
+    ].filter((grant) => grant.actions.length > 0);
   };
-  const write = {
-    actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem'],
-    resources: tableArns,
-  };
-  const sendCommands = { actions: ['sqs:SendMessage'], resources: [commands.queue.arn] };
   const common = {
     runtime: 'nodejs22.x' as const,
     architecture: 'arm64' as const,
@@ -49,7 +48,9 @@ export function service({ table, events, commands, config }: ServiceArgs) {
     handler: 'functions/api.handler',
     timeout: '10 seconds',
     url: true,
-    permissions: [read, write, { actions: ['sqs:SendMessage'], resources: [events.queue.arn] }],
+    link: [secret],
+    concurrency: { reserved: API_RESERVED_CONCURRENCY },
+    permissions: permissions('api'),
   });
 
   events.queue.subscribe(
@@ -57,7 +58,7 @@ export function service({ table, events, commands, config }: ServiceArgs) {
       ...common,
       handler: 'functions/worker.handler',
       timeout: `${WORKER_TIMEOUT_SECONDS} seconds`,
-      permissions: [read, write, sendCommands],
+      permissions: permissions('worker'),
     },
     { batch: { size: 10, partialResponses: true } },
   );
@@ -68,7 +69,7 @@ export function service({ table, events, commands, config }: ServiceArgs) {
       ...common,
       handler: 'functions/auto-schedule.handler',
       timeout: '30 seconds',
-      permissions: [read, write, sendCommands],
+      permissions: permissions('auto-schedule'),
     },
   });
 

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { type Event, EventSchema } from '../core/events.ts';
-import type { EventQueue } from '../core/ports.ts';
+import type { Sender } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
 const MAX_BATCH = 100;
@@ -9,7 +9,7 @@ const BatchSchema = z.union([EventSchema, z.array(EventSchema).min(1).max(MAX_BA
 export type IngestResult = { ok: true; accepted: number } | { ok: false; errors: string[] };
 
 /** Validates one event or a batch and enqueues all of it durably, or nothing: no half-stored batch. */
-export async function ingest(queue: EventQueue, body: string): Promise<IngestResult> {
+export async function ingest(queue: Sender<Event>, body: string): Promise<IngestResult> {
   let json: unknown;
   try {
     json = JSON.parse(body);

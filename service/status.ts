@@ -3,7 +3,7 @@ import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
-import type { ServiceDeps } from './deps.ts';
+import type { ReadDeps } from './deps.ts';
 import { toFailedJob } from './slurm-recovery.ts';
 import { planTorc } from './torc-recovery.ts';
 
@@ -39,7 +39,7 @@ export const WorkloadViewSchema = z.looseObject({
 export type WorkloadView = z.infer<typeof WorkloadViewSchema>;
 
 export async function workloadView(
-  deps: Pick<ServiceDeps, 'store'>,
+  deps: Pick<ReadDeps, 'store'>,
   key: string,
 ): Promise<WorkloadView | undefined> {
   const workload = await deps.store.getWorkload(key);
@@ -73,10 +73,7 @@ export async function workloadView(
 }
 
 /** Dry-run: what recovery would do now for each chain's latest failed job. Changes nothing. */
-export async function planWorkload(
-  deps: Pick<ServiceDeps, 'store' | 'config' | 'now'>,
-  key: string,
-): Promise<Plan[]> {
+export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]> {
   const workload = await deps.store.getWorkload(key);
   if (workload?.kind === 'torc') {
     // The plan for the last completion the worker saw, as it would run it now (its attempt number next).

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { workloadOwner } from '../core/ids.ts';
 import { USER_NAME, UserNameSchema } from '../core/owner.ts';
-import type { StateStore } from '../core/ports.ts';
+import type { StatusStore } from '../core/ports.ts';
 
 // People read workloads with a token of their own, never with the webhook secret (that is for hooks and
 // the relay). A token is `rbt:<user>:<secret>`: the user says which record to check, the secret proves it;
@@ -27,7 +27,7 @@ export const TokenRequestSchema = z.strictObject({
 
 /** A new token for `user`, replacing any they had; returned once, stored only as a hash. */
 export async function mintToken(
-  store: Pick<StateStore, 'putToken'>,
+  store: Pick<StatusStore, 'putToken'>,
   who: { user: string; uid: number; admin: boolean },
   now: Date,
 ): Promise<string> {
@@ -37,7 +37,7 @@ export async function mintToken(
 }
 
 /** Revokes `user`'s token; false when they had none in force. */
-export async function revokeToken(store: StateStore, user: string, now: Date): Promise<boolean> {
+export async function revokeToken(store: StatusStore, user: string, now: Date): Promise<boolean> {
   const record = await store.getToken(user);
   if (!record || record.revokedAt) return false;
   await store.putToken({ ...record, hash: '', revokedAt: now.toISOString() });
@@ -46,7 +46,7 @@ export async function revokeToken(store: StateStore, user: string, now: Date): P
 
 /** The reader a token proves, or undefined (malformed, unknown, revoked or wrong). */
 export async function authenticate(
-  store: Pick<StateStore, 'getToken'>,
+  store: Pick<StatusStore, 'getToken'>,
   token: string | undefined,
 ): Promise<Reader | undefined> {
   const m = token ? TOKEN_RE.exec(token) : null;

@@ -9,7 +9,7 @@ import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type AttemptRecord } from '../core/ports.ts';
 import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState } from '../core/torc-state.ts';
-import type { ServiceDeps } from './deps.ts';
+import type { ReadDeps, ServiceDeps } from './deps.ts';
 import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 
 // The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
@@ -38,7 +38,7 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
 
 /** The failed jobs of the completed run, as recorded from their job events (posted just before). */
 async function failedJobs(
-  deps: Pick<ServiceDeps, 'store'>,
+  deps: Pick<ReadDeps, 'store'>,
   cluster: string,
   c: TorcCompletion,
 ): Promise<RecordedTorcJob[]> {
@@ -59,11 +59,7 @@ async function failedJobs(
 }
 
 /** Dry-run and the worker share this: the plan for a workflow's last completion. */
-export async function planTorc(
-  deps: Pick<ServiceDeps, 'store' | 'config' | 'now'>,
-  cluster: string,
-  completion: TorcCompletion,
-): Promise<Plan> {
+export async function planTorc(deps: ReadDeps, cluster: string, completion: TorcCompletion): Promise<Plan> {
   const workload = torcWorkload(completion.workflowId);
   const state = torcRecoveryState(
     completion,

@@ -27,7 +27,9 @@ export async function lambdaEnvironment(emulators: Emulators, config: object, se
     REBOUND_COMMANDS_URL: commands.url,
     REBOUND_COMMANDS_DLQ_URL: commands.deadLetterUrl,
     REBOUND_CONFIG: JSON.stringify(config),
-    REBOUND_SECRET: secret,
+    // SST's link for the API function's secret (aws/api-deps.ts reads it with `Resource`).
+    SST_RESOURCE_App: JSON.stringify({ name: 'rebound', stage: 'test' }),
+    SST_RESOURCE_WebhookSecret: JSON.stringify({ value: secret }),
   };
   Object.assign(process.env, env);
   return { env, table, events, commands, eventsArn: await arn(events.url), sqs, dynamo };

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { TABLE_INDEXES } from '../../aws/dynamo-store.ts';
+import { TABLE_INDEXES } from '../../aws/dynamo-status-store.ts';
 import { tableDefinition } from '../../aws/table.ts';
 
 // infra/table.ts and infra/queues.ts, instantiated under Pulumi runtime mocks with SST's own components

@@ -4,13 +4,7 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDedupe } from '../../aws/dynamo-dedupe.ts';
@@ -137,15 +131,16 @@ describe('AWS adapters on error paths', () => {
     expect(record).not.toHaveBeenCalled();
   });
 
-  it('dedupe records are written again when DynamoDB leaves some unprocessed', async () => {
-    dynamo
-      .on(BatchWriteCommand)
-      .resolvesOnce({
-        UnprocessedItems: { state: [{ PutRequest: { Item: { PK: 'MSG#events#b', SK: 'META' } } }] },
-      })
-      .resolves({});
-    await new DynamoDedupe(new DynamoDBClient({ region: 'us-east-1' }), 'state', 'events').record(['a', 'b']);
-    expect(dynamo.commandCalls(BatchWriteCommand)).toHaveLength(2);
-    expect(dynamo.commandCalls(BatchWriteCommand)[1]!.args[0].input.RequestItems?.state).toHaveLength(1);
+  it('a dedupe record that fails fails the send (the sender retries), and every id was tried', async () => {
+    dynamo.on(PutCommand).rejectsOnce(new Error('ProvisionedThroughputExceeded')).resolves({});
+    await expect(
+      new DynamoDedupe(new DynamoDBClient({ region: 'us-east-1' }), 'state', 'events').record([
+        'a',
+        'b',
+        'a',
+      ]),
+    ).rejects.toThrow(/ProvisionedThroughputExceeded/);
+    const keys = dynamo.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.PK);
+    expect(keys.sort()).toEqual(['MSG#events#a', 'MSG#events#b']);
   });
 });

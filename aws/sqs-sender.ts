@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Sender } from '../core/ports.ts';
+
+export interface SqsSenderOptions {
+  url: string;
+  /** FIFO: one message group per workload (in order), deduplicated by id for SQS's five minutes. A message
+   *  without a group is a group of its own: no order is promised for it. */
+  fifo?: boolean;
+  /**
+   * Ids already accepted (in the state table, with TTL): a standard queue does not deduplicate, and a FIFO
+   * queue only for five minutes.
+   */
+  dedupe?: {
+    seen(ids: string[]): Promise<Set<string>>;
+    record(ids: string[]): Promise<void>;
+  };
+}
+
+/** SQS's MessageDeduplicationId allows 128 characters of [A-Za-z0-9!-/:-@[-`{-~]. */
+const dedupeId = (id: string) =>
+  id.length <= 128 && /^[\x21-\x7e]+$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
+
+/**
+ * The sending half of a queue on SQS: what the webhook needs of the events queue and the worker of the
+ * commands queue (their bundles, and so their IAM roles, hold nothing else: infra/permissions.ts).
+ */
+export class SqsSender<T> implements Sender<T> {
+  constructor(
+    protected readonly sqs: SQSClient,
+    protected readonly opts: SqsSenderOptions,
+  ) {}
+
+  async send(messages: { id: string; body: T; group?: string }[]): Promise<void> {
+    const seen = this.opts.dedupe
+      ? await this.opts.dedupe.seen(messages.map((m) => m.id))
+      : new Set<string>();
+    // One message per id even within the call (SQS would reject duplicate batch entry ids).
+    const fresh = [...new Map(messages.filter((m) => !seen.has(m.id)).map((m) => [m.id, m])).values()];
+    for (let i = 0; i < fresh.length; i += 10) {
+      const chunk = fresh.slice(i, i + 10);
+      const out = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.opts.url,
+          Entries: chunk.map((m, j) => ({
+            Id: String(j),
+            MessageBody: JSON.stringify(m.body),
+            ...(this.opts.fifo
+              ? { MessageGroupId: m.group ?? m.id, MessageDeduplicationId: dedupeId(m.id) }
+              : {}),
+          })),
+        }),
+      );
+      // A partial failure must not pass as accepted: the caller answers non-2xx and the sender retries.
+      if (out.Failed?.length) {
+        throw new Error(
+          `SQS refused ${out.Failed.length} of ${chunk.length} messages: ${out.Failed[0]?.Message ?? out.Failed[0]?.Code}`,
+        );
+      }
+    }
+    // Recorded only once SQS has them: a crash in between re-sends (duplicates are handled downstream),
+    // never drops.
+    if (this.opts.dedupe && fresh.length) await this.opts.dedupe.record(fresh.map((m) => m.id));
+  }
+}

@@ -1,0 +1,32 @@
+// What each Lambda function may do, by the resource it acts on: exactly the actions its own code calls.
+// This is data, not a second opinion: test/infra/permissions.test.ts bundles each function as SST does and
+// derives the same from the AWS SDK commands its bundle contains; a new command call fails that test until
+// it is granted here. (The worker's SQS trigger gets its poller's rights from SST's queue subscription.)
+
+/** The functions in functions/<name>.ts that SST deploys (infra/service.ts). */
+export const FUNCTIONS = ['api', 'worker', 'auto-schedule'] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
+export interface FunctionPermissions {
+  /** On the state table and its indexes. */
+  table: readonly string[];
+  /** On the events queue. */
+  events: readonly string[];
+  /** On the commands queue. */
+  commands: readonly string[];
+}
+
+/** Reads, one-item puts (conditional where it matters) and BatchGetItem for the accepted-id check. */
+const STATE = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+
+export const PERMISSIONS = {
+  // The webhook and status API: queues events, reads state, keeps people's tokens. No delete, no
+  // transaction, no BatchWriteItem.
+  api: { table: STATE, events: ['sqs:SendMessage'], commands: [] },
+  // The decisions: the whole state store (a claim is a transaction of puts) and commands to the relay.
+  worker: { table: STATE, events: [], commands: ['sqs:SendMessage'] },
+  'auto-schedule': { table: STATE, events: [], commands: ['sqs:SendMessage'] },
+} as const satisfies Record<FunctionName, FunctionPermissions>;
+
+/** The Function URL's cap on concurrent executions: a flood of requests cannot take the account's pool. */
+export const API_RESERVED_CONCURRENCY = 20;
