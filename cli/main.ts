@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
 import type { Command } from '../core/commands.ts';
@@ -8,12 +6,13 @@ import { describeActingFor } from '../core/owner.ts';
 import { PlanSchema } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
-import { registerWorkflow, TORC_REGISTRY } from '../relay/torc-registry.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
 import { api } from './api.ts';
 import { printable, printableCell } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
+import { UsageError } from './usage-error.ts';
+import { watchWorkflow } from './watch.ts';
 
 const USAGE = `usage: rebound <command> [--json]
   start                 run the embedded default (webhook, worker, relay) until SIGINT/SIGTERM
@@ -22,15 +21,13 @@ const USAGE = `usage: rebound <command> [--json]
   status [workload]     workloads, or one workload's jobs, attempts and evidence
   history <workload>    the workload's decisions, oldest first
   plan <workload>       dry-run: what recovery would do now (changes nothing)
-  watch <workflow id>   recover a Torc workflow on events (the running relay picks it up)
+  watch <workflow id> [--user <name>]
+                        recover a Torc workflow on events (the running relay picks it up); in
+                        site mode, as root, --user names whom its allocations run as
   token create <user> [--admin]
                         site mode, as root: make <user>'s token for status/history/plan (written
                         to ~<user>/.config/rebound/token, mode 0600; --admin: sees every workload)
   token revoke <user>   the user's token stops working`;
-
-class UsageError extends ReboundError {
-  override name = 'UsageError';
-}
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cell = (v: unknown) => (v === undefined || v === null ? '' : printableCell(String(v)));
@@ -54,6 +51,7 @@ function parseCommandLine(argv: string[]) {
       options: {
         json: { type: 'boolean' },
         admin: { type: 'boolean' },
+        user: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -162,20 +160,12 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'watch': {
-      if (!arg || !/^[1-9]\d*$/.test(arg))
-        throw new UsageError('watch needs a Torc workflow id (a positive integer)');
-      const settings = loadSettings();
-      if (!settings.relay.torc)
-        throw new ReboundError(
-          'no Torc server configured: add "relay": {"torc": {"url": …}} to rebound.config.json',
-        );
-      const registry = join(settings.dataDir, 'relay', TORC_REGISTRY);
-      mkdirSync(dirname(registry), { recursive: true });
-      const added = registerWorkflow(registry, Number(arg));
-      return out({ workflowId: Number(arg), added }, () =>
+      const { workflowId, added, user } = watchWorkflow(arg, values.user);
+      const as = user ? `; its allocations run as ${user}` : '';
+      return out({ workflowId, added, ...(user ? { user } : {}) }, () =>
         added
-          ? `Watching Torc workflow ${arg}: recovery runs on its events from now on (rebound status torc-wf${arg}).`
-          : `Torc workflow ${arg} is already watched.`,
+          ? `Watching Torc workflow ${workflowId}: recovery runs on its events from now on (rebound status torc-wf${workflowId})${as}.`
+          : `Torc workflow ${workflowId} is already watched.`,
       );
     }
     case 'token': {

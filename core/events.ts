@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { CommandTypeSchema } from './commands.ts';
 import { IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
-import { OwnerSchema } from './owner.ts';
+import { OwnerSchema, UserNameSchema } from './owner.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
 
 // Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
@@ -131,6 +131,8 @@ const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.workflow.census'),
   data: z.object({
     workflowId: z.number().int().positive(),
+    /** The user the workflow's allocations run as (the relay's watch list), for who may read it. */
+    owner: UserNameSchema.optional(),
     observedAt: z.iso.datetime({ offset: true }),
     liveAllocations: z.number().int().nonnegative(),
     ready: z

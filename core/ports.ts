@@ -20,6 +20,8 @@ export interface WorkloadRecord {
   version?: number;
   /** Torc: the cluster its relay reported from. */
   cluster?: string;
+  /** Torc: the user its allocations run as (the relay's watch list), who may read it with their token. */
+  owner?: string;
   /** Torc: the last completion the worker saw, so `rebound plan` replans exactly what the worker would. */
   lastCompletion?: EventOf<'torc.workflow.completed'>['data'];
   /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */

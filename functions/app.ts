@@ -146,17 +146,16 @@ export function createApp(opts: AppOptions) {
 
   const missing = (key: string) => ({ error: `no workload "${key}"` });
   app.get('/v1/workloads', async (c) =>
-    c.json((await opts.store.listWorkloads()).filter((w) => canRead(c.get('reader'), w.key))),
+    c.json((await opts.store.listWorkloads()).filter((w) => canRead(c.get('reader'), w))),
   );
   app.get('/v1/workloads/:key', async (c) => {
     const key = c.req.param('key');
-    const view = canRead(c.get('reader'), key) ? await workloadView(opts, key) : undefined;
-    return view ? c.json(view) : c.json(missing(key), 404);
+    const view = await workloadView(opts, key);
+    return view && canRead(c.get('reader'), view) ? c.json(view) : c.json(missing(key), 404);
   });
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');
-    if (!canRead(c.get('reader'), key) || !(await opts.store.getWorkload(key)))
-      return c.json(missing(key), 404);
+    if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);
     return c.json(await planWorkload({ ...opts, now }, key));
   });
   return app;

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { HookNameSchema } from '../core/hook-name.ts';
 import { describeIssues } from '../core/zod-errors.ts';
+import { WatchEntrySchema } from './torc-registry.ts';
 
 /**
  * A recovery hook: its argument vector, and the names of the relay's environment variables it may see
@@ -36,8 +37,11 @@ const RelayConfigSchema = z.strictObject({
       runner: z.string().min(1).default('torc-slurm-job-runner'),
       outputDir: z.string().min(1).default('torc_output'),
       account: z.string().min(1).optional(),
-      /** Watched from the start, besides those added with `rebound watch`. */
-      workflows: z.array(z.number().int().positive()).default([]),
+      /**
+       * Watched from the start, besides those added with `rebound watch`: ids, or `{ id, user }` with the
+       * user the allocations run as (required in site mode).
+       */
+      workflows: z.array(WatchEntrySchema).default([]),
       /** The completion and census backstop poll. */
       pollSeconds: z.number().positive().default(15),
     })

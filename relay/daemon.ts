@@ -60,9 +60,12 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
           torc: new TorcExecutor({
             client,
             torcUrl: torc.url,
-            outputDir: resolve(torc.outputDir),
+            // Site mode: a relative folder is in each owner's home (relay/torc-executor.ts).
+            outputDir: actingFor.mode === 'user' ? resolve(torc.outputDir) : torc.outputDir,
             runner: torc.runner,
             user,
+            actingFor,
+            registryFile: join(relayDir, TORC_REGISTRY),
             ...(torc.account ? { account: torc.account } : {}),
           }),
         }
@@ -72,7 +75,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   relay.start();
   const tasks: { stop(): Promise<void> }[] = [relay];
   if (torc && client) {
-    for (const id of torc.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), id);
+    for (const w of torc.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), w.id, w.user);
     const forwarder = new TorcForwarder({
       client,
       cluster,
@@ -108,7 +111,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
 /**
  * User mode acts for the user it runs as, and so never runs as root (it would act for root's jobs with
  * root's power, and nobody else's by design). Site mode submits as each owner through runuser: only root
- * can. Torc allocations would be submitted as the relay's user: not as root, so not in site mode yet.
+ * can; a Torc workflow's allocations run as the user its watch-list entry names, so each needs one.
  */
 export function whomToActFor(o: Pick<RelayDaemonOptions, 'mode' | 'site' | 'config'>): ActingFor {
   const { uid, username } = userInfo();
@@ -126,10 +129,10 @@ export function whomToActFor(o: Pick<RelayDaemonOptions, 'mode' | 'site' | 'conf
       `site mode submits each job as its owner and so runs as root, not as ${username}: start it as ` +
         'root, or remove "mode": "site" to recover your own jobs (README "Running for yourself")',
     ]);
-  if (o.config.torc)
+  const unowned = (o.config.torc?.workflows ?? []).findIndex((w) => !w.user);
+  if (unowned >= 0)
     throw new ConfigError('relay', [
-      'relay.torc: Torc workflows are not recovered in site mode yet (allocations would run as root); ' +
-        'each Torc user runs Rebound in user mode',
+      `relay.torc.workflows[${unowned}]: site mode needs the user its allocations run as: { "id": …, "user": "<name>" }`,
     ]);
   return { mode: 'site', rules: o.site };
 }

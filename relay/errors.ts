@@ -13,3 +13,8 @@ export class ExecError extends ReboundError {
     this.name = 'ExecError';
   }
 }
+
+/** A command the relay will not carry out, for a reason in words (reported as a failed result). */
+export class Refusal extends ReboundError {
+  override name = 'Refusal';
+}

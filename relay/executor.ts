@@ -10,7 +10,7 @@ import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
 import { parseTag } from '../core/tag.ts';
 import type { CommandEnvelope } from './command-check.ts';
 import type { HookConfig } from './config.ts';
-import { ExecError } from './errors.ts';
+import { ExecError, Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
 import { captureJob, findJobsByComment, homeOf, queuedJob, sacctFinal, sbatch } from './slurm.ts';
@@ -75,7 +75,7 @@ export class Executor {
       // A 4xx from Torc will not change on retry: report it. Connection errors and 5xx propagate, so the
       // command stays leased and is retried.
       const final = error instanceof TorcApiError && error.status >= 400 && error.status < 500;
-      if (!(error instanceof ExecError) && !final) throw error;
+      if (!(error instanceof ExecError) && !(error instanceof Refusal) && !final) throw error;
       return [this.result(command, failure((error as Error).message))];
     }
   }
@@ -115,6 +115,8 @@ export class Executor {
       return [this.result(command, failure(`sacct has no final record of job ${command.jobId}`))];
     }
     job.comment ||= captured?.comment;
+    // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID).
+    if (captured) job.owner = captured.owner;
     const foreign = job.owner
       ? refusal(job.owner, this.opts.actingFor)
       : 'sacct reported no owner for this job, so nobody is acted for';

@@ -79,6 +79,7 @@ export function censusEvent(
   rrs: TorcResourceRequirements[],
   live: number,
   now: string,
+  owner?: string,
 ): Event {
   const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
   const used = new Set(ready.map((j) => j.resource_requirements_id));
@@ -91,6 +92,7 @@ export function censusEvent(
     type: 'torc.workflow.census',
     data: {
       workflowId,
+      ...(owner ? { owner } : {}),
       observedAt: now,
       liveAllocations: live,
       ready: ready.map((j) => ({

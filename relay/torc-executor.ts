@@ -1,23 +1,39 @@
 import { mkdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { CommandOf } from '../core/commands.ts';
 import { assertNever } from '../core/never.ts';
+import { type ActingFor, refusal } from '../core/owner.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
 import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
-import { findJobsByComment, sbatch } from './slurm.ts';
+import { Refusal } from './errors.ts';
+import { run } from './exec.ts';
+import { findJobsByComment, homeOf, type Submitter, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
+import { readRegistry } from './torc-registry.ts';
 
 export interface TorcExecutorOptions {
   client: TorcClient;
   /** The URL the runner in an allocation uses (usually the client's). */
   torcUrl: string;
-  /** Where allocations write their Slurm output and scripts. */
+  /** Where allocations write their Slurm output (site mode: relative to the owner's home). */
   outputDir: string;
   /** Torc's Slurm job runner (a stand-in in tests). */
   runner: string;
   account?: string;
-  /** The user the relay runs as (the allocations' owner): only its jobs can be an earlier submission. */
+  /** The user the relay runs as: the allocations' owner in user mode. */
   user: string;
+  /** Site mode: each workflow's allocations run as the user its watch-list entry names, within the rules. */
+  actingFor: ActingFor;
+  /** The watch list (relay/torc-registry.ts). */
+  registryFile: string;
+}
+
+/** Who submits a workflow's allocations, and where their output goes. */
+interface AllocationOwner {
+  user: string;
+  submitter: Submitter;
+  outputDir: string;
 }
 
 export interface StepResult {
@@ -26,17 +42,43 @@ export interface StepResult {
   output: string;
 }
 
+/** The Torc steps of a recovery that this executor runs against Torc's API. */
+type TorcStep = 'torc.update-resources' | 'torc.reset-jobs' | 'torc.submit-allocations';
+
 /**
  * The Torc steps of a recovery, each safe to run again after a crash: a copy of a row is found by name
  * before it is created, a job already reset is not reset again, run_id is bumped only while chosen jobs
  * still wait uninitialized, and an allocation already submitted is found by its tag in Slurm.
  */
-/** The Torc steps of a recovery that this executor runs against Torc's API. */
-type TorcStep = 'torc.update-resources' | 'torc.reset-jobs' | 'torc.submit-allocations';
-
 export class TorcExecutor {
   constructor(private readonly opts: TorcExecutorOptions) {
-    mkdirSync(opts.outputDir, { recursive: true });
+    if (opts.actingFor.mode === 'user') mkdirSync(opts.outputDir, { recursive: true });
+  }
+
+  /**
+   * User mode: the relay's own user. Site mode: the user the watch list names for the workflow — never
+   * root, never someone the site's rules exclude — through runuser, with the output folder in their home.
+   */
+  private async allocationOwner(workflowId: number): Promise<AllocationOwner> {
+    const { actingFor, outputDir } = this.opts;
+    if (actingFor.mode === 'user') return { user: this.opts.user, submitter: { as: 'self' }, outputDir };
+    const user = readRegistry(this.opts.registryFile).find((e) => e.id === workflowId)?.user;
+    if (!user)
+      throw new Refusal(
+        `Torc workflow ${workflowId} has no user to submit its allocations as: watch it with \`rebound watch ${workflowId} --user <name>\``,
+      );
+    const { stdout } = await run(['id', '-u', user]);
+    const owner = {
+      uid: Number(stdout.trim()),
+      user,
+      ...(this.opts.account ? { account: this.opts.account } : {}),
+    };
+    const refused = refusal(owner, actingFor);
+    if (refused) throw new Refusal(`Torc workflow ${workflowId}'s allocations are not submitted: ${refused}`);
+    const home = await homeOf(user);
+    const dir = isAbsolute(outputDir) ? outputDir : join(home, outputDir);
+    await run(['runuser', '-u', user, '--', 'mkdir', '-p', dir], { cwd: '/' });
+    return { user, submitter: { as: 'owner', user, home }, outputDir: dir };
   }
 
   async execute(command: CommandOf<TorcStep>): Promise<StepResult> {
@@ -118,13 +160,14 @@ export class TorcExecutor {
 
   private async submitAllocations(c: CommandOf<'torc.submit-allocations'>): Promise<StepResult> {
     const { client } = this.opts;
+    const owner = await this.allocationOwner(c.workflowId);
     const ids: string[] = [];
     let found = 0;
     for (const a of c.allocations) {
       let scheduler: { id?: number } | undefined;
       for (let k = 1; k <= a.count; k++) {
         const comment = formatTag({ workload: c.workload, commandTag: `${c.id}:${a.name}:${k}` });
-        const existing = await findJobsByComment(comment, new Date(c.createdAt), this.opts.user);
+        const existing = await findJobsByComment(comment, new Date(c.createdAt), owner.user);
         if (existing.length) {
           ids.push(...existing);
           found++;
@@ -159,14 +202,14 @@ export class TorcExecutor {
           {
             workflowId: c.workflowId,
             torcUrl: this.opts.torcUrl,
-            outputDir: this.opts.outputDir,
+            outputDir: owner.outputDir,
             runner: this.opts.runner,
             ...(this.opts.account ? { account: this.opts.account } : {}),
           },
         );
         const slurmId = await sbatch(
           { argv: [...submission.argv, `--comment=${comment}`], script: submission.script },
-          { as: 'self' },
+          owner.submitter,
         );
         await client.putScheduledComputeNode({ ...scn, id: scn.id!, scheduler_id: Number(slurmId) });
         ids.push(slurmId);
@@ -175,7 +218,7 @@ export class TorcExecutor {
     return {
       slurmJobIds: ids,
       alreadyDone: found === ids.length && ids.length > 0,
-      output: `submitted ${ids.join(', ')}`,
+      output: `submitted ${ids.join(', ')}${owner.submitter.as === 'owner' ? ` as ${owner.user}` : ''}`,
     };
   }
 

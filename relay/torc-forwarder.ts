@@ -58,6 +58,9 @@ export class TorcForwarder {
   private readonly pending = new Map<number, Promise<void>>();
   private readonly state: Record<string, WorkflowState>;
 
+  /** Whose workflow each is (the watch list's user): the census tells the service, for its readers. */
+  private readonly owners = new Map<number, string>();
+
   constructor(private readonly opts: TorcForwarderOptions) {
     const read = readStateFile(opts.stateFile, ForwarderStateSchema);
     this.state = read.kind === 'ok' ? read.value : {};
@@ -71,7 +74,8 @@ export class TorcForwarder {
 
   /** Starts streams for newly registered workflows and reconciles every watched one (the poll backstop). */
   async sync(): Promise<void> {
-    for (const id of readRegistry(this.opts.registryFile, this.opts.log)) {
+    for (const { id, user } of readRegistry(this.opts.registryFile, this.opts.log)) {
+      if (user) this.owners.set(id, user);
       if (!this.streams.has(id)) this.follow(id);
     }
     await Promise.all([...this.streams.keys()].map((id) => this.reconcile(id)));
@@ -153,6 +157,7 @@ export class TorcForwarder {
       rrs,
       scns.filter((x) => x.status !== 'complete').length,
       now,
+      this.owners.get(workflowId),
     );
     const censusKey = JSON.stringify({ ...census.data, observedAt: undefined });
     const nowMs = Date.parse(now);

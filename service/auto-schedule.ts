@@ -23,6 +23,7 @@ export async function onTorcCensus(deps: ServiceDeps, event: EventOf<'torc.workf
       status: existing?.status ?? 'watching',
       updatedAt: deps.now().toISOString(),
       census: c,
+      ...(c.owner ? { owner: c.owner } : {}),
       autoSchedule: trackReady(existing?.autoSchedule ?? { count: 0, readySince: {} }, c),
       cluster: event.cluster,
     };

@@ -59,6 +59,9 @@ export async function authenticate(
     : undefined;
 }
 
-/** Whether `reader` may see a workload: an administrator all, a user only their own. */
-export const canRead = (reader: Reader, workload: string) =>
-  reader.admin || workloadOwner(workload) === reader.user;
+/**
+ * Whether `reader` may see a workload: an administrator all, a user only their own — a plain workload's
+ * key names its owner (`train@alice`), a Torc workload's record does.
+ */
+export const canRead = (reader: Reader, workload: { key: string; owner?: string } | undefined) =>
+  workload !== undefined && (reader.admin || (workload.owner ?? workloadOwner(workload.key)) === reader.user);

@@ -104,6 +104,9 @@ export function jobsOf(workload: string): SacctRow[] {
     .filter((r) => r.comment === `rebound:${workload}` || r.comment.startsWith(`rebound:${workload}/`));
 }
 
+/** Torc's Slurm job runner, as the allocations run it: a stand-in (a test double) for the real one. */
+export const TORC_RUNNER = join(import.meta.dirname, '..', 'support', 'torc-runner-stand-in.mjs');
+
 /** A job command that holds `mb` MB for two seconds: over its --mem, Slurm ends it OUT_OF_MEMORY. */
 export const HOG = (mb: number) =>
   `python3 -c "x = b'a' * (${mb} * 1024 * 1024); import time; time.sleep(2)"`;

@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
 import { TorcDouble, type WorkflowSpec } from '../support/torc-double.ts';
-import { ALICE, HOG, ReboundProcess, slurm, waitFor } from './harness.ts';
+import { ALICE, HOG, ReboundProcess, slurm, TORC_RUNNER, waitFor } from './harness.ts';
 
 // Torc workflows end to end on the real Slurm: a Torc server (test double, validated against Torc's
 // OpenAPI), Rebound (`rebound start` + `rebound watch`), and Torc's runner (a stand-in, also a test
 // double) inside real Slurm allocations that Rebound submits. Nothing is typed after `rebound watch`.
 
-const RUNNER = join(import.meta.dirname, '..', 'support', 'torc-runner-stand-in.mjs');
 const work = mkdtempSync(join(tmpdir(), 'rebound-torc-e2e-'));
 // Rebound runs as alice (user mode): its allocations write their output here.
 chownSync(work, ALICE.uid, ALICE.gid);
@@ -103,7 +102,7 @@ beforeAll(async () => {
         },
       },
       relay: {
-        torc: { url: torc.url, runner: RUNNER, outputDir: join(work, 'torc_output'), pollSeconds: 2 },
+        torc: { url: torc.url, runner: TORC_RUNNER, outputDir: join(work, 'torc_output'), pollSeconds: 2 },
         hooks: {
           'fail-hook': [
             hook('fail-hook.sh', 'echo "hook saw workflow $1 ($TORC_WORKFLOW_ID)"; echo boom >&2; exit 1'),

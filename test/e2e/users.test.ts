@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
+import { TorcDouble } from '../support/torc-double.ts';
 import {
   ALICE,
   completed,
@@ -12,6 +13,7 @@ import {
   ReboundProcess,
   slurm,
   submit,
+  TORC_RUNNER,
   tagged,
   waitFor,
 } from './harness.ts';
@@ -85,24 +87,69 @@ describe.concurrent('a shared cluster', () => {
   });
 
   describe('site mode (root)', () => {
+    const torc = new TorcDouble();
+    let workflow: number;
     const aliceWork = w('site-alice');
     const rootWork = w('site-root');
     const chain = w('site-chain');
     const forged = w('site-forged');
     let rebound: ReboundProcess;
     beforeAll(async () => {
+      await torc.start();
+      workflow = torc.createWorkflow({
+        name: 'site',
+        resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+        jobs: [{ name: 'hello', command: 'true', rr: 'small' }],
+      });
       rebound = new ReboundProcess(
         18_795,
-        { profile: LAB_PROFILE, mode: 'site', policy: { overrides: { [chain]: { maxRetries: 3 } } } },
+        {
+          profile: LAB_PROFILE,
+          mode: 'site',
+          // The stand-in runner stops 30 s before its allocation ends: 90 s of each are not for jobs.
+          torc: { runnerBufferSeconds: 90 },
+          policy: {
+            overrides: { [chain]: { maxRetries: 3 } },
+            autoSchedule: { threshold: 1, cooldownSeconds: 5, strandedTimeoutSeconds: 0 },
+          },
+          relay: { torc: { url: torc.url, runner: TORC_RUNNER, outputDir: 'torc_output', pollSeconds: 2 } },
+        },
         {
           as: 'root',
           match: tagged(aliceWork, rootWork, chain, forged),
-          env: { REBOUND_SACCT_INTERVAL: '0' },
+          env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '2' },
         },
       );
       await rebound.start();
     }, 30_000);
-    afterAll(async () => rebound?.dispose());
+    afterAll(async () => {
+      await rebound?.dispose();
+      await torc.stop();
+      expect(torc.violations).toEqual([]);
+    });
+
+    it("a Torc workflow watched for alice gets its allocations as alice, and alice's token reads it", async () => {
+      // Site mode wants to know whom the allocations run as.
+      expect(() => rebound.cli(['watch', String(workflow)])).toThrow(/--user <name>/);
+      expect(rebound.cli(['watch', String(workflow), '--user', ALICE.name])).toContain(
+        'its allocations run as alice',
+      );
+      await waitFor(
+        'the workflow complete',
+        () => torc.jobsOf(workflow).every((j) => j.status === 'completed'),
+        180_000,
+      );
+      const key = `torc-wf${workflow}`;
+      const submitted = (await historyOf(rebound, key))
+        .map((l) => /submitted (\d+) as alice$/.exec(l)?.[1])
+        .find(Boolean);
+      expect(submitted).toBeDefined();
+      // slurmctld's word (sacct may still hold its first stub of a job that just started).
+      expect(slurm(['squeue', '-h', '-t', 'all', '-j', submitted!, '-o', '%u'])).toBe('alice');
+      const status = rebound.cliAs(ALICE, ['status']);
+      expect(status.stdout).toContain(key);
+      expect(rebound.cliAs(MALLORY, ['status']).stdout).not.toContain(key);
+    }, 240_000);
 
     it("2. alice's OOM job is resubmitted as alice; root's (uid 0, below the minimum) never is", async () => {
       expect(rebound.output).toContain('in site mode: recovers each tagged job as its owner (uid >= 1000)');

@@ -156,6 +156,14 @@ describe('auto-schedule in the service', () => {
     },
   });
 
+  it("records whose workflow it is from the census (the relay's watch list), for who may read it", async () => {
+    const deps = testDeps();
+    const event = census('2026-11-25T12:00:00Z', [1]);
+    if (event.type !== 'torc.workflow.census') throw new Error('a census');
+    await handleEvent(deps, { ...event, data: { ...event.data, owner: 'alice' } });
+    expect((await deps.store.getWorkload('torc-wf7'))?.owner).toBe('alice');
+  });
+
   it('schedules ready jobs nobody runs, once per census, and decides again after the result', async () => {
     const deps = testDeps();
     await handleEvent(deps, census('2026-11-25T12:00:00Z', [1, 2]));

@@ -154,6 +154,13 @@ describe('status API', () => {
       expect(res.status).toBe(404);
     }
     expect((await read('/v1/workloads/train@alice', alice)).status).toBe(200);
+    // A Torc workflow is its watcher's: the record names the owner.
+    await store.putWorkload(
+      { key: 'torc-wf9', kind: 'torc', status: 'watching', updatedAt: 't', owner: 'alice' },
+      undefined,
+    );
+    expect(await keys(alice)).toEqual(['torc-wf9', 'train@alice']);
+    expect((await read('/v1/workloads/torc-wf9', mallory)).status).toBe(404);
   });
 
   it('refuses a wrong, malformed, replaced or revoked token', async () => {
