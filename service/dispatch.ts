@@ -4,7 +4,8 @@ import { assertNever } from '../core/never.ts';
 import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
-import { onJobEnded, onResubmitResult, onSacct } from './slurm-recovery.ts';
+import { onJobEnded, onSacct } from './slurm-recovery.ts';
+import { onResubmitResult } from './slurm-results.ts';
 import { onAllocationEnded } from './torc-orphans.ts';
 import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc-recovery.ts';
 

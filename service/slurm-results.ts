@@ -1,0 +1,45 @@
+import type { EventOf } from '../core/events.ts';
+import { jobKey } from '../core/ids.ts';
+import type { ServiceDeps } from './deps.ts';
+import { ensureWorkload, history } from './effects.ts';
+
+// The relay's answer to a plain job's resubmission (service/slurm-recovery.ts sent it): this is the only
+// way a job joins a chain — Rebound submitted it, and the relay said which job it became.
+
+/** A resubmission's result: the new job joins the chain, or the workload needs a person. */
+export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
+  const r = event.data;
+  const attempt = await deps.store.findAttemptByCommand(r.commandId);
+  if (!attempt) {
+    await history(deps, r.workload, [`Resubmission ${r.commandId} is not one of this service's attempts`]);
+    return;
+  }
+  const from = attempt.plan.actions.find((a) => a.type === 'resubmit-job')?.jobId;
+  const [newId] = r.slurmJobIds;
+  if (r.ok && newId) {
+    const key = jobKey(event.cluster, newId);
+    if (!(await deps.store.getJob(key))) {
+      // The chain's nonce, from the job whose failure made this attempt.
+      const nonce = attempt.source ? (await deps.store.getJob(attempt.source))?.nonce : undefined;
+      await deps.store.putJob({
+        key,
+        workload: attempt.workload,
+        jobId: newId,
+        name: '',
+        evidence: {},
+        lineage: attempt.lineage,
+        attempt: attempt.attempt,
+        decided: false,
+        updatedAt: deps.now().toISOString(),
+        ...(nonce ? { nonce } : {}),
+      });
+    }
+    const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
+    await history(deps, attempt.workload, [`Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`]);
+    return;
+  }
+  await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');
+  await history(deps, attempt.workload, [
+    `Attempt ${attempt.attempt} failed to submit job ${from} again: ${r.error ?? r.output}`,
+  ]);
+}
