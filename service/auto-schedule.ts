@@ -85,6 +85,8 @@ export async function onScheduleResult(deps: ServiceDeps, event: EventOf<'relay.
     current?.autoSchedule?.inFlight === r.commandId
       ? {
           ...current,
+          // A refused or failed submission will not mend itself by being tried again: a person decides.
+          ...(r.ok ? {} : { status: 'needs-attention' as const }),
           autoSchedule: {
             ...current.autoSchedule,
             inFlight: undefined,

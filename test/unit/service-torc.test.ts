@@ -164,6 +164,17 @@ describe('auto-schedule in the service', () => {
     expect((await deps.store.getWorkload('torc-wf7'))?.owner).toBe('alice');
   });
 
+  it('a failed or refused schedule makes the workflow need attention, with the reason in history', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, census('2026-11-25T12:00:00Z', [1]));
+    await runAutoSchedule(deps);
+    const reason =
+      "Torc workflow 7's allocations are not submitted: owned by svc (uid 999): below the site's minimum uid 1000";
+    await handleEvent(deps, result(last(deps), { ok: false, error: reason }));
+    expect((await deps.store.getWorkload('torc-wf7'))?.status).toBe('needs-attention');
+    expect((await lines(deps)).join('\n')).toContain(reason);
+  });
+
   it('schedules ready jobs nobody runs, once per census, and decides again after the result', async () => {
     const deps = testDeps();
     await handleEvent(deps, census('2026-11-25T12:00:00Z', [1, 2]));
