@@ -105,8 +105,8 @@ export async function findJobsByComment(comment: string, since: Date, user: stri
  * Who runs sbatch: the relay itself (user mode), or — from a root relay in site mode — the job's owner
  * through `runuser`. Then the job is the owner's own submission: their accounting, their file permissions,
  * an environment with their HOME and USER and nothing of root's; sbatch itself never runs as root.
- * (`sbatch --uid` was the alternative: sbatch runs as root until the allocation and the job gets root's
- * exported environment unless it is replaced — reference checked on the lab, see README "Running for a site".)
+ * (`sbatch --uid` was the alternative: sbatch runs as root until the allocation, and the job gets root's
+ * exported environment unless it is replaced: README "Running for a site".)
  */
 export type Submitter = { as: 'self' } | { as: 'owner'; user: string; home: string };
 
