@@ -6,7 +6,10 @@ import { isReservedWorkload, torcWorkflowOf, WORKLOAD_NAME } from './ids.ts';
 // prefix (nor "~"), so `--comment=rebound:torc-wf42` is no tag at all.
 
 // "~" is let through the pattern so that the reservation below, not the pattern, is what refuses it.
-const TAG_RE = new RegExp(`^rebound:(~?${WORKLOAD_NAME})(?:/([A-Za-z0-9_.:-]{1,120}))?$`);
+// Sizes: a command tag holds a job key (cluster ≤ 100, job id, attempt) and a 16-character nonce, or a
+// Torc allocation's step and name (≤ 120): 250 at most, so a whole tag is ≤ 359 characters. Slurm keeps
+// comments whole well beyond that (390 checked on the test cluster, in squeue and sacct alike).
+const TAG_RE = new RegExp(`^rebound:(~?${WORKLOAD_NAME})(?:/([A-Za-z0-9_.:-]{1,250}))?$`);
 
 export type ReboundTag =
   | { kind: 'workload'; workload: string; commandTag?: string }

@@ -160,9 +160,18 @@ describe('plain job resubmission', () => {
     expect(job.partition).toBe('short');
     expect(job.comment).toBe(comment);
     expect(job.stdout).toBe('/home/alice/o');
-    // Exactly the issue's comment: the old parser read UserId from it; the owner now comes from squeue.
-    const issue = parseQueuedJob('1501|alice|lab|rebound:w UserId=mallory(1502)')!;
-    expect(issue.owner).toEqual({ uid: 1501, user: 'alice', account: 'lab' });
+    // mallory's job whose comment claims alice: the 0.2 parser read UserId=alice(1001) from scontrol's
+    // text (the comment comes after Slurm's own UserId, and the last of a key won); squeue's %U decides.
+    const claim = 'rebound:w UserId=alice(1001)';
+    const line = `JobId=45 JobName=n UserId=mallory(1502) GroupId=mallory(1502) Partition=short Comment=${claim}`;
+    const mallorys = parseQueuedJob(`1502|mallory|other|${claim}`)!;
+    expect(mallorys.owner).toEqual({ uid: 1502, user: 'mallory', account: 'other' });
+    expect(capturedJobFromScontrol(parseScontrolRecord(line, claim), mallorys, 'echo').owner.user).toBe(
+      'mallory',
+    );
+    expect(parseScontrolRecord(line, claim).UserId).toBe('mallory(1502)');
+    // Without the comment cut out, the text says alice: why ownership never rests on it.
+    expect(parseScontrolRecord(line).UserId).toBe('alice(1001)');
     // A job name imitating fields comes before Slurm's own: those win.
     const named = parseScontrolRecord('JobId=44 JobName=x Partition=long UserId=alice(1501) Partition=short');
     expect(named.Partition).toBe('short');
