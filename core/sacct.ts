@@ -1,11 +1,11 @@
 import type { EventOf } from './events.ts';
 import { OwnerSchema } from './owner.ts';
+import { slurmRows } from './slurm-records.ts';
 import { parseSlurmMemory } from './units.ts';
 
 /**
- * The sacct fields the relay asks for, in order (`sacct -P -n --format=<these>`). `-P` separates fields
- * with `|`, which a job's name and comment may contain: every field Slurm writes comes first, the two a
- * user writes come last, so the owner (UID) and the limits are read right whatever a name or comment holds.
+ * The sacct fields the relay asks for, in order (`sacct -P -n --delimiter=<D> --format=<these>`), read with
+ * core/slurm-records.ts: JobIDRaw last ends each record, so no name or comment can shift a field.
  */
 export const SACCT_FIELDS = [
   'JobID',
@@ -22,18 +22,8 @@ export const SACCT_FIELDS = [
   'Partition',
   'JobName',
   'Comment',
+  'JobIDRaw',
 ] as const;
-const FIXED = SACCT_FIELDS.length - 2;
-
-/** One `sacct -P` line: the fixed fields by position; the name up to the next `|`, the comment the rest. */
-function sacctRow(line: string): Record<(typeof SACCT_FIELDS)[number], string> {
-  const parts = line.split('|');
-  const values = [...parts.slice(0, FIXED), parts[FIXED] ?? '', parts.slice(FIXED + 1).join('|')];
-  return Object.fromEntries(SACCT_FIELDS.map((f, i) => [f, values[i] ?? ''])) as Record<
-    (typeof SACCT_FIELDS)[number],
-    string
-  >;
-}
 
 const FINAL_STATES = new Set([
   'COMPLETED',
@@ -55,11 +45,8 @@ export type SacctJob = EventOf<'slurm.sacct'>['data'];
  * One job from `sacct -P -n` output: the job line gives state and limits; MaxRSS lives on the steps
  * (`<id>.batch`, `<id>.extern`), so the largest one is taken. Undefined while the job is not final.
  */
-export function parseSacct(output: string, jobId: string): SacctJob | undefined {
-  const rows = output
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map(sacctRow);
+export function parseSacct(output: string, jobId: string, delimiter: string): SacctJob | undefined {
+  const rows = slurmRows(output, delimiter, SACCT_FIELDS);
   const job = rows.find((r) => r.JobID === jobId);
   if (!job) return undefined;
   const state = job.State.split(/\s+/)[0]!;
@@ -100,8 +87,17 @@ export function parseSacct(output: string, jobId: string): SacctJob | undefined 
   };
 }
 
-/** The fields the user-level watcher lists (`sacct -X -n -P --format=<these>`): one line per job. */
-export const ENDED_FIELDS = ['JobIDRaw', 'State', 'ExitCode', 'Partition', 'Timelimit', 'End', 'JobName'];
+/** The fields the user-level watcher lists (`sacct -X -n -P --delimiter=<D> --format=<these>`). */
+export const ENDED_FIELDS = [
+  'JobIDRaw',
+  'State',
+  'ExitCode',
+  'Partition',
+  'Timelimit',
+  'End',
+  'JobName',
+  'JobID',
+] as const;
 
 export interface EndedJob {
   jobId: string;
@@ -115,22 +111,19 @@ export interface EndedJob {
 }
 
 /** Jobs in a final state from `sacct -X` output; running, pending and malformed lines are left out. */
-export function parseEndedJobs(output: string): EndedJob[] {
+export function parseEndedJobs(output: string, delimiter: string): EndedJob[] {
   const jobs: EndedJob[] = [];
-  for (const line of output.split('\n')) {
-    // The name last: it may contain `|`.
-    const [jobId, state = '', exitCode = '', partition, timeLimit, end = '', ...name] = line.split('|');
-    const jobName = name.join('|');
-    if (!jobId || !/^\d+$/.test(jobId) || !FINAL_STATES.has(state.split(/\s+/)[0]!)) continue;
-    if (!/^\d{4}-\d\d-\d\dT/.test(end)) continue;
+  for (const r of slurmRows(output, delimiter, ENDED_FIELDS)) {
+    if (!/^\d+$/.test(r.JobIDRaw) || !FINAL_STATES.has(r.State.split(/\s+/)[0]!)) continue;
+    if (!/^\d{4}-\d\d-\d\dT/.test(r.End)) continue;
     jobs.push({
-      jobId,
-      jobName,
-      state,
-      exitCode,
-      end,
-      ...(partition ? { partition } : {}),
-      ...(timeLimit ? { timeLimit } : {}),
+      jobId: r.JobIDRaw,
+      jobName: r.JobName,
+      state: r.State,
+      exitCode: r.ExitCode,
+      end: r.End,
+      ...(r.Partition ? { partition: r.Partition } : {}),
+      ...(r.Timelimit ? { timeLimit: r.Timelimit } : {}),
     });
   }
   return jobs;

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { type Owner, OwnerSchema } from './owner.ts';
+import { slurmRecords } from './slurm-records.ts';
 import { parseSlurmMemory, parseSlurmTime } from './units.ts';
 
 /** What the relay captures of a plain Slurm job while Slurm still knows it, to resubmit it later. */
@@ -25,19 +26,23 @@ export const CapturedJobSchema = z.object({
 });
 export type CapturedJob = z.infer<typeof CapturedJobSchema>;
 
-/** squeue's `-o` format for a job's owner and comment: Slurm's fields first, the user's comment last. */
-export const QUEUED_JOB_FORMAT = '%U|%u|%a|%k';
+/** squeue's `-o` fields for a job's owner and comment, ended by the job id (core/slurm-records.ts). */
+export const QUEUED_JOB_FIELDS = ['%U', '%u', '%a', '%k', '%i'] as const;
 
-/** One line of `squeue -h -o QUEUED_JOB_FORMAT`; undefined when it is not one. */
-export function parseQueuedJob(line: string): { owner: Owner; comment?: string } | undefined {
-  const [uid = '', user, account, ...comment] = line.trim().split('|');
+/** The first record of `squeue -h -o <QUEUED_JOB_FIELDS joined by delimiter>`; undefined when none. */
+export function parseQueuedJob(
+  output: string,
+  delimiter: string,
+): { owner: Owner; comment?: string } | undefined {
+  const [record] = slurmRecords(output, delimiter, QUEUED_JOB_FIELDS.length);
+  if (!record) return undefined;
+  const [uid = '', user, account, text = ''] = record;
   const owner = OwnerSchema.safeParse({
     uid: /^\d+$/.test(uid) ? Number(uid) : undefined,
     user,
     ...(account && account !== '(null)' ? { account } : {}),
   });
   if (!owner.success) return undefined;
-  const text = comment.join('|');
   return { owner: owner.data, ...(text && text !== '(null)' ? { comment: text } : {}) };
 }
 

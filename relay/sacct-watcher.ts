@@ -2,9 +2,10 @@ import * as z from 'zod';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { ENDED_FIELDS, type EndedJob, parseEndedJobs } from '../core/sacct.ts';
+import { slurmRows } from '../core/slurm-records.ts';
 import { parseTag } from '../core/tag.ts';
 import { run } from './exec.ts';
-import { slurmLocalTime } from './slurm.ts';
+import { freshDelimiter, slurmLocalTime } from './slurm.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
 
 /** slurmdbd records a job a moment after it ends: each poll looks this far back before the last one. */
@@ -107,11 +108,13 @@ export class SacctWatcher {
   async poll(): Promise<number> {
     const startedAt = this.now();
     await this.captureTagged();
+    const d = freshDelimiter();
     const { stdout } = await run([
       'sacct',
       '-X',
       '-n',
       '-P',
+      `--delimiter=${d}`,
       '-u',
       this.opts.user,
       '-S',
@@ -120,7 +123,7 @@ export class SacctWatcher {
       'now',
       `--format=${ENDED_FIELDS.join(',')}`,
     ]);
-    const { fresh, next } = selectNew(parseEndedJobs(stdout), this.state, startedAt);
+    const { fresh, next } = selectNew(parseEndedJobs(stdout, d), this.state, startedAt);
     if (fresh.length) {
       const now = new Date(startedAt);
       await this.opts.post(fresh.map((job) => jobcompEvent(this.opts.cluster, job, now)));
@@ -133,11 +136,12 @@ export class SacctWatcher {
   }
 
   private async captureTagged(): Promise<void> {
-    const { stdout } = await run(['squeue', '-h', '-u', this.opts.user, '-o', '%i|%k']);
-    for (const line of stdout.split('\n')) {
-      const [id, comment] = line.split('|');
-      if (!id || !/^\d+$/.test(id.trim()) || !parseTag(comment)) continue;
-      if (!this.opts.captured(id.trim())) await this.opts.capture(id.trim());
+    const d = freshDelimiter();
+    const { stdout } = await run(['squeue', '-h', '-u', this.opts.user, '-o', ['%i', '%k', '%i'].join(d)]);
+    for (const r of slurmRows(stdout, d, ['id', 'comment', 'end'] as const)) {
+      const id = r.id.trim();
+      if (!/^\d+$/.test(id) || !parseTag(r.comment)) continue;
+      if (!this.opts.captured(id)) await this.opts.capture(id);
     }
   }
 

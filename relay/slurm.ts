@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Owner } from '../core/owner.ts';
 import { parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import type { Submission } from '../core/sbatch-script.ts';
@@ -6,12 +7,16 @@ import {
   capturedJobFromScontrol,
   parseQueuedJob,
   parseScontrolRecord,
-  QUEUED_JOB_FORMAT,
+  QUEUED_JOB_FIELDS,
 } from '../core/scontrol.ts';
+import { slurmDelimiter, slurmRows } from '../core/slurm-records.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh delimiter for one sacct/squeue call (core/slurm-records.ts): no job can contain it. */
+export const freshDelimiter = () => slurmDelimiter(randomBytes(6).toString('hex'));
 
 /**
  * sacct for one job, waiting (up to `waitMs`) until slurmdbd has its final state and the batch step's
@@ -21,8 +26,17 @@ export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJ
   const deadline = Date.now() + waitMs;
   let finalSince: number | undefined;
   for (;;) {
-    const { stdout } = await run(['sacct', '-j', jobId, '-P', '-n', `--format=${SACCT_FIELDS.join(',')}`]);
-    const job = parseSacct(stdout, jobId);
+    const d = freshDelimiter();
+    const { stdout } = await run([
+      'sacct',
+      '-j',
+      jobId,
+      '-P',
+      '-n',
+      `--delimiter=${d}`,
+      `--format=${SACCT_FIELDS.join(',')}`,
+    ]);
+    const job = parseSacct(stdout, jobId, d);
     if (job?.maxRss) return job;
     if (job) finalSince ??= Date.now();
     // A job killed before its first sample never gets a MaxRSS: give it a few seconds, then go without.
@@ -37,8 +51,9 @@ export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJ
  */
 export async function queuedJob(jobId: string): Promise<{ owner: Owner; comment?: string } | undefined> {
   try {
-    const { stdout } = await run(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', QUEUED_JOB_FORMAT]);
-    return parseQueuedJob(stdout.split('\n')[0] ?? '');
+    const d = freshDelimiter();
+    const { stdout } = await run(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', QUEUED_JOB_FIELDS.join(d)]);
+    return parseQueuedJob(stdout, d);
   } catch (error) {
     if (error instanceof ExecError) return undefined;
     throw error;
@@ -78,11 +93,12 @@ export function slurmLocalTime(ms: number): string {
 export async function findJobsByComment(comment: string, since: Date, user: string): Promise<string[]> {
   const from = slurmLocalTime(since.getTime() - 60_000);
   const ids = new Set<string>();
-  const { stdout: queued } = await run(['squeue', '-h', '-u', user, '-o', '%i|%V|%k']);
-  for (const line of queued.split('\n')) {
-    const [id, submitted, c] = line.split('|');
-    if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
-  }
+  const matches = (id: string, submitted: string, c: string) =>
+    c === comment && submitted >= from && /^\d+$/.test(id) && ids.add(id);
+  const d = freshDelimiter();
+  const { stdout: queued } = await run(['squeue', '-h', '-u', user, '-o', ['%i', '%V', '%k', '%i'].join(d)]);
+  for (const r of slurmRows(queued, d, ['id', 'submitted', 'comment', 'end'] as const))
+    matches(r.id.trim(), r.submitted, r.comment);
   const { stdout: past } = await run([
     'sacct',
     '-n',
@@ -92,12 +108,11 @@ export async function findJobsByComment(comment: string, since: Date, user: stri
     user,
     '-S',
     from,
-    '--format=JobID,Submit,Comment',
+    `--delimiter=${d}`,
+    '--format=JobID,Submit,Comment,JobIDRaw',
   ]);
-  for (const line of past.split('\n')) {
-    const [id, submitted, c] = line.split('|');
-    if (id && c === comment && submitted && submitted >= from) ids.add(id.trim());
-  }
+  for (const r of slurmRows(past, d, ['JobID', 'Submit', 'Comment', 'JobIDRaw'] as const))
+    matches(r.JobID.trim(), r.Submit, r.Comment);
   return [...ids];
 }
 

@@ -41,13 +41,14 @@ describe.concurrent('a shared cluster', () => {
   describe('user mode (alice)', () => {
     const mine = w('alice-own');
     const theirs = w('mallory-reported');
+    const pipes = w('pipes');
     let rebound: ReboundProcess;
     beforeAll(async () => {
       // A misconfigured site: the hook reports mallory's jobs to alice's Rebound too.
       rebound = new ReboundProcess(
         18_794,
         { profile: LAB_PROFILE },
-        { match: tagged(mine, theirs), env: { REBOUND_SACCT_INTERVAL: '0' } },
+        { match: `${tagged(mine, theirs)}|^rebound:${pipes}`, env: { REBOUND_SACCT_INTERVAL: '0' } },
       );
       await rebound.start();
     }, 30_000);
@@ -64,6 +65,19 @@ describe.concurrent('a shared cluster', () => {
         await asRoot.dispose();
       }
     }, 30_000);
+
+    it('a job named a|b with the comment rebound:w|x is diagnosed right from sacct (and is no tag)', async () => {
+      const id = submit(
+        ['-J', 'a|b', '--mem=200M', `--comment=rebound:${pipes}|x`, ...out('pipes')],
+        HOG(250),
+      );
+      const line = await waitFor(
+        'the verdict',
+        async () => (await historyOf(rebound, '~untagged')).find((l) => l.startsWith(`Job ${id} `)),
+        90_000,
+      );
+      expect(line).toMatch(/^Job \d+ \(a\|b\): oom \(.*\); not tagged rebound:<workload>, recorded only$/);
+    }, 120_000);
 
     it("1. mallory's tagged OOM job is recorded as foreign and never resubmitted; alice's is recovered as alice", async () => {
       const theirId = submit(

@@ -3,6 +3,7 @@ import { diagnose } from '../../core/diagnose.ts';
 import { EventSchema } from '../../core/events.ts';
 import { evidenceFromSlurmEvent, evidenceFromTorcEvent, mergeEvidence } from '../../core/evidence.ts';
 import { parseSacct } from '../../core/sacct.ts';
+import { slurmDelimiter } from '../../core/slurm-records.ts';
 import { MiB } from '../../core/units.ts';
 import { loadEvent } from '../support/events.ts';
 
@@ -65,15 +66,66 @@ describe('evidence from stored payloads', () => {
 });
 
 describe('parseSacct', () => {
-  // JobID|UID|User|Account|State|ExitCode|MaxRSS|ReqMem|Elapsed|Timelimit|Reason|Partition|JobName|Comment
+  // The relay asks with a fresh random delimiter (core/slurm-records.ts); JobIDRaw ends each record.
+  const D = slurmDelimiter('5eed');
+  // JobID UID User Account State ExitCode MaxRSS ReqMem Elapsed Timelimit Reason Partition JobName Comment JobIDRaw
+  const rec = (...fields: string[]) => `${fields.join(D)}\n`;
   const out = [
-    '2|1501|alice|lab|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|None|short|oom|rebound:train',
-    '2.batch||||OUT_OF_MEMORY|0:125|98304K||00:00:02||||batch|',
-    '2.extern||||COMPLETED|0:0|1024K||00:00:02||||extern|',
-  ].join('\n');
+    rec(
+      '2',
+      '1501',
+      'alice',
+      'lab',
+      'OUT_OF_MEMORY',
+      '0:125',
+      '',
+      '100M',
+      '00:00:02',
+      '00:01:00',
+      'None',
+      'short',
+      'oom',
+      'rebound:train',
+      '2',
+    ),
+    rec(
+      '2.batch',
+      '',
+      '',
+      '',
+      'OUT_OF_MEMORY',
+      '0:125',
+      '98304K',
+      '',
+      '00:00:02',
+      '',
+      '',
+      '',
+      'batch',
+      '',
+      '2.batch',
+    ),
+    rec(
+      '2.extern',
+      '',
+      '',
+      '',
+      'COMPLETED',
+      '0:0',
+      '1024K',
+      '',
+      '00:00:02',
+      '',
+      '',
+      '',
+      'extern',
+      '',
+      '2.extern',
+    ),
+  ].join('');
 
   it('takes state, limits and owner from the job line and the largest MaxRSS of its steps', () => {
-    expect(parseSacct(out, '2')).toEqual({
+    expect(parseSacct(out, '2', D)).toEqual({
       jobId: '2',
       owner: { uid: 1501, user: 'alice', account: 'lab' },
       jobName: 'oom',
@@ -89,32 +141,105 @@ describe('parseSacct', () => {
     });
   });
 
-  it('reads the owner and limits right whatever the name and comment hold', () => {
+  it('reads every field right whatever the name and comment hold: |, newlines, lines of another record', () => {
+    const name = 'a|b\n7|0|root|root|COMPLETED';
+    const comment = 'rebound:w|x\ny|UID=0';
     const job = parseSacct(
-      '7|1501|alice|lab|OUT_OF_MEMORY|0:125||100M|00:00:02|00:01:00|None|short|a|b|rebound:w|UID=0|root',
+      rec(
+        '7',
+        '1501',
+        'alice',
+        'lab',
+        'OUT_OF_MEMORY',
+        '0:125',
+        '',
+        '100M',
+        '00:00:02',
+        '00:01:00',
+        'None',
+        'short',
+        name,
+        comment,
+        '7',
+      ) +
+        rec(
+          '7.batch',
+          '',
+          '',
+          '',
+          'OUT_OF_MEMORY',
+          '0:125',
+          '2048K',
+          '',
+          '',
+          '',
+          '',
+          '',
+          'batch',
+          '',
+          '7.batch',
+        ),
       '7',
+      D,
     );
-    expect(job?.owner).toEqual({ uid: 1501, user: 'alice', account: 'lab' });
-    expect(job?.partition).toBe('short');
-    expect(job?.jobName).toBe('a');
-    expect(job?.comment).toBe('b|rebound:w|UID=0|root');
+    expect(job).toMatchObject({
+      owner: { uid: 1501, user: 'alice', account: 'lab' },
+      state: 'OUT_OF_MEMORY',
+      partition: 'short',
+      jobName: name,
+      comment,
+      maxRss: '2048K',
+    });
   });
 
   it('waits for a final state and a known job', () => {
-    expect(parseSacct('3|0|root|root|RUNNING|0:0||1G|00:00:01|00:01:00||short|x|', '3')).toBeUndefined();
-    expect(parseSacct(out, '4')).toBeUndefined();
+    const running = rec(
+      '3',
+      '0',
+      'root',
+      'root',
+      'RUNNING',
+      '0:0',
+      '',
+      '1G',
+      '00:00:01',
+      '00:01:00',
+      '',
+      'short',
+      'x',
+      '',
+      '3',
+    );
+    expect(parseSacct(running, '3', D)).toBeUndefined();
+    expect(parseSacct(out, '4', D)).toBeUndefined();
     // the stub slurmdbd holds for a moment after a short job ends
-    expect(
-      parseSacct('10|0|root|root|OUT_OF_MEMORY|0:125||16?|00:00:00||None||allocation|rebound:x', '10'),
-    ).toBeUndefined();
+    const stub = rec(
+      '10',
+      '0',
+      'root',
+      'root',
+      'OUT_OF_MEMORY',
+      '0:125',
+      '',
+      '16?',
+      '00:00:00',
+      '',
+      'None',
+      '',
+      'allocation',
+      'rebound:x',
+      '10',
+    );
+    expect(parseSacct(stub, '10', D)).toBeUndefined();
   });
 });
 
 describe('partial accounting records', () => {
   it('skips a MaxRSS slurmdbd has not finished writing', () => {
     const job = parseSacct(
-      '4|0|root|root|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00||short|oom|\n4.batch||||OUT_OF_MEMORY|0:125|16?|||||batch|',
+      '4|0|root|root|OUT_OF_MEMORY|0:125||200M|00:00:01|00:01:00||short|oom||4\n4.batch||||OUT_OF_MEMORY|0:125|16?|||||batch||4.batch\n',
       '4',
+      '|',
     );
     expect(job?.maxRss).toBeUndefined();
   });

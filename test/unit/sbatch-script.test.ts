@@ -12,6 +12,7 @@ import {
 } from '../../core/sbatch-script.ts';
 import { capturedJobFromScontrol, parseQueuedJob, parseScontrolRecord } from '../../core/scontrol.ts';
 import { shellCommand, shellQuote } from '../../core/shell-quote.ts';
+import { slurmDelimiter } from '../../core/slurm-records.ts';
 import { formatTag, parseTag } from '../../core/tag.ts';
 
 // Real bash runs what we render; a stand-in `sbatch` and runner on PATH print the argv they received.
@@ -153,7 +154,7 @@ describe('plain job resubmission', () => {
     const forged =
       'JobId=43 JobName=n UserId=alice(1501) GroupId=alice(1501) Account=lab Partition=short ' +
       `TimeLimit=00:01:00 WorkDir=/home/alice Comment=${comment}  StdErr=/home/alice/o StdOut=/home/alice/o`;
-    const queued = parseQueuedJob(`1501|alice|lab|${comment}`)!;
+    const queued = parseQueuedJob(`1501|alice|lab|${comment}|43\n`, '|')!;
     expect(queued).toEqual({ owner: { uid: 1501, user: 'alice', account: 'lab' }, comment });
     const job = capturedJobFromScontrol(parseScontrolRecord(forged, queued.comment), queued, 'echo');
     expect(job.owner.user).toBe('alice');
@@ -164,7 +165,7 @@ describe('plain job resubmission', () => {
     // text (the comment comes after Slurm's own UserId, and the last of a key won); squeue's %U decides.
     const claim = 'rebound:w UserId=alice(1001)';
     const line = `JobId=45 JobName=n UserId=mallory(1502) GroupId=mallory(1502) Partition=short Comment=${claim}`;
-    const mallorys = parseQueuedJob(`1502|mallory|other|${claim}`)!;
+    const mallorys = parseQueuedJob(`1502|mallory|other|${claim}|45\n`, '|')!;
     expect(mallorys.owner).toEqual({ uid: 1502, user: 'mallory', account: 'other' });
     expect(capturedJobFromScontrol(parseScontrolRecord(line, claim), mallorys, 'echo').owner.user).toBe(
       'mallory',
@@ -177,17 +178,20 @@ describe('plain job resubmission', () => {
     expect(named.Partition).toBe('short');
   });
 
-  it('reads squeue owner lines and refuses malformed ones', () => {
-    expect(parseQueuedJob('0|root|root|(null)')).toEqual({
+  it('reads squeue owner records and refuses malformed ones', () => {
+    const D = slurmDelimiter('5eed');
+    const rec = (...f: string[]) => `${f.join(D)}\n`;
+    expect(parseQueuedJob(rec('0', 'root', 'root', '(null)', '9'), D)).toEqual({
       owner: { uid: 0, user: 'root', account: 'root' },
     });
-    expect(parseQueuedJob('1501|alice|(null)|a|b')).toEqual({
+    // A comment with `|` and a newline imitating another record is still one comment.
+    expect(parseQueuedJob(rec('1501', 'alice', '(null)', 'a|b\n0|root|root|x', '9'), D)).toEqual({
       owner: { uid: 1501, user: 'alice' },
-      comment: 'a|b',
+      comment: 'a|b\n0|root|root|x',
     });
-    expect(parseQueuedJob('x|alice|lab|c')).toBeUndefined();
-    expect(parseQueuedJob('1501|al ice|lab|c')).toBeUndefined();
-    expect(parseQueuedJob('')).toBeUndefined();
+    expect(parseQueuedJob(rec('x', 'alice', 'lab', 'c', '9'), D)).toBeUndefined();
+    expect(parseQueuedJob(rec('1501', 'al ice', 'lab', 'c', '9'), D)).toBeUndefined();
+    expect(parseQueuedJob('', D)).toBeUndefined();
   });
 
   it('keeps the original options, escalates mem/time, restores %j and tags the comment', () => {
