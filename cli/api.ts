@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as z from 'zod';
 import { ReboundError } from '../core/errors.ts';
 import { serviceAddress } from '../local/settings.ts';
 
@@ -33,4 +34,32 @@ export async function api(path: string): Promise<unknown> {
   const body = (await res.json()) as { error?: string };
   if (!res.ok) throw new ReboundError(body.error ?? `HTTP ${res.status}`);
   return body;
+}
+
+const LoopsSchema = z.record(
+  z.string(),
+  z.object({
+    lastSuccessAt: z.string().optional(),
+    lastError: z.object({ at: z.string(), message: z.string() }).optional(),
+  }),
+);
+
+/**
+ * How the local relay's loops go (from /healthz: the one-process runtime has them), one line each, a loop
+ * whose last error is newer than its last success first in words. Empty where there is none to ask.
+ */
+export async function relayLoops(): Promise<string[]> {
+  let loops: z.infer<typeof LoopsSchema>;
+  try {
+    const res = await fetch(`${serviceAddress().url}/healthz`);
+    loops = LoopsSchema.parse(((await res.json()) as { loops?: unknown }).loops ?? {});
+  } catch {
+    return [];
+  }
+  const lines = Object.entries(loops).map(([name, h]) =>
+    h.lastError && (!h.lastSuccessAt || h.lastError.at > h.lastSuccessAt)
+      ? `  ${name}: failing (last error ${h.lastError.at}): ${h.lastError.message}`
+      : `  ${name}: ok${h.lastSuccessAt ? `, last success ${h.lastSuccessAt}` : ''}`,
+  );
+  return lines.length ? ['', 'Relay:', ...lines] : [];
 }

@@ -8,7 +8,7 @@ import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
-import { api } from './api.ts';
+import { api, relayLoops } from './api.ts';
 import { printable, printableCell } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
 import { UsageError } from './usage-error.ts';
@@ -118,8 +118,11 @@ async function main(argv: string[]): Promise<void> {
     case 'status': {
       if (!arg) {
         const list = (await api('/v1/workloads')) as Record<string, unknown>[];
+        const loops = await relayLoops();
         return out(list, () =>
-          list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.',
+          [list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.', ...loops].join(
+            '\n',
+          ),
         );
       }
       const view = WorkloadViewSchema.parse(await api(`/v1/workloads/${encodeURIComponent(arg)}`));

@@ -51,7 +51,8 @@ function signatureAuth(opts: { secret: string; log?: (line: string) => void }): 
         body,
       },
     );
-    if (!verdict.ok) return c.json({ error: verdict.reason }, 401);
+    // The service's own clock in the answer: a relay whose signatures go stale can say by how much.
+    if (!verdict.ok) return c.json({ error: verdict.reason, serverTime: Math.floor(Date.now() / 1000) }, 401);
     if (verdict.legacy) {
       const client = c.req.header('user-agent') ?? 'unknown client';
       if (!reported.has(client)) {

@@ -38,6 +38,7 @@ export async function startLocal(
   const events = new SqliteQueue<Event>(db, 'events', { maxReceives: 5 });
   const commands = new SqliteQueue<Command>(db, 'commands', { maxReceives: 5 });
   let worker: ReturnType<typeof startWorker> | undefined;
+  let relay: Awaited<ReturnType<typeof startRelayDaemon>> | undefined;
   const app = createApp({
     events,
     store,
@@ -49,6 +50,7 @@ export async function startLocal(
       commands: commands.stats(),
       worker: worker?.progress(),
       spooled: spooled(settings.spoolDir),
+      loops: relay?.health() ?? {},
     }),
   });
   const webhook = ingestFirst(app.fetch);
@@ -71,7 +73,7 @@ export async function startLocal(
   await ensureLocalToken(store, join(settings.dataDir, 'token'), { user: me.username, uid: me.uid });
   worker = startWorker(events, deps, log, webhook.quiet);
 
-  const relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
+  relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
   const cluster = relay.cluster;
   const torcConfig = settings.relay.torc;
   // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.

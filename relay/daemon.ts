@@ -7,6 +7,7 @@ import { type RelayConfig, torcPassword } from './config.ts';
 import { every } from './every.ts';
 import { run } from './exec.ts';
 import { Executor } from './executor.ts';
+import type { LoopHealth } from './loop-health.ts';
 import { Poster } from './poster.ts';
 import { Relay } from './relay.ts';
 import { SacctWatcher } from './sacct-watcher.ts';
@@ -74,6 +75,11 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   const relay = new Relay({ commands: o.commands, executor, poster, log: o.log });
   relay.start();
   const tasks: { stop(): Promise<void> }[] = [relay];
+  // Each loop's last success and last error, for /healthz and `rebound status`.
+  const loops: Record<string, () => LoopHealth> = {
+    relay: () => relay.health(),
+    poster: () => poster.health,
+  };
   if (torc && client) {
     for (const w of torc.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), w.id, w.user);
     const forwarder = new TorcForwarder({
@@ -85,8 +91,9 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
       log: o.log,
       slurmJobs: queuedSlurmJobs,
     });
-    tasks.push(every('torc forwarder', torc.pollSeconds * 1000, () => forwarder.sync(), o.log));
-    tasks.push({ stop: async () => forwarder.stop() });
+    const forwarding = every('torc forwarder', torc.pollSeconds * 1000, () => forwarder.sync(), o.log);
+    loops['torc forwarder'] = forwarding.health;
+    tasks.push(forwarding, { stop: async () => forwarder.stop() });
   }
   // The watcher lists the jobs of the user it runs as: in site mode (root) those are nobody's to recover.
   if (o.sacctIntervalSeconds > 0 && actingFor.mode === 'user') {
@@ -99,11 +106,14 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
       captured: (id) => executor.captured(id),
       log: o.log,
     });
-    tasks.push(every('sacct watcher', o.sacctIntervalSeconds * 1000, () => watcher.poll(), o.log));
+    const watching = every('sacct watcher', o.sacctIntervalSeconds * 1000, () => watcher.poll(), o.log);
+    loops['sacct watcher'] = watching.health;
+    tasks.push(watching);
   }
   return {
     cluster,
     actingFor,
+    health: () => Object.fromEntries(Object.entries(loops).map(([name, health]) => [name, health()])),
     stop: () => Promise.all(tasks.map((t) => t.stop())).then(() => undefined),
   };
 }

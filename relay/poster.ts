@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import type { Event } from '../core/events.ts';
 import { signedHeaders } from '../service/signature.ts';
+import type { LoopHealth } from './loop-health.ts';
 import { writeFileAtomic } from './state-file.ts';
 
 export interface PosterOptions {
@@ -19,8 +20,24 @@ export interface PosterOptions {
   secret: string;
   /** Events that could not be posted wait here (the hooks use the same folder). */
   spoolDir: string;
-  /** Where a spool entry that is not a regular file is reported (once each). */
+  /** Where a spool entry that is not a regular file, and each episode of failed posts, is reported. */
   log?: (line: string) => void;
+}
+
+/** Why the service did not take a post, in words a person can act on. */
+export function postFailure(
+  status: number,
+  answer: { error?: string; serverTime?: number } | undefined,
+  nowSeconds: number,
+): string {
+  if (status === 0) return 'the service cannot be reached (connection refused or timed out)';
+  if (status === 401 && answer?.error === 'stale signature' && typeof answer.serverTime === 'number') {
+    const skew = answer.serverTime - nowSeconds;
+    return `clock skew of ${skew} s between this host and the service (signatures are good for 5 minutes): fix the clock (NTP)`;
+  }
+  if (status === 401 && answer?.error === 'bad signature')
+    return "the relay's secret does not match the service's (REBOUND_SECRET_FILE on both)";
+  return `the service answered ${status}${answer?.error ? `: ${answer.error}` : ''}`;
 }
 
 /**
@@ -32,6 +49,10 @@ export class Poster {
   private failures = 0;
   private nextDrainAt = 0;
   private readonly reported = new Set<string>();
+  /** The failure of the episode in progress (logged once), until a post goes through. */
+  private episode?: string;
+  /** For /healthz: the last post the service took, and the last it did not. */
+  readonly health: LoopHealth = {};
 
   constructor(private readonly opts: PosterOptions) {
     mkdirSync(opts.spoolDir, { recursive: true });
@@ -43,6 +64,8 @@ export class Poster {
     const body = JSON.stringify(events);
     const status = await this.send(body);
     if (status === 202) return;
+    // The folder may have been removed under us: made again, never a reason to lose an event.
+    mkdirSync(this.opts.spoolDir, { recursive: true });
     const file = join(
       this.opts.spoolDir,
       `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.json`,
@@ -54,6 +77,7 @@ export class Poster {
   async drain(): Promise<number> {
     if (Date.now() < this.nextDrainAt) return 0;
     let sent = 0;
+    mkdirSync(this.rejectedDir, { recursive: true });
     for (const name of readdirSync(this.opts.spoolDir)
       .filter((n) => n.endsWith('.json'))
       .sort()) {
@@ -105,6 +129,8 @@ export class Poster {
   }
 
   private async send(body: string): Promise<number> {
+    let status = 0;
+    let answer: { error?: string; serverTime?: number } | undefined;
     try {
       const res = await fetch(`${this.opts.url}/v1/events`, {
         method: 'POST',
@@ -112,10 +138,34 @@ export class Poster {
         headers: signedHeaders(this.opts.secret, body),
         signal: AbortSignal.timeout(10_000),
       });
-      await res.body?.cancel();
-      return res.status;
+      status = res.status;
+      answer = status === 202 ? undefined : ((await res.json().catch(() => undefined)) as typeof answer);
+      if (status === 202) await res.body?.cancel();
     } catch {
-      return 0;
+      status = 0;
     }
+    this.noteOutcome(status, answer);
+    return status;
+  }
+
+  /** One log line per episode of failures (and one when it ends), not one per event. */
+  private noteOutcome(status: number, answer: { error?: string; serverTime?: number } | undefined): void {
+    const log = this.opts.log ?? console.warn;
+    const at = new Date().toISOString();
+    if (status === 202) {
+      this.health.lastSuccessAt = at;
+      if (this.episode) log(`poster: the service takes events again (after: ${this.episode})`);
+      this.episode = undefined;
+      return;
+    }
+    const why = postFailure(status, answer, Math.floor(Date.now() / 1000));
+    this.health.lastError = { at, message: why };
+    if (why === this.episode) return;
+    this.episode = why;
+    const then =
+      status === 400 || status === 413
+        ? `set aside in ${this.rejectedDir}`
+        : `they wait in ${this.opts.spoolDir} and are retried`;
+    log(`poster: events are not accepted: ${why}; ${then}`);
   }
 }

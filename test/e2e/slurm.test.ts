@@ -69,6 +69,8 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     expect(status).toContain('oom');
     expect(status).toMatch(/memory 200M -> 300M/);
     expect(status).toMatch(/slurm state=OUT_OF_MEMORY/);
+    // The relay's loops, as `rebound status` lists them (from /healthz).
+    expect(rebound.cli(['status'])).toMatch(/\nRelay:\n {2}relay: ok, last success \S+\n {2}poster: ok/);
     const history = rebound.cli(['history', workload]);
     expect(history).toContain('OOM detected, increasing memory 200M -> 300M');
     expect(history).toMatch(/resubmitted as job \d+/);
