@@ -33,6 +33,27 @@ export interface AllocationOptions {
 }
 
 /** One group of identical allocations, as planned here and sent to the relay (sbatch values are checked formats). */
+/** FNV-1a (32 bits) in hex: a short, stable mark of a text. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * An allocation's name from any resource row's name: Slurm's job name, the tag and Torc's scheduler all
+ * take it. Characters outside [A-Za-z0-9_.-] become "_", and a name that had to change or be cut to fit
+ * 120 characters carries a hash of the original, so two rows never share one.
+ */
+export function allocationName(rrName: string, deferred: boolean, suffix: string): string {
+  const tail = `${deferred ? '_deferred' : ''}_${suffix}`;
+  const clean = rrName.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const room = 120 - tail.length;
+  const base =
+    clean === rrName && clean.length <= room ? clean : `${clean.slice(0, room - 9)}-${fnv1a(rrName)}`;
+  return `${base}${tail}`;
+}
+
 export const PlannedAllocationSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,120}$/),
   rr: z.string(),
@@ -123,7 +144,7 @@ export function planAllocations(
     const jobsPerAllocation = perNode * slots;
     const gpus = rr.gpus * perNode;
     plan.allocations.push({
-      name: `${rr.name}${bucket.deferred ? '_deferred' : ''}_${options.suffix}`,
+      name: allocationName(rr.name, bucket.deferred, options.suffix),
       rr: rr.name,
       deferred: bucket.deferred,
       partition: partition.name,

@@ -57,25 +57,30 @@ export function formatBytes(bytes: number): string {
 
 // Torc's constants for calendar units (src/time_utils.rs), so a runtime means the same seconds on both sides.
 const ISO_UNITS = { Y: 31_557_600, M: 2_629_800, W: 604_800, D: DAY, H: HOUR, TM: MINUTE, S: 1 } as const;
-const ISO_RE =
-  /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$/;
+const N = '(\\d+(?:[.,]\\d+)?)';
+const ISO_RE = new RegExp(`^P(?:${N}Y)?(?:${N}M)?(?:${N}W)?(?:${N}D)?(?:T(?:${N}H)?(?:${N}M)?(?:${N}S)?)?$`);
 
-/** ISO 8601 duration (Torc runtime) → seconds. Strict: Torc's parser silently ignores trailing text. */
+/**
+ * ISO 8601 duration (Torc runtime) → seconds, in the forms Torc's server accepts: a fraction in any
+ * component (`PT1.5H`), and a time part with nothing in it (`PT`, zero). Stricter than Torc only where
+ * Torc's parser silently ignores trailing text. The fraction of the last second is dropped, as Torc does.
+ */
 export function parseIsoDuration(input: string): number {
-  const m = ISO_RE.exec(input.trim());
-  if (!m || input.trim() === 'P' || m.slice(1).every((g) => g === undefined)) {
+  const text = input.trim();
+  const m = ISO_RE.exec(text);
+  if (!m || text === 'P') {
     throw new UnitParseError('ISO 8601 duration', input, 'expected a form such as PT1H30M or P1DT12H');
   }
   const [, y, mo, w, d, h, mi, s] = m;
   const n = (g: string | undefined) => (g === undefined ? 0 : Number(g.replace(',', '.')));
-  return (
+  return Math.floor(
     n(y) * ISO_UNITS.Y +
-    n(mo) * ISO_UNITS.M +
-    n(w) * ISO_UNITS.W +
-    n(d) * ISO_UNITS.D +
-    n(h) * ISO_UNITS.H +
-    n(mi) * ISO_UNITS.TM +
-    Math.floor(n(s))
+      n(mo) * ISO_UNITS.M +
+      n(w) * ISO_UNITS.W +
+      n(d) * ISO_UNITS.D +
+      n(h) * ISO_UNITS.H +
+      n(mi) * ISO_UNITS.TM +
+      n(s),
   );
 }
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { planAllocations, type ResourceGroup } from '../../core/allocation.ts';
+import {
+  allocationName,
+  PlannedAllocationSchema,
+  planAllocations,
+  type ResourceGroup,
+} from '../../core/allocation.ts';
 import { KESTREL } from '../../core/profiles.ts';
 import { GiB, HOUR } from '../../core/units.ts';
 
@@ -91,5 +96,24 @@ describe('planAllocations', () => {
       { rr: 'huge', jobIds: [1, 2], reason: expect.stringMatching(/needs 4\.88 TiB memory/) },
       { rr: 'missing', jobIds: [9], reason: 'resource requirements "missing" not found' },
     ]);
+  });
+});
+
+describe('allocation names from any row name', () => {
+  it('keep a plain name, and make any other one safe, short and distinct', () => {
+    expect(allocationName('small', false, 'a1')).toBe('small_a1');
+    expect(allocationName('small', true, 's3')).toBe('small_deferred_s3');
+    const odd = ['big memory', 'big/memory', 'grö$$e', 'x'.repeat(200), `${'x'.repeat(200)}y`, ''];
+    const names = odd.map((n) => allocationName(n, true, 'a12'));
+    for (const name of names) expect(PlannedAllocationSchema.shape.name.safeParse(name).success).toBe(true);
+    expect(new Set(names).size).toBe(odd.length);
+    expect(names[0]).toMatch(/^big_memory-[0-9a-f]{8}_deferred_a12$/);
+  });
+
+  it('are what the planner gives a row whose name has a space in it', () => {
+    const group = rr('big memory', 4, 8, 1);
+    const plan = planAllocations(jobs(2, group.name), [group], KESTREL, { suffix: 'a1' });
+    expect(plan.allocations.map((a) => a.name)).toEqual([allocationName('big memory', false, 'a1')]);
+    expect(plan.allocations.every((a) => PlannedAllocationSchema.safeParse(a).success)).toBe(true);
   });
 });

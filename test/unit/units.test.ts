@@ -89,9 +89,15 @@ describe('ISO 8601 durations', () => {
     ['P1M', 2_629_800],
     ['P1Y', 31_557_600],
     ['P0DT1M', 60],
+    // Forms Torc's server accepts too: a fraction in any component, an empty time part.
+    ['PT1.5H', 5400],
+    ['PT0,5M', 30],
+    ['P0.5D', 43_200],
+    ['PT', 0],
+    ['P0D', 0],
   ])('parses %s', (input, seconds) => expect(parseIsoDuration(input)).toBe(seconds));
 
-  it.each(['', 'P', 'PT', 'pt1h', 'PT1.5H', 'PT1H junk', '1h', 'PT-1H'])(
+  it.each(['', 'P', 'pt1h', 'PT1H junk', '1h', 'PT-1H', 'PT1.H', 'T1H'])(
     'rejects %j and quotes it',
     (input) => {
       expect(() => parseIsoDuration(input)).toThrow(JSON.stringify(input));
