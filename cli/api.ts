@@ -21,13 +21,13 @@ function readerToken(env: NodeJS.ProcessEnv = process.env): string {
 /** Where `rebound token create` puts a user's token. */
 export const userTokenFile = (home: string) => join(home, '.config', 'rebound', 'token');
 
-/** A GET of the status API with the reader's token; its error message, or the body. */
-export async function api(path: string): Promise<unknown> {
+/** A request to the status API with the reader's token (a GET unless told); its error message, or the body. */
+export async function api(path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
   const { url } = serviceAddress();
   const token = readerToken();
   let res: Response;
   try {
-    res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
   } catch {
     throw new ReboundError(`cannot reach Rebound at ${url}: is \`rebound start\` running?`);
   }
@@ -36,30 +36,43 @@ export async function api(path: string): Promise<unknown> {
   return body;
 }
 
-const LoopsSchema = z.record(
-  z.string(),
-  z.object({
-    lastSuccessAt: z.string().optional(),
-    lastError: z.object({ at: z.string(), message: z.string() }).optional(),
-  }),
-);
+const HealthSchema = z.object({
+  events: z.object({ dead: z.number() }).optional(),
+  commands: z.object({ dead: z.number() }).optional(),
+  loops: z
+    .record(
+      z.string(),
+      z.object({
+        lastSuccessAt: z.string().optional(),
+        lastError: z.object({ at: z.string(), message: z.string() }).optional(),
+      }),
+    )
+    .default({}),
+});
 
 /**
- * How the local relay's loops go (from /healthz: the one-process runtime has them), one line each, a loop
- * whose last error is newer than its last success first in words. Empty where there is none to ask.
+ * What `rebound status` adds from /healthz (the one-process runtime has it): dead letters, if any, and how
+ * each loop goes, a loop whose last error is newer than its last success in words. Empty where there is
+ * none to ask.
  */
-export async function relayLoops(): Promise<string[]> {
-  let loops: z.infer<typeof LoopsSchema>;
+export async function healthLines(): Promise<string[]> {
+  let health: z.infer<typeof HealthSchema>;
   try {
     const res = await fetch(`${serviceAddress().url}/healthz`);
-    loops = LoopsSchema.parse(((await res.json()) as { loops?: unknown }).loops ?? {});
+    health = HealthSchema.parse(await res.json());
   } catch {
     return [];
   }
-  const lines = Object.entries(loops).map(([name, h]) =>
+  const dead = { events: health.events?.dead ?? 0, commands: health.commands?.dead ?? 0 };
+  const lines = Object.entries(health.loops).map(([name, h]) =>
     h.lastError && (!h.lastSuccessAt || h.lastError.at > h.lastSuccessAt)
       ? `  ${name}: failing (last error ${h.lastError.at}): ${h.lastError.message}`
       : `  ${name}: ok${h.lastSuccessAt ? `, last success ${h.lastSuccessAt}` : ''}`,
   );
-  return lines.length ? ['', 'Relay:', ...lines] : [];
+  return [
+    ...(dead.events || dead.commands
+      ? ['', `Dead letters: ${dead.events} event(s), ${dead.commands} command(s) — see rebound dead-letters`]
+      : []),
+    ...(lines.length ? ['', 'Relay:', ...lines] : []),
+  ];
 }

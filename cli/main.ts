@@ -8,7 +8,8 @@ import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
-import { api, relayLoops } from './api.ts';
+import { api, healthLines } from './api.ts';
+import { deadLetters, replayDeadLetter } from './dead-letters.ts';
 import { printable, printableCell } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
 import { UsageError } from './usage-error.ts';
@@ -27,7 +28,10 @@ const USAGE = `usage: rebound <command> [--json]
   token create <user> [--admin]
                         site mode, as root: make <user>'s token for status/history/plan (written
                         to ~<user>/.config/rebound/token, mode 0600; --admin: sees every workload)
-  token revoke <user>   the user's token stops working`;
+  token revoke <user>   the user's token stops working
+  dead-letters [--replay <id> [--queue events|commands]]
+                        events and commands given up after 5 tries, with their last error; --replay
+                        puts one back as new (administrators; the local runtime)`;
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cell = (v: unknown) => (v === undefined || v === null ? '' : printableCell(String(v)));
@@ -52,6 +56,8 @@ function parseCommandLine(argv: string[]) {
         json: { type: 'boolean' },
         admin: { type: 'boolean' },
         user: { type: 'string' },
+        replay: { type: 'string' },
+        queue: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -118,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
     case 'status': {
       if (!arg) {
         const list = (await api('/v1/workloads')) as Record<string, unknown>[];
-        const loops = await relayLoops();
+        const loops = await healthLines();
         return out(list, () =>
           [list.length ? table(list, ['key', 'status', 'updatedAt']) : 'No workloads yet.', ...loops].join(
             '\n',
@@ -170,6 +176,14 @@ async function main(argv: string[]): Promise<void> {
           ? `Watching Torc workflow ${workflowId}: recovery runs on its events from now on (rebound status torc-wf${workflowId})${as}.`
           : `Torc workflow ${workflowId} is already watched.`,
       );
+    }
+    case 'dead-letters': {
+      if (values.replay) {
+        const done = await replayDeadLetter(values.replay, values.queue);
+        return out(done, () => `Replayed ${done.queue} dead letter ${done.id}: it is handled again as new.`);
+      }
+      const list = await deadLetters();
+      return out(list.json, () => list.text);
     }
     case 'token': {
       if ((arg !== 'create' && arg !== 'revoke') || !third)

@@ -145,8 +145,31 @@ export interface MessageQueue<T> {
   send(messages: { id: string; body: T; group?: string }[]): Promise<void>;
   receive(max: number, visibilitySeconds: number): Promise<QueueMessage<T>[]>;
   delete(receipt: string): Promise<void>;
+  /** Why this receive failed, kept with the message for its dead letter (where the adapter can keep it). */
+  fail?(receipt: string, reason: string): Promise<void>;
   /** Messages moved aside after too many receives. */
   deadLetters(): Promise<T[]>;
+}
+
+/** A dead-lettered message as a person sees it: what it was, how often it was tried, why it failed. */
+export interface DeadLetter {
+  id: string;
+  receives: number;
+  lastError?: string;
+  createdAt: string;
+  body: unknown;
+}
+
+type DeadLetterQueue = 'events' | 'commands';
+
+/**
+ * Where a shell shows and replays its dead letters: the local runtime's queues. (In AWS they are the SQS
+ * dead-letter queues, redriven from the console; an alarm says when there are any.)
+ */
+export interface DeadLetters {
+  list(): Promise<Record<DeadLetterQueue, DeadLetter[]>>;
+  /** Back into its queue as new; false when there is no such dead letter. */
+  replay(queue: DeadLetterQueue, id: string): Promise<boolean>;
 }
 
 export type EventQueue = MessageQueue<Event>;

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Event } from '../core/events.ts';
-import type { Sender, StatusStore } from '../core/ports.ts';
+import type { DeadLetters, Sender, StatusStore } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
@@ -26,6 +26,8 @@ export interface AppOptions {
   config: ServiceConfig;
   /** Shared with the hooks and the relay; never logged. */
   secret: string;
+  /** The local runtime's dead letters (absent in AWS: the SQS console redrives them). */
+  deadLetters?: DeadLetters;
   /** Where warnings go (a client still signing the 0.1 way); the console by default. */
   log?: (line: string) => void;
   /** What /healthz adds to `ok` (the local runtime: queue depths, the worker's progress, the spool). */
@@ -120,7 +122,8 @@ export function createApp(opts: AppOptions) {
   for (const path of ['/v1/events', '/v1/tokens', '/v1/tokens/*']) app.use(path, signed);
   // People read with their own token: a user sees their own workloads, and nobody else's exist for them.
   const reading = readerAuth(opts.store);
-  for (const path of ['/v1/workloads', '/v1/workloads/*']) app.use(path, reading);
+  for (const path of ['/v1/workloads', '/v1/workloads/*', '/v1/dead-letters', '/v1/dead-letters/*'])
+    app.use(path, reading);
 
   app.post('/v1/events', async (c) => {
     const result = await ingest(opts.events, await c.req.text());
@@ -144,6 +147,36 @@ export function createApp(opts: AppOptions) {
   app.post('/v1/tokens/:user/revoke', async (c) =>
     c.json({ revoked: await revokeToken(opts.store, c.req.param('user'), now()) }),
   );
+
+  // Dead letters hold every user's events: administrators only.
+  const deadLetters = (c: Context<{ Variables: { reader: Reader } }>): Response | DeadLetters => {
+    if (!c.get('reader').admin) return c.json({ error: 'dead letters are for administrators' }, 403);
+    return (
+      opts.deadLetters ??
+      c.json(
+        {
+          error:
+            "this service keeps its dead letters in SQS: redrive them from the console's dead-letter queue (an alarm says when there are any)",
+        },
+        501,
+      )
+    );
+  };
+  app.get('/v1/dead-letters', async (c) => {
+    const access = deadLetters(c);
+    return access instanceof Response ? access : c.json(await access.list());
+  });
+  app.post('/v1/dead-letters/:queue/:id/replay', async (c) => {
+    const access = deadLetters(c);
+    if (access instanceof Response) return access;
+    const queue = c.req.param('queue');
+    if (queue !== 'events' && queue !== 'commands')
+      return c.json({ error: 'invalid dead letter', fields: ['queue: "events" or "commands"'] }, 400);
+    const replayed = await access.replay(queue, c.req.param('id'));
+    return replayed
+      ? c.json({ replayed: true })
+      : c.json({ error: `no dead letter "${c.req.param('id')}" in ${queue}` }, 404);
+  });
 
   const missing = (key: string) => ({ error: `no workload "${key}"` });
   app.get('/v1/workloads', async (c) =>

@@ -45,12 +45,16 @@ export async function startLocal(
     config: settings.config,
     secret: settings.secret,
     log,
+    deadLetters: {
+      list: async () => ({ events: events.deadLetterList(), commands: commands.deadLetterList() }),
+      replay: (queue, id) => (queue === 'events' ? events : commands).replay(id),
+    },
     health: () => ({
       events: events.stats(),
       commands: commands.stats(),
       worker: worker?.progress(),
       spooled: spooled(settings.spoolDir),
-      loops: relay?.health() ?? {},
+      loops: { ...(worker ? { worker: worker.health() } : {}), ...relay?.health() },
     }),
   });
   const webhook = ingestFirst(app.fetch);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { MessageQueue, QueueMessage } from '../core/ports.ts';
+import type { DeadLetter, MessageQueue, QueueMessage } from '../core/ports.ts';
 import { type GroupCommit, groupCommit } from './group-commit.ts';
 
 export interface SqliteQueueOptions {
@@ -34,6 +34,10 @@ export class SqliteQueue<T> implements MessageQueue<T> {
       created_at INTEGER NOT NULL);
       DROP INDEX IF EXISTS q_${name}_ready;
       CREATE INDEX IF NOT EXISTS q_${name}_next ON q_${name} (state, seq);`);
+    // 0.3: why a message last failed (a database from 0.2 gets the column on start).
+    const columns = db.prepare(`PRAGMA table_info(q_${name})`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'last_error'))
+      db.exec(`ALTER TABLE q_${name} ADD COLUMN last_error TEXT`);
     this.writer = groupCommit(db);
     const t = `q_${name}`;
     this.sql = {
@@ -51,6 +55,10 @@ export class SqliteQueue<T> implements MessageQueue<T> {
       // Only the latest receive may delete: a receipt from before a redelivery is stale.
       done: db.prepare(
         `UPDATE ${t} SET state = 'done', visible_at = ? WHERE seq = ? AND receives = ? AND state = 'ready'`,
+      ),
+      fail: db.prepare(`UPDATE ${t} SET last_error = ? WHERE seq = ? AND receives = ?`),
+      replay: db.prepare(
+        `UPDATE ${t} SET state = 'ready', receives = 0, visible_at = ?, last_error = NULL WHERE id = ? AND state = 'dead'`,
       ),
     };
   }
@@ -88,6 +96,41 @@ export class SqliteQueue<T> implements MessageQueue<T> {
     return this.writer.run(() => {
       this.sql.done.run(Date.now(), seq, receives);
     });
+  }
+
+  /** Why the receive behind `receipt` did not succeed: kept for the dead letters, if it comes to that. */
+  fail(receipt: string, reason: string): Promise<void> {
+    const [seq, receives] = receipt.split(':').map(Number);
+    return this.writer.run(() => {
+      this.sql.fail.run(reason.slice(0, 2000), seq, receives);
+    });
+  }
+
+  /** The dead letters with their last error, oldest first. */
+  deadLetterList(): DeadLetter[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, body, receives, last_error, created_at FROM q_${this.name} WHERE state = 'dead' ORDER BY seq`,
+      )
+      .all() as {
+      id: string;
+      body: string;
+      receives: number;
+      last_error: string | null;
+      created_at: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      receives: r.receives,
+      ...(r.last_error ? { lastError: r.last_error } : {}),
+      createdAt: new Date(r.created_at).toISOString(),
+      body: JSON.parse(r.body) as unknown,
+    }));
+  }
+
+  /** Puts a dead letter back in the queue, as new (its receives start again). False when there is none. */
+  replay(id: string): Promise<boolean> {
+    return this.writer.run(() => this.sql.replay.run(Date.now(), id).changes === 1);
   }
 
   /** Forgets delivered ids older than the retention (housekeeping; a repeat after that is new again). */

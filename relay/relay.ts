@@ -97,6 +97,7 @@ export class Relay {
           log(`relay: ${command.type} ${command.id} done`);
         } catch (error) {
           log(`relay: ${command.type} ${command.id} failed, will retry: ${(error as Error).message}`);
+          await this.opts.commands.fail?.(m.receipt, (error as Error).message);
         }
       }),
     );
