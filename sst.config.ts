@@ -17,6 +17,7 @@ export default $config({
     const { stateTable } = await import('./infra/table');
     const { eventQueues, commandQueues } = await import('./infra/queues');
     const { service } = await import('./infra/service');
+    const { alarms, notificationTopic } = await import('./infra/alarms');
 
     const table = stateTable();
     const events = eventQueues();
@@ -37,8 +38,11 @@ export default $config({
         profile: 'kestrel',
       }),
     });
+    const topic = notificationTopic();
+    alarms({ events, commands, workerName: deployed.workerName, topic });
     return {
       webhook: deployed.url,
+      notifications: topic.arn,
       table: table.name,
       commandsQueue: commands.queue.url,
     };

@@ -53,7 +53,7 @@ export function service({ table, events, commands, config }: ServiceArgs) {
     permissions: permissions('api'),
   });
 
-  events.queue.subscribe(
+  const worker = events.queue.subscribe(
     {
       ...common,
       handler: 'functions/worker.handler',
@@ -73,5 +73,5 @@ export function service({ table, events, commands, config }: ServiceArgs) {
     },
   });
 
-  return { url: api.url };
+  return { url: api.url, workerName: worker.nodes.function.name };
 }

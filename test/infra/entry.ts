@@ -1,4 +1,5 @@
 import './pulumi-globals.ts';
 
+export { alarms, notificationTopic } from '../../infra/alarms.ts';
 export { commandQueues, eventQueues } from '../../infra/queues.ts';
 export { stateTable } from '../../infra/table.ts';

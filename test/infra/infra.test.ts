@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { TABLE_INDEXES } from '../../aws/dynamo-status-store.ts';
 import { tableDefinition } from '../../aws/table.ts';
 
-// infra/table.ts and infra/queues.ts, instantiated under Pulumi runtime mocks with SST's own components
+// infra/table.ts, infra/queues.ts and infra/alarms.ts, instantiated under Pulumi runtime mocks with SST's own components
 // (from `sst install`, offline): the settings AWS would get. `.ci/run` installs SST first; without it
 // (a plain `npm test` on a fresh clone) these are skipped, and say so.
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -39,7 +39,7 @@ async function resources(): Promise<Resource[]> {
 }
 
 describe.skipIf(!installed)('infrastructure under Pulumi mocks (needs `sst install`, see .ci/run)', () => {
-  it('declares the table the adapters and DynamoDB Local tests use, with TTL, and the queues with DLQs', async () => {
+  it('declares the table the adapters and DynamoDB Local tests use, with TTL, the queues with DLQs, and the alarms', async () => {
     const all = await resources();
     const one = (type: string, name: string) => all.find((r) => r.type === type && r.name === name)!.inputs;
 
@@ -78,6 +78,31 @@ describe.skipIf(!installed)('infrastructure under Pulumi mocks (needs `sst insta
     expect(one('aws:sqs/queue:Queue', 'CommandsDeadLettersQueue')).toMatchObject({
       fifoQueue: true,
       messageRetentionSeconds: 1_209_600,
+    });
+
+    // Nothing given up on goes unnoticed: an alarm per dead-letter queue and on the worker's errors, each
+    // acting on the notification topic.
+    const topic = all.find((r) => r.type === 'aws:sns/topic:Topic');
+    expect(topic).toBeDefined();
+    const alarm = (name: string) => one('aws:cloudwatch/metricAlarm:MetricAlarm', name);
+    for (const [name, queue] of [
+      ['EventsDeadLettersAlarm', 'EventsDeadLetters'],
+      ['CommandsDeadLettersAlarm', 'CommandsDeadLetters'],
+    ] as const) {
+      expect(alarm(name)).toMatchObject({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateNumberOfMessagesVisible',
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        alarmActions: [expect.stringContaining('Notifications')],
+      });
+      expect(String((alarm(name).dimensions as { QueueName: string }).QueueName)).toContain(queue);
+    }
+    expect(alarm('WorkerErrorsAlarm')).toMatchObject({
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      dimensions: { FunctionName: 'rebound-worker' },
+      alarmActions: [expect.stringContaining('Notifications')],
     });
   }, 120_000);
 });

@@ -24,8 +24,9 @@ await pulumi.runtime.setMocks(
 );
 const infra = await import('./rebound-infra-test.mjs');
 infra.stateTable();
-infra.eventQueues();
-infra.commandQueues();
+const events = infra.eventQueues();
+const commands = infra.commandQueues();
+infra.alarms({ events, commands, workerName: 'rebound-worker', topic: infra.notificationTopic() });
 // Outputs resolve asynchronously: let every dependent resource register.
 await new Promise((r) => setTimeout(r, 1000));
 console.log(JSON.stringify(resources));
