@@ -72,6 +72,16 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
   }),
 });
 
+/** The relay saw a job Rebound submitted pending for a reason that never resolves (core/pending.ts). */
+const SlurmJobStuckEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.job.stuck'),
+  data: z.object({
+    jobId: SlurmJobId,
+    /** Slurm's pending reason, as squeue prints it (%r). */
+    reason: z.string().min(1).max(100),
+  }),
+});
+
 /** A Torc resource-requirements row as events carry it (memory and runtime in Torc's own formats). */
 const TorcRrSchema = z.object({
   id: z.number().int().positive(),
@@ -180,6 +190,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   SlurmJobcompEventSchema,
   SlurmEpilogEventSchema,
   SlurmSacctEventSchema,
+  SlurmJobStuckEventSchema,
   TorcJobFinishedEventSchema,
   TorcWorkflowCompletedEventSchema,
   TorcWorkflowCensusEventSchema,

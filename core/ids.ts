@@ -103,6 +103,8 @@ export const eventIds = {
   /** A job's end as jobcomp reports it (hooks/jobcomp.sh and the sacct watcher: one id, counted once). */
   jobcomp: (cluster: string, jobId: string) => `jobcomp:${cluster}:${jobId}`,
   sacct: (cluster: string, jobId: string) => `sacct:${cluster}:${jobId}`,
+  /** A job stuck for one reason: reported once (another reason later is news). */
+  stuck: (cluster: string, jobId: string, reason: string) => `stuck:${cluster}:${jobId}:${reason}`,
   result: (commandId: string) => `result:${commandId}`,
   torcJob: (workflowId: number, resultKey: string) => `torc-job:${workflowId}:${resultKey}`,
   torcCompleted: (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`,

@@ -19,6 +19,8 @@ export interface LocalSettings {
   configFile?: string;
   /** Seconds between sacct watcher polls; 0 turns the watcher off (sites whose hooks post every job). */
   sacctIntervalSeconds: number;
+  /** Seconds between looks for resubmissions that can never start (0: off). */
+  pendingIntervalSeconds: number;
   /** Seconds between scheduler ticks (auto-schedule, housekeeping). */
   tickSeconds: number;
   relay: RelayConfig;
@@ -35,6 +37,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   chmodSync(dataDir, 0o700);
   const { host, port, url } = serviceAddress(env);
   const sacctIntervalSeconds = seconds(env, 'REBOUND_SACCT_INTERVAL', 30, '(0 turns it off)');
+  const pendingIntervalSeconds = seconds(env, 'REBOUND_PENDING_INTERVAL', 60, '(0 turns it off)');
   const tickSeconds = seconds(env, 'REBOUND_TICK_SECONDS', 60);
   if (tickSeconds === 0) throw new ConfigError('settings', ['REBOUND_TICK_SECONDS: must be more than 0']);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);
@@ -62,6 +65,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
     config: parseServiceConfig(service),
     relay: parseRelayConfig(relay),
     sacctIntervalSeconds,
+    pendingIntervalSeconds,
     tickSeconds,
     ...(configFile ? { configFile: resolve(configFile) } : {}),
   };
@@ -107,5 +111,6 @@ export function relayOptions(s: LocalSettings): Omit<RelayDaemonOptions, 'comman
     mode: s.config.mode,
     site: s.config.site,
     sacctIntervalSeconds: s.sacctIntervalSeconds,
+    pendingIntervalSeconds: s.pendingIntervalSeconds,
   };
 }

@@ -8,6 +8,7 @@ import { every } from './every.ts';
 import { run } from './exec.ts';
 import { Executor } from './executor.ts';
 import type { LoopHealth } from './loop-health.ts';
+import { PendingWatch } from './pending-watch.ts';
 import { Poster } from './poster.ts';
 import { Relay } from './relay.ts';
 import { SacctWatcher } from './sacct-watcher.ts';
@@ -29,6 +30,8 @@ export interface RelayDaemonOptions {
   mode: Mode;
   site: SiteRules;
   sacctIntervalSeconds: number;
+  /** Seconds between looks for resubmissions that can never start; 0 turns it off. */
+  pendingIntervalSeconds: number;
   commands: CommandQueue;
   log: (line: string) => void;
 }
@@ -108,6 +111,17 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     });
     const watching = every('sacct watcher', o.sacctIntervalSeconds * 1000, () => watcher.poll(), o.log);
     loops['sacct watcher'] = watching.health;
+    tasks.push(watching);
+  }
+  if (o.pendingIntervalSeconds > 0) {
+    const pending = new PendingWatch({
+      cluster,
+      ...(actingFor.mode === 'user' ? { user } : {}),
+      post: (e) => poster.post(e),
+      log: o.log,
+    });
+    const watching = every('pending watch', o.pendingIntervalSeconds * 1000, () => pending.poll(), o.log);
+    loops['pending watch'] = watching.health;
     tasks.push(watching);
   }
   return {

@@ -6,6 +6,7 @@ import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
 import { onJobEnded, onSacct } from './slurm-recovery.ts';
 import { onResubmitResult } from './slurm-results.ts';
+import { onJobStuck } from './slurm-stalls.ts';
 import { onAllocationEnded } from './torc-orphans.ts';
 import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc-recovery.ts';
 
@@ -28,6 +29,9 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
       break;
     case 'slurm.sacct':
       await onSacct(deps, event);
+      break;
+    case 'slurm.job.stuck':
+      await onJobStuck(deps, event);
       break;
     case 'relay.command.result':
       await onCommandResult(deps, event);
@@ -81,6 +85,7 @@ function orderKey(event: Event): string {
     case 'slurm.jobcomp':
     case 'slurm.epilog':
     case 'slurm.sacct':
+    case 'slurm.job.stuck':
       return jobKey(event.cluster, event.data.jobId);
     case 'relay.command.result':
       return `command:${event.data.commandId}`;

@@ -310,3 +310,45 @@ describe.concurrent('crash and outage', () => {
     }
   }, 240_000);
 });
+
+describe('stalls', () => {
+  it('11. a resubmission that can never start (a profile that lists the partition too generously) needs attention, with the reason', async () => {
+    const workload = w('stuck');
+    // The profile says "short" takes 10 minutes; Slurm's short takes 1: the retry's --time=2 never starts.
+    const generous = {
+      ...CONFIG,
+      profile: { ...LAB_PROFILE, partitions: [{ ...LAB_PROFILE.partitions[0]!, maxWalltimeSeconds: 600 }] },
+    };
+    const stuck = new ReboundProcess(18_797, generous, {
+      match: tagged(workload),
+      env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_PENDING_INTERVAL: '5' },
+    });
+    await stuck.start();
+    let retryId: string | undefined;
+    try {
+      submit(
+        ['-J', 'slow', '-p', 'short', '--time=1', `--comment=rebound:${workload}`, ...out('stuck')],
+        'sleep 100',
+      );
+      await waitFor(
+        'the verdict',
+        async () => (await stuck.get<View>(`/v1/workloads/${workload}`)).body.status === 'needs-attention',
+        240_000,
+      );
+      const history = (await stuck.get<View>(`/v1/workloads/${workload}`)).body.history.map((h) => h.line);
+      expect(history).toContainEqual(
+        expect.stringMatching(
+          /^Job \d+ \(retry 1 of job \d+\) cannot start: its --time is above the partition's time limit \(Slurm: PartitionTimeLimit\)/,
+        ),
+      );
+      const retry = history.map((l) => /resubmitted as job (\d+)$/.exec(l)?.[1]).find(Boolean);
+      retryId = retry;
+      expect(slurm(['squeue', '-h', '-j', retry!, '-o', '%T|%l|%P|%r'])).toBe(
+        'PENDING|2:00|short|PartitionTimeLimit',
+      );
+    } finally {
+      if (retryId) slurm(['scancel', retryId]);
+      await stuck.dispose();
+    }
+  }, 300_000);
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandOf } from '../../core/commands.ts';
 import { PROTOCOL } from '../../core/commands.ts';
+import type { Event } from '../../core/events.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
 import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
@@ -212,6 +213,40 @@ describe('plain Slurm recovery in the service', () => {
         sacct('96', { owner: alice, reqMem: '375M', maxRss: '380M', comment: first.comment }),
       );
       expect(lastResubmit(deps).comment).toBe(`rebound:nightly/lab:94:a2.${nonce}`);
+    });
+  });
+
+  describe('stalls', () => {
+    const stuck = (jobId: string, reason = 'PartitionTimeLimit'): Event => ({
+      id: `stuck:lab:${jobId}:${reason}`,
+      version: 1,
+      source: 'relay:pending-watch',
+      occurredAt: '2026-11-25T12:05:00Z',
+      cluster: 'lab',
+      type: 'slurm.job.stuck',
+      data: { jobId, reason },
+    });
+
+    it('a resubmission that can never start makes its workload need attention, with the reason in words', async () => {
+      const deps = testDeps();
+      await handleEvent(deps, sacct('97'));
+      await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['98'] }));
+      await handleEvent(deps, stuck('98'));
+      expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+      expect((await lines(deps, 'nightly')).at(-1)).toBe(
+        "Job 98 (retry 1 of job 97) cannot start: its --time is above the partition's time limit (Slurm: PartitionTimeLimit). " +
+          "Cancel it (scancel 98) and fix the cause — a profile that lists a partition too generously, or the job's own options.",
+      );
+    });
+
+    it('a job Rebound did not submit changes nothing, whatever its comment says', async () => {
+      const deps = testDeps();
+      await handleEvent(deps, stuck('99'));
+      await handleEvent(deps, sacct('96', { state: 'COMPLETED', exitCode: '0:0' }));
+      await handleEvent(deps, stuck('96'));
+      expect(await deps.store.listWorkloads()).toEqual([
+        expect.objectContaining({ key: 'nightly', status: 'healthy' }),
+      ]);
     });
   });
 });
