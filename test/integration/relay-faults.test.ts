@@ -12,6 +12,7 @@ import { backoffMs } from '../../relay/loop-health.ts';
 import { Poster, postFailure } from '../../relay/poster.ts';
 import { Relay } from '../../relay/relay.ts';
 import { parseServiceConfig } from '../../service/config.ts';
+import { someEvent as event } from '../support/events.ts';
 import { MemoryQueue } from '../support/memory-queue.ts';
 import { MemoryStore } from '../support/memory-store.ts';
 
@@ -31,15 +32,6 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise((r) => server.close(r)));
 
-const event = (id: string): Event => ({
-  id,
-  version: 1,
-  source: 'test',
-  occurredAt: '2026-11-30T12:00:00Z',
-  cluster: 'lab',
-  type: 'slurm.jobcomp',
-  data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
-});
 const until = async (what: string, probe: () => boolean, ms = 10_000) => {
   const deadline = Date.now() + ms;
   while (!probe()) {

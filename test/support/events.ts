@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandType } from '../../core/commands.ts';
-import { type EventOf, EventSchema, type EventType } from '../../core/events.ts';
+import { type Event, type EventOf, EventSchema, type EventType } from '../../core/events.ts';
 
 const ROOT = join(import.meta.dirname, '..', 'events');
 
@@ -13,6 +13,15 @@ export function loadEvent<T extends EventType>(path: string, type: T): EventOf<T
 }
 
 const envelope = { version: 1 as const, occurredAt: '2026-11-25T12:00:00Z', cluster: 'lab' };
+
+/** Any valid event with this id (a failed job's end): for tests about delivery, not about decisions. */
+export const someEvent = (id: string): Event => ({
+  ...envelope,
+  id,
+  source: 'test',
+  type: 'slurm.jobcomp',
+  data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
+});
 
 /** The relay's sacct event for a plain job on the `lab` cluster: an OOM of a tagged job unless told. */
 export function sacctEvent(

@@ -11,6 +11,7 @@ import { SqliteQueue } from '../../local/sqlite-queue.ts';
 import { SqliteStore } from '../../local/sqlite-store.ts';
 import { parseServiceConfig } from '../../service/config.ts';
 import { mintToken } from '../../service/tokens.ts';
+import { someEvent as event } from '../support/events.ts';
 
 // What the service gave up on is visible, with why, and can be tried again: the local queues keep each
 // message's last error; the status API shows and replays dead letters for administrators only.
@@ -33,15 +34,6 @@ const setup = () => {
   });
   return { db, events, commands, store, app };
 };
-const event = (id: string): Event => ({
-  id,
-  version: 1,
-  source: 'test',
-  occurredAt: '2026-11-30T12:00:00Z',
-  cluster: 'lab',
-  type: 'slurm.jobcomp',
-  data: { jobId: '1', state: 'FAILED', exitCode: '1:0' },
-});
 
 /** Receives and fails a message until the queue buries it (maxReceives 2). */
 async function kill(queue: SqliteQueue<Event>, reason: (n: number) => string) {

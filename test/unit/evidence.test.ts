@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diagnose } from '../../core/diagnose.ts';
 import { EventSchema } from '../../core/events.ts';
 import { evidenceFromSlurmEvent, evidenceFromTorcEvent, mergeEvidence } from '../../core/evidence.ts';
-import { parseSacct } from '../../core/sacct.ts';
+import { parseSacct, SACCT_FIELDS } from '../../core/sacct.ts';
 import { slurmDelimiter } from '../../core/slurm-records.ts';
 import { MiB } from '../../core/units.ts';
 import { loadEvent } from '../support/events.ts';
@@ -68,61 +68,29 @@ describe('evidence from stored payloads', () => {
 describe('parseSacct', () => {
   // The relay asks with a fresh random delimiter (core/slurm-records.ts); JobIDRaw ends each record.
   const D = slurmDelimiter('5eed');
-  // JobID UID User Account State ExitCode MaxRSS ReqMem Elapsed Timelimit Reason Partition JobName Comment JobIDRaw
-  const rec = (...fields: string[]) => `${fields.join(D)}\n`;
-  const out = [
-    rec(
-      '2',
-      '1501',
-      'alice',
-      'lab',
-      'OUT_OF_MEMORY',
-      '0:125',
-      '',
-      '100M',
-      '00:00:02',
-      '00:01:00',
-      'None',
-      'short',
-      'oom',
-      'rebound:train',
-      '2',
-    ),
-    rec(
-      '2.batch',
-      '',
-      '',
-      '',
-      'OUT_OF_MEMORY',
-      '0:125',
-      '98304K',
-      '',
-      '00:00:02',
-      '',
-      '',
-      '',
-      'batch',
-      '',
-      '2.batch',
-    ),
-    rec(
-      '2.extern',
-      '',
-      '',
-      '',
-      'COMPLETED',
-      '0:0',
-      '1024K',
-      '',
-      '00:00:02',
-      '',
-      '',
-      '',
-      'extern',
-      '',
-      '2.extern',
-    ),
-  ].join('');
+  const rec = (values: Partial<Record<(typeof SACCT_FIELDS)[number], string>>) =>
+    `${SACCT_FIELDS.map((f) => values[f] ?? '').join(D)}\n`;
+  const job = (id: string, values: Partial<Record<(typeof SACCT_FIELDS)[number], string>> = {}) =>
+    rec({
+      JobID: id,
+      UID: '1501',
+      User: 'alice',
+      Account: 'lab',
+      State: 'OUT_OF_MEMORY',
+      ExitCode: '0:125',
+      ReqMem: '100M',
+      Elapsed: '00:00:02',
+      Timelimit: '00:01:00',
+      Reason: 'None',
+      Partition: 'short',
+      JobName: 'oom',
+      Comment: 'rebound:train',
+      JobIDRaw: id,
+      ...values,
+    });
+  const step = (id: string, name: string, maxRss: string, state = 'OUT_OF_MEMORY') =>
+    rec({ JobID: `${id}.${name}`, State: state, MaxRSS: maxRss, JobName: name, JobIDRaw: `${id}.${name}` });
+  const out = job('2') + step('2', 'batch', '98304K') + step('2', 'extern', '1024K', 'COMPLETED');
 
   it('takes state, limits and owner from the job line and the largest MaxRSS of its steps', () => {
     expect(parseSacct(out, '2', D)).toEqual({
@@ -144,45 +112,12 @@ describe('parseSacct', () => {
   it('reads every field right whatever the name and comment hold: |, newlines, lines of another record', () => {
     const name = 'a|b\n7|0|root|root|COMPLETED';
     const comment = 'rebound:w|x\ny|UID=0';
-    const job = parseSacct(
-      rec(
-        '7',
-        '1501',
-        'alice',
-        'lab',
-        'OUT_OF_MEMORY',
-        '0:125',
-        '',
-        '100M',
-        '00:00:02',
-        '00:01:00',
-        'None',
-        'short',
-        name,
-        comment,
-        '7',
-      ) +
-        rec(
-          '7.batch',
-          '',
-          '',
-          '',
-          'OUT_OF_MEMORY',
-          '0:125',
-          '2048K',
-          '',
-          '',
-          '',
-          '',
-          '',
-          'batch',
-          '',
-          '7.batch',
-        ),
+    const parsed = parseSacct(
+      job('7', { JobName: name, Comment: comment }) + step('7', 'batch', '2048K'),
       '7',
       D,
     );
-    expect(job).toMatchObject({
+    expect(parsed).toMatchObject({
       owner: { uid: 1501, user: 'alice', account: 'lab' },
       state: 'OUT_OF_MEMORY',
       partition: 'short',
@@ -193,43 +128,10 @@ describe('parseSacct', () => {
   });
 
   it('waits for a final state and a known job', () => {
-    const running = rec(
-      '3',
-      '0',
-      'root',
-      'root',
-      'RUNNING',
-      '0:0',
-      '',
-      '1G',
-      '00:00:01',
-      '00:01:00',
-      '',
-      'short',
-      'x',
-      '',
-      '3',
-    );
-    expect(parseSacct(running, '3', D)).toBeUndefined();
+    expect(parseSacct(job('3', { State: 'RUNNING' }), '3', D)).toBeUndefined();
     expect(parseSacct(out, '4', D)).toBeUndefined();
     // the stub slurmdbd holds for a moment after a short job ends
-    const stub = rec(
-      '10',
-      '0',
-      'root',
-      'root',
-      'OUT_OF_MEMORY',
-      '0:125',
-      '',
-      '16?',
-      '00:00:00',
-      '',
-      'None',
-      '',
-      'allocation',
-      'rebound:x',
-      '10',
-    );
+    const stub = job('10', { ReqMem: '16?', Timelimit: '', Partition: '', JobName: 'allocation' });
     expect(parseSacct(stub, '10', D)).toBeUndefined();
   });
 });
