@@ -73,6 +73,6 @@ export async function healthLines(): Promise<string[]> {
     ...(dead.events || dead.commands
       ? ['', `Dead letters: ${dead.events} event(s), ${dead.commands} command(s) — see rebound dead-letters`]
       : []),
-    ...(lines.length ? ['', 'Relay:', ...lines] : []),
+    ...(lines.length ? ['', 'Loops:', ...lines] : []),
   ];
 }

@@ -70,7 +70,10 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     expect(status).toMatch(/memory 200M -> 300M/);
     expect(status).toMatch(/slurm state=OUT_OF_MEMORY/);
     // The relay's loops, as `rebound status` lists them (from /healthz).
-    expect(rebound.cli(['status'])).toMatch(/\nRelay:\n {2}relay: ok, last success \S+\n {2}poster: ok/);
+    const loops = rebound.cli(['status']);
+    expect(loops).toMatch(/\nLoops:\n/);
+    for (const loop of ['worker', 'relay', 'poster'])
+      expect(loops).toMatch(new RegExp(`^ {2}${loop}: ok, last success \\S+$`, 'm'));
     const history = rebound.cli(['history', workload]);
     expect(history).toContain('OOM detected, increasing memory 200M -> 300M');
     expect(history).toMatch(/resubmitted as job \d+/);
