@@ -11,6 +11,7 @@ import { startRelayDaemon, whomToActFor } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
+import { reportDeadLetters } from '../service/dead-letters.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { ensureLocalToken } from './local-token.ts';
 import { type LocalSettings, relayOptions } from './settings.ts';
@@ -80,12 +81,13 @@ export async function startLocal(
   relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
   const cluster = relay.cluster;
   const torcConfig = settings.relay.torc;
-  // The scheduler tick: auto-schedule for Torc workflows, then housekeeping.
+  // The scheduler tick: auto-schedule for Torc workflows, dead letters to their workloads, housekeeping.
   const tick = every(
     'tick',
     settings.tickSeconds * 1000,
     async () => {
       await runAutoSchedule(deps);
+      await reportDeadLetters(deps, { events: events.deadLetterList(), commands: commands.deadLetterList() });
       store.purgeExpired();
       events.purge();
       commands.purge();

@@ -10,7 +10,9 @@ import { openDatabase } from '../../local/sqlite.ts';
 import { SqliteQueue } from '../../local/sqlite-queue.ts';
 import { SqliteStore } from '../../local/sqlite-store.ts';
 import { parseServiceConfig } from '../../service/config.ts';
+import { reportDeadLetters } from '../../service/dead-letters.ts';
 import { mintToken } from '../../service/tokens.ts';
+import { testDeps } from '../support/deps.ts';
 import { someEvent as event } from '../support/events.ts';
 
 // What the service gave up on is visible, with why, and can be tried again: the local queues keep each
@@ -102,5 +104,59 @@ describe('dead letters', () => {
     const res = await app.request('/v1/dead-letters', { headers: { authorization: `Bearer ${admin}` } });
     expect(res.status).toBe(501);
     expect((await res.json()).error).toMatch(/redrive them from the console/);
+  });
+
+  it('make their workload need attention, once, with why and how to try again', async () => {
+    const deps = testDeps();
+    const letters = {
+      events: [
+        {
+          id: 'e3',
+          receives: 5,
+          lastError: 'results of job(s) 5 of run 1 not recorded yet',
+          createdAt: 't',
+          body: event('e3'),
+        },
+        {
+          id: 'census-7',
+          receives: 5,
+          createdAt: 't',
+          body: {
+            ...event('census-7'),
+            type: 'torc.workflow.census',
+            data: {
+              workflowId: 7,
+              observedAt: '2026-11-30T12:00:00Z',
+              liveAllocations: 0,
+              ready: [],
+              resourceRequirements: [],
+            },
+          },
+        },
+      ],
+      commands: [
+        {
+          id: 'lab:7:a1',
+          receives: 5,
+          lastError: 'sbatch exited 1',
+          createdAt: 't',
+          body: { workload: 'nightly' },
+        },
+      ],
+    };
+    expect(await reportDeadLetters(deps, letters)).toBe(3);
+    expect(await reportDeadLetters(deps, letters)).toBe(0);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+    expect((await deps.store.listHistory('nightly')).map((h) => h.line)).toEqual([
+      'Command lab:7:a1 was given up after 5 tries: sbatch exited 1. Fix the cause, then: rebound dead-letters --replay lab:7:a1',
+    ]);
+    expect(await deps.store.getWorkload('torc-wf7')).toMatchObject({
+      kind: 'torc',
+      status: 'needs-attention',
+    });
+    // An event of a job nobody recorded belongs to ~untagged: still somebody's to look at.
+    expect((await deps.store.listHistory('~untagged')).map((h) => h.line)).toEqual([
+      'Event e3 was given up after 5 tries: results of job(s) 5 of run 1 not recorded yet. Fix the cause, then: rebound dead-letters --replay e3',
+    ]);
   });
 });
