@@ -18,10 +18,13 @@ export interface AutoScheduleState {
   inFlight?: string;
   /** When each ready job was first seen ready: the stranded clock (Torc measures time since its last schedule). */
   readySince: Record<string, string>;
+  /** The stall last reported (so it is reported once), until a schedule goes out. */
+  stalled?: string;
 }
 
 export type AutoScheduleDecision =
-  | { schedule: false; why: string }
+  /** `stall`: nothing will change by waiting — a person must act (the workflow needs attention). */
+  | { schedule: false; why: string; stall?: boolean }
   | { schedule: true; why: string; jobIds: number[]; allocations: PlannedAllocation[] };
 
 /**
@@ -39,7 +42,23 @@ export function decideAutoSchedule(
   now: Date,
   runnerBufferSeconds: number,
 ): AutoScheduleDecision {
-  if (!policy.enabled) return { schedule: false, why: 'auto-schedule is off' };
+  if (!policy.enabled) {
+    // Off, with jobs ready and nothing to run them for longer than a cooldown: nobody else will.
+    const oldest = Math.min(
+      ...census.ready.map((j) => Date.parse(state.readySince[j.id] ?? census.observedAt)),
+    );
+    const stuck =
+      census.liveAllocations === 0 &&
+      census.ready.length > 0 &&
+      (now.getTime() - oldest) / 1000 >= policy.cooldownSeconds;
+    return stuck
+      ? {
+          schedule: false,
+          why: `${census.ready.length} job(s) ready and no live allocation, and auto-schedule is off: submit allocations, or turn auto-schedule on`,
+          stall: true,
+        }
+      : { schedule: false, why: 'auto-schedule is off' };
+  }
   if (state.inFlight) return { schedule: false, why: `waiting for ${state.inFlight}` };
   if (state.lastScheduledAt && Date.parse(census.observedAt) <= Date.parse(state.lastScheduledAt))
     return { schedule: false, why: 'no census since the last schedule' };
@@ -83,6 +102,7 @@ export function decideAutoSchedule(
     return {
       schedule: false,
       why: `nothing fits a partition: ${plan.unplaceable.map((u) => u.reason).join('; ')}`,
+      stall: true,
     };
   return { schedule: true, why, jobIds: jobs.map((j) => j.id), allocations: plan.allocations };
 }

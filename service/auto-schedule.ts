@@ -41,8 +41,10 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
     const workflowId = torcWorkflowOf(w.key);
     if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
     let made: { id: string; decision: Extract<AutoScheduleDecision, { schedule: true }> } | undefined;
+    let stalled: string | undefined;
     await updateWorkload(deps, w.key, (current) => {
       made = undefined;
+      stalled = undefined;
       if (!current?.census) return undefined;
       const state = current.autoSchedule ?? { count: 0, readySince: {} };
       const decision = decideAutoSchedule(
@@ -53,11 +55,18 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
         deps.now(),
         deps.config.torc.runnerBufferSeconds,
       );
-      if (!decision.schedule) return undefined;
+      if (!decision.schedule) {
+        // A stall is reported once (a person must act), not on every tick.
+        if (!decision.stall || state.stalled === decision.why) return undefined;
+        stalled = decision.why;
+        return { ...current, status: 'needs-attention', autoSchedule: { ...state, stalled: decision.why } };
+      }
       const id = commandIds.schedule(w.key, state.count + 1);
       made = { id, decision };
-      return { ...current, autoSchedule: { ...state, count: state.count + 1, inFlight: id } };
+      const { stalled: _, ...rest } = state;
+      return { ...current, autoSchedule: { ...rest, count: state.count + 1, inFlight: id } };
     });
+    if (stalled) await history(deps, w.key, [`Auto-schedule cannot go on: ${stalled}`]);
     if (!made) continue;
     const { id, decision: d } = made;
     await history(deps, w.key, [

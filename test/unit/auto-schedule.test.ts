@@ -110,6 +110,24 @@ describe('auto-schedule', () => {
     expect(decide(huge, fresh, at(1))).toMatchObject({
       schedule: false,
       why: expect.stringContaining('nothing fits'),
+      stall: true,
+    });
+  });
+
+  it('off, with jobs ready and nothing running them for a cooldown, is a stall a person must hear of', () => {
+    const off = policy({ enabled: false });
+    const c = census({ liveAllocations: 0, ready: [first(1), first(2)] });
+    const seen = trackReady(fresh, c);
+    expect(decide(c, seen, at(59), off)).toEqual({ schedule: false, why: 'auto-schedule is off' });
+    expect(decide(c, seen, at(60), off)).toEqual({
+      schedule: false,
+      why: '2 job(s) ready and no live allocation, and auto-schedule is off: submit allocations, or turn auto-schedule on',
+      stall: true,
+    });
+    // Something runs them: waiting is right.
+    expect(decide({ ...c, liveAllocations: 1 }, seen, at(600), off)).toEqual({
+      schedule: false,
+      why: 'auto-schedule is off',
     });
   });
 });

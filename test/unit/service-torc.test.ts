@@ -175,6 +175,21 @@ describe('auto-schedule in the service', () => {
     expect((await lines(deps)).join('\n')).toContain(reason);
   });
 
+  it('a stall (nothing fits a partition) needs attention, said once however often the tick runs', async () => {
+    const deps = testDeps();
+    const event = census('2026-11-25T12:00:00Z', [1]);
+    if (event.type !== 'torc.workflow.census') throw new Error('a census');
+    const huge = { ...SMALL, memory: '900g' };
+    await handleEvent(deps, { ...event, data: { ...event.data, resourceRequirements: [huge] } });
+    expect(await runAutoSchedule(deps)).toEqual([]);
+    expect(await runAutoSchedule(deps)).toEqual([]);
+    expect((await deps.store.getWorkload('torc-wf7'))?.status).toBe('needs-attention');
+    expect(
+      (await lines(deps)).filter((l) => l.startsWith('Auto-schedule cannot go on: nothing fits a partition')),
+    ).toHaveLength(1);
+    expect(deps.commands.sent()).toEqual([]);
+  });
+
   it('schedules ready jobs nobody runs, once per census, and decides again after the result', async () => {
     const deps = testDeps();
     await handleEvent(deps, census('2026-11-25T12:00:00Z', [1, 2]));
