@@ -88,9 +88,11 @@ const TorcRrSchema = z.object({
   name: Text,
   memory: Text,
   runtime: Text,
-  numCpus: z.number().int().positive(),
+  // Torc's server takes 0 CPUs or nodes in a row: one odd row must not reject a whole completion (the
+  // planner counts it as 1: core/torc-state.ts).
+  numCpus: z.number().int().nonnegative(),
   numGpus: z.number().int().nonnegative().default(0),
-  numNodes: z.number().int().positive().default(1),
+  numNodes: z.number().int().nonnegative().default(1),
 });
 
 export type TorcRr = z.infer<typeof TorcRrSchema>;

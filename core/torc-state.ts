@@ -17,12 +17,15 @@ export interface RecordedTorcJob {
   rr: TorcRr;
 }
 
-/** A Torc resource-requirements row in bytes and seconds, as allocation planning takes it. */
+/**
+ * A Torc resource-requirements row in bytes and seconds, as allocation planning takes it. A job takes at
+ * least one CPU on at least one node, whatever a row says (Torc's server accepts 0).
+ */
 export const resourceGroup = (rr: TorcRr): ResourceGroup => ({
   name: rr.name,
-  cpus: rr.numCpus,
+  cpus: Math.max(1, rr.numCpus),
   gpus: rr.numGpus,
-  nodes: rr.numNodes,
+  nodes: Math.max(1, rr.numNodes),
   memoryBytes: parseTorcMemory(rr.memory),
   runtimeSeconds: parseIsoDuration(rr.runtime),
 });

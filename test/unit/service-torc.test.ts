@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Event } from '../../core/events.ts';
+import { type Event, EventSchema } from '../../core/events.ts';
 import { runAutoSchedule } from '../../service/auto-schedule.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
@@ -188,6 +188,20 @@ describe('auto-schedule in the service', () => {
       (await lines(deps)).filter((l) => l.startsWith('Auto-schedule cannot go on: nothing fits a partition')),
     ).toHaveLength(1);
     expect(deps.commands.sent()).toEqual([]);
+  });
+
+  it('a row with 0 CPUs (Torc accepts it) is taken, and planned as 1 CPU on 1 node', async () => {
+    const deps = testDeps();
+    const event = census('2026-11-25T12:00:00Z', [1]);
+    if (event.type !== 'torc.workflow.census') throw new Error('a census');
+    const odd = {
+      ...event,
+      data: { ...event.data, resourceRequirements: [{ ...SMALL, numCpus: 0, numNodes: 0 }] },
+    };
+    expect(EventSchema.safeParse(odd).success).toBe(true);
+    await handleEvent(deps, odd);
+    expect(await runAutoSchedule(deps)).toEqual(['torc-wf7:sched:s1']);
+    expect(last(deps)).toMatchObject({ allocations: [{ cpusPerTask: 1, nodes: 1 }] });
   });
 
   it('schedules ready jobs nobody runs, once per census, and decides again after the result', async () => {
