@@ -21,19 +21,37 @@ function readerToken(env: NodeJS.ProcessEnv = process.env): string {
 /** Where `rebound token create` puts a user's token. */
 export const userTokenFile = (home: string) => join(home, '.config', 'rebound', 'token');
 
-/** A request to the status API with the reader's token (a GET unless told); its error message, or the body. */
-export async function api(path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
-  const { url } = serviceAddress();
-  const token = readerToken();
+/**
+ * One request to the service at `url`: the answer's body, or a ReboundError with the service's own words
+ * (its error and the fields it names), or saying that it cannot be reached.
+ */
+export async function request(
+  url: string,
+  path: string,
+  init: RequestInit,
+): Promise<Record<string, unknown>> {
   let res: Response;
   try {
-    res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    res = await fetch(`${url}${path}`, init);
   } catch {
     throw new ReboundError(`cannot reach Rebound at ${url}: is \`rebound start\` running?`);
   }
-  const body = (await res.json()) as { error?: string };
-  if (!res.ok) throw new ReboundError(body.error ?? `HTTP ${res.status}`);
+  const body = (await res.json()) as Record<string, unknown>;
+  if (!res.ok)
+    throw new ReboundError(
+      [String(body.error ?? `HTTP ${res.status}`), ...((body.fields as string[] | undefined) ?? [])].join(
+        '\n  ',
+      ),
+    );
   return body;
+}
+
+/** A request to the status API with the reader's token (a GET unless told). */
+export function api(path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
+  return request(serviceAddress().url, path, {
+    method,
+    headers: { authorization: `Bearer ${readerToken()}` },
+  });
 }
 
 const HealthSchema = z.object({

@@ -5,37 +5,34 @@ import { loadSettings } from '../local/settings.ts';
 import { run } from '../relay/exec.ts';
 import { homeOf } from '../relay/slurm.ts';
 import { signedHeaders } from '../service/signature.ts';
-import { userTokenFile } from './api.ts';
+import { request, userTokenFile } from './api.ts';
 
 // `rebound token create|revoke <user>`: the administrator (who holds the webhook secret) asks the service
 // for a user's token and puts it where that user's CLI finds it, written by the user's own process so
 // that nothing in their home can redirect root's write.
 
-async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
+/** A POST signed with the webhook secret (the administrator's credential for tokens). */
+function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   const s = loadSettings();
   const text = JSON.stringify(body);
-  const res = await fetch(`${s.url}${path}`, {
+  return request(s.url, path, {
     method: 'POST',
     body: text,
     headers: {
       'content-type': 'application/json',
       ...signedHeaders(s.secret, text, { method: 'POST', path }),
     },
-  }).catch(() => {
-    throw new ReboundError(`cannot reach Rebound at ${s.url}: is \`rebound start\` running?`);
   });
-  const answer = (await res.json()) as Record<string, unknown>;
-  if (!res.ok)
-    throw new ReboundError(
-      [String(answer.error ?? `HTTP ${res.status}`), ...((answer.fields as string[]) ?? [])].join('\n  '),
-    );
-  return answer;
+}
+
+function checkUserName(user: string): void {
+  if (!UserNameSchema.safeParse(user).success)
+    throw new ReboundError(`not a user name: ${JSON.stringify(user)}`);
 }
 
 /** Makes `user`'s token and writes it, mode 0600, to ~user/.config/rebound/token. Returns the path. */
 export async function createToken(user: string, admin: boolean): Promise<string> {
-  const name = UserNameSchema.safeParse(user);
-  if (!name.success) throw new ReboundError(`not a user name: ${JSON.stringify(user)}`);
+  checkUserName(user);
   const me = userInfo();
   if (me.uid !== 0 && user !== me.username)
     throw new ReboundError(`a token for ${user} is written into their home: run this as root`);
@@ -55,8 +52,7 @@ export async function createToken(user: string, admin: boolean): Promise<string>
 }
 
 export async function revokeToken(user: string): Promise<boolean> {
-  const name = UserNameSchema.safeParse(user);
-  if (!name.success) throw new ReboundError(`not a user name: ${JSON.stringify(user)}`);
+  checkUserName(user);
   const { revoked } = await post(`/v1/tokens/${user}/revoke`, {});
   return revoked === true;
 }

@@ -93,12 +93,13 @@ export function slurmLocalTime(ms: number): string {
 export async function findJobsByComment(comment: string, since: Date, user: string): Promise<string[]> {
   const from = slurmLocalTime(since.getTime() - 60_000);
   const ids = new Set<string>();
-  const matches = (id: string, submitted: string, c: string) =>
-    c === comment && submitted >= from && /^\d+$/.test(id) && ids.add(id);
+  const keep = (id: string, submitted: string, c: string) => {
+    if (c === comment && submitted >= from && /^\d+$/.test(id)) ids.add(id);
+  };
   const d = freshDelimiter();
   const { stdout: queued } = await run(['squeue', '-h', '-u', user, '-o', ['%i', '%V', '%k', '%i'].join(d)]);
   for (const r of slurmRows(queued, d, ['id', 'submitted', 'comment', 'end'] as const))
-    matches(r.id.trim(), r.submitted, r.comment);
+    keep(r.id.trim(), r.submitted, r.comment);
   const { stdout: past } = await run([
     'sacct',
     '-n',
@@ -112,7 +113,7 @@ export async function findJobsByComment(comment: string, since: Date, user: stri
     '--format=JobID,Submit,Comment,JobIDRaw',
   ]);
   for (const r of slurmRows(past, d, ['JobID', 'Submit', 'Comment', 'JobIDRaw'] as const))
-    matches(r.JobID.trim(), r.Submit, r.Comment);
+    keep(r.JobID.trim(), r.Submit, r.Comment);
   return [...ids];
 }
 

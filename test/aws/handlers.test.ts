@@ -5,7 +5,7 @@ import { SqsQueue } from '../../aws/sqs-queue.ts';
 import type { Command } from '../../core/commands.ts';
 import type { Event } from '../../core/events.ts';
 import { signedHeaders } from '../../service/signature.ts';
-import { loadEvent } from '../support/events.ts';
+import { loadEvent, sacctEvent } from '../support/events.ts';
 import { type Emulators, startEmulators } from './emulators.ts';
 import { lambdaEnvironment } from './lambda-env.ts';
 import { cronEvent, functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
@@ -118,26 +118,7 @@ describe('Lambda functions', () => {
   });
 
   it('two workers racing on the same failure claim the attempt once and emit one resubmission', async () => {
-    const sacct: Event = {
-      id: 'sacct:lab:4242',
-      version: 1,
-      source: 'relay:sacct',
-      occurredAt: new Date().toISOString(),
-      cluster: 'lab',
-      type: 'slurm.sacct',
-      data: {
-        jobId: '4242',
-        jobName: 'hog',
-        state: 'OUT_OF_MEMORY',
-        exitCode: '0:125',
-        maxRss: '250M',
-        reqMem: '200M',
-        elapsed: '00:00:03',
-        timeLimit: '00:01:00',
-        comment: 'rebound:race',
-        partition: 'short',
-      },
-    };
+    const sacct = sacctEvent('4242', { timeLimit: '00:01:00', comment: 'rebound:race', partition: 'short' });
     const body = JSON.stringify(sacct);
     const results = await Promise.all([
       worker.handler(sqsEvent(setup.eventsArn, [{ messageId: 'a', receiptHandle: 'ra', body }])),
