@@ -17,9 +17,18 @@ export interface Escalation extends Limits {
 }
 
 /**
+ * How far above its limit an OOM-killed job's reported peak may sit and still be the limit. Under cgroup
+ * enforcement the peak cannot pass the limit; sacct's MaxRSS still does by a few MiB (it sums the RSS of a
+ * step's processes, shared pages counted in each). Taken literally, a 200M job came back at 302M on one
+ * run and 300M on the next. A larger overshoot is real: a site that kills by polling saw the job grow.
+ */
+export const PEAK_NOISE = 0.05;
+
+/**
  * New limits for one failed job. OOM raises memory only, timeout raises runtime only, anything else keeps
  * both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
- * growth), and a sampled peak below it must never shrink the request (Torc can).
+ * growth), and a sampled peak below it must never shrink the request (Torc can); a peak within
+ * PEAK_NOISE above the limit is the limit.
  * Results are rounded up (MiB, whole minutes), so 1g × 1.5 is 1536m, not Torc's 1g.
  */
 export function escalate(
@@ -29,7 +38,8 @@ export function escalate(
   policy: Pick<EffectivePolicy, 'memoryMultiplier' | 'runtimeMultiplier'>,
 ): Escalation {
   if (cause === 'oom') {
-    const base = Math.max(current.memoryBytes, observed.peakMemoryBytes ?? 0);
+    const peak = observed.peakMemoryBytes ?? 0;
+    const base = peak > current.memoryBytes * (1 + PEAK_NOISE) ? peak : current.memoryBytes;
     const memoryBytes = Math.ceil((base * policy.memoryMultiplier) / MiB) * MiB;
     return { ...current, memoryBytes: Math.max(memoryBytes, current.memoryBytes), changed: ['memory'] };
   }

@@ -11,6 +11,9 @@ describe('escalate', () => {
     ['5g → 7680m, not Torc 7g', 5 * GiB, undefined, '7680m'],
     ['a sampled peak below the limit never shrinks it', 8 * GiB, 4 * GiB, '12g'],
     ['a peak above the limit (no cgroup) is the base', 200 * MiB, 260 * MiB, '390m'],
+    ['a peak 1 % over the limit is accounting noise: 200M → 300M', 200 * MiB, 201.5 * MiB, '300m'],
+    ['a peak 5 % over the limit is still the limit', 200 * MiB, 210 * MiB, '300m'],
+    ['a peak just past 5 % over is the base', 200 * MiB, 211 * MiB, '317m'],
     ['rounds up to whole MiB', 201 * MiB + 5, undefined, '302m'],
   ])('OOM: %s', (_n, limit, peak, expected) => {
     const r = escalate(

@@ -60,9 +60,9 @@ describe('plain Slurm recovery in the service', () => {
     // The retry fails too: attempt 2 of the same chain resubmits job 78, not 77.
     await handleEvent(
       deps,
-      sacct('78', { reqMem: '300M', maxRss: '310M', comment: 'rebound:nightly/lab:77:a1' }),
+      sacct('78', { reqMem: '300M', maxRss: '330M', comment: 'rebound:nightly/lab:77:a1' }),
     );
-    expect(lastResubmit(deps)).toMatchObject({ id: 'lab:77:a2', jobId: '78', resources: { mem: '465M' } });
+    expect(lastResubmit(deps)).toMatchObject({ id: 'lab:77:a2', jobId: '78', resources: { mem: '495M' } });
     const history = await lines(deps, 'nightly');
     expect(history.some((l) => l.startsWith('Job 78 (hog) (retry 1 of job 77): oom'))).toBe(true);
     expect(history.join('\n')).not.toContain('undefined');
