@@ -1,12 +1,19 @@
+import { gunzipSync } from 'node:zlib';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { TorcCompletionPage } from '../core/events.ts';
+import type { Plan } from '../core/plan.ts';
 import type { AttemptRecord, JobRecord, StatusStore, TokenRecord, WorkloadRecord } from '../core/ports.ts';
 
 // The state store in one DynamoDB table whose items read well in the console:
 //   PK WL#<workload>     SK META              the workload (Kind, Status → the byKind and byStatus indexes)
 //   PK WL#<workload>     SK HIST#<time>#<n>   one history line
 //   PK JOB#<job key>     SK JOB               a job (Workload → the byWorkload index)
-//   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction
+//   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction; its plan
+//                                             gzipped (PlanGz), in parts when large:
+//   PK LIN#<lineage>     SK PLAN#0003#<n>     part n (from 1) of that plan (a 10,000-job plan is ~3.5 MB of
+//                                             JSON; an item holds 400 KB)
+//   PK WL#<workload>     SK PAGE#<run>#<n>    page n of a Torc run's completion
 //   PK CMD#<command id>  SK META              which attempt a command belongs to
 //   PK EVT#<event id>    SK META              a processed event, expiring (TTL attribute ExpiresAt)
 //   PK TOKEN#<user>      SK META              a person's token: the hash of its secret part, never the token
@@ -27,6 +34,9 @@ const strip = <T>(item: Item | undefined, keys: string[]): T | undefined => {
 };
 const KEYS = ['PK', 'SK', 'Kind', 'Status', 'Workload', 'ExpiresAt', 'Type'];
 export const attemptSk = (n: number) => `ATTEMPT#${String(n).padStart(4, '0')}`;
+export const planPartSk = (n: number, part: number) => `PLAN#${String(n).padStart(4, '0')}#${part}`;
+export const pageSk = (run: number, page: number) =>
+  `PAGE#${String(run).padStart(6, '0')}#${String(page).padStart(4, '0')}`;
 
 /**
  * The status half of the state store (core/ports.ts `StatusStore`): reads, and people's tokens. The API
@@ -62,6 +72,29 @@ export class DynamoStatusStore implements StatusStore {
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return items;
+  }
+
+  /** An attempt item as the record it holds: its plan unzipped, its parts read back when it has them. */
+  protected async attemptFrom(item: Item | undefined): Promise<AttemptRecord | undefined> {
+    if (!item) return undefined;
+    const record = strip<AttemptRecord & { PlanGz?: Uint8Array; PlanParts?: number }>(item, KEYS)!;
+    const { PlanGz, PlanParts = 1, ...rest } = record;
+    if (!PlanGz) return record; // written before plans were zipped
+    const parts = [PlanGz];
+    if (PlanParts > 1) {
+      const more = await this.query({
+        KeyConditionExpression: 'PK = :p AND begins_with(SK, :s)',
+        ExpressionAttributeValues: {
+          ':p': item.PK,
+          ':s': `PLAN#${String(record.attempt).padStart(4, '0')}#`,
+        },
+        ConsistentRead: true,
+      });
+      more.sort((a, b) => (a.Part as number) - (b.Part as number));
+      parts.push(...more.map((m) => m.PlanGz as Uint8Array));
+    }
+    const plan = JSON.parse(gunzipSync(Buffer.concat(parts)).toString('utf8')) as Plan;
+    return { ...rest, plan };
   }
 
   async getWorkload(key: string) {
@@ -108,13 +141,24 @@ export class DynamoStatusStore implements StatusStore {
       KeyConditionExpression: 'Workload = :w AND begins_with(SK, :a)',
       ExpressionAttributeValues: { ':w': workload, ':a': 'ATTEMPT#' },
     });
-    return items
-      .map((i) => strip<AttemptRecord>(i, KEYS)!)
+    const records = await Promise.all(items.map((i) => this.attemptFrom(i)));
+    return records
+      .map((r) => r!)
       .sort((a, b) => (a.lineage === b.lineage ? a.attempt - b.attempt : a.lineage < b.lineage ? -1 : 1));
   }
   async findAttemptByCommand(commandId: string) {
     const link = await this.get<{ lineage: string; attempt: number }>(`CMD#${commandId}`, 'META');
-    return link ? this.get<AttemptRecord>(`LIN#${link.lineage}`, attemptSk(link.attempt)) : undefined;
+    return link ? this.getAttempt(link.lineage, link.attempt) : undefined;
+  }
+  protected async getAttempt(lineage: string, attempt: number) {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { PK: `LIN#${lineage}`, SK: attemptSk(attempt) },
+        ConsistentRead: true,
+      }),
+    );
+    return this.attemptFrom(Item);
   }
   async listHistory(workload: string) {
     const items = await this.query({
@@ -140,5 +184,13 @@ export class DynamoStatusStore implements StatusStore {
   }
   async getToken(user: string) {
     return this.get<TokenRecord>(`TOKEN#${user}`, 'META');
+  }
+  async listCompletionPages(workload: string, runId: number) {
+    const items = await this.query({
+      KeyConditionExpression: 'PK = :p AND begins_with(SK, :s)',
+      ExpressionAttributeValues: { ':p': `WL#${workload}`, ':s': `PAGE#${String(runId).padStart(6, '0')}#` },
+      ConsistentRead: true,
+    });
+    return items.map((i) => i.page as TorcCompletionPage);
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { TorcCompletionPage } from '../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
@@ -9,7 +11,10 @@ import {
   type StateStore,
   type WorkloadRecord,
 } from '../core/ports.ts';
-import { attemptSk, DynamoStatusStore } from './dynamo-status-store.ts';
+import { attemptSk, DynamoStatusStore, pageSk, planPartSk } from './dynamo-status-store.ts';
+
+/** Zipped plan bytes per item: well under DynamoDB's 400 KB, with room for the record's other fields. */
+const PLAN_PART_BYTES = 300_000;
 
 /** The worker's state store: the status half (aws/dynamo-status-store.ts, the item layout) and every write. */
 export class DynamoStore extends DynamoStatusStore implements StateStore {
@@ -57,6 +62,11 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
     );
   }
   async claimAttempt(r: AttemptRecord) {
+    const { plan, ...rest } = r;
+    const zipped = gzipSync(JSON.stringify(plan));
+    const parts: Buffer[] = [];
+    for (let at = 0; at < zipped.length || parts.length === 0; at += PLAN_PART_BYTES)
+      parts.push(zipped.subarray(at, at + PLAN_PART_BYTES));
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -65,7 +75,9 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
               Put: {
                 TableName: this.table,
                 Item: {
-                  ...r,
+                  ...rest,
+                  PlanGz: parts[0],
+                  PlanParts: parts.length,
                   PK: `LIN#${r.lineage}`,
                   SK: attemptSk(r.attempt),
                   Type: 'attempt',
@@ -74,6 +86,18 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
                 ConditionExpression: 'attribute_not_exists(PK)',
               },
             },
+            ...parts.slice(1).map((bytes, i) => ({
+              Put: {
+                TableName: this.table,
+                Item: {
+                  PK: `LIN#${r.lineage}`,
+                  SK: planPartSk(r.attempt, i + 1),
+                  Type: 'plan-part',
+                  Part: i + 1,
+                  PlanGz: bytes,
+                },
+              },
+            })),
             ...r.commandIds.map((id) => ({
               Put: {
                 TableName: this.table,
@@ -94,9 +118,7 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
         error instanceof TransactionCanceledException &&
         error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed';
       if (!lost) throw error;
-      throw new AttemptAlreadyClaimedError(
-        (await this.get<AttemptRecord>(`LIN#${r.lineage}`, attemptSk(r.attempt)))!,
-      );
+      throw new AttemptAlreadyClaimedError((await this.getAttempt(r.lineage, r.attempt))!);
     }
   }
   /** One PutItem per line, all at once (BatchWriteItem's permission would also allow deletes). */
@@ -117,6 +139,19 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
           }),
         ),
       ),
+    );
+  }
+  async putCompletionPage(workload: string, page: TorcCompletionPage) {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          PK: `WL#${workload}`,
+          SK: pageSk(page.runId, page.page.index),
+          Type: 'completion-page',
+          page,
+        },
+      }),
     );
   }
   async markProcessed(id: string, expiresAt: Date) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { batches } from '../core/batches.ts';
 import type { Sender } from '../core/ports.ts';
 
 export interface SqsSenderOptions {
@@ -21,6 +22,10 @@ export interface SqsSenderOptions {
 const dedupeId = (id: string) =>
   id.length <= 128 && /^[\x21-\x7e]+$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
 
+/** A SendMessageBatch holds 10 messages and 256 KiB in all (a queue's message size may be set as low). */
+const BATCH_MESSAGES = 10;
+const BATCH_BYTES = 256 * 1024;
+
 /**
  * The sending half of a queue on SQS: what the webhook needs of the events queue and the worker of the
  * commands queue (their bundles, and so their IAM roles, hold nothing else: infra/permissions.ts).
@@ -37,14 +42,14 @@ export class SqsSender<T> implements Sender<T> {
       : new Set<string>();
     // One message per id even within the call (SQS would reject duplicate batch entry ids).
     const fresh = [...new Map(messages.filter((m) => !seen.has(m.id)).map((m) => [m.id, m])).values()];
-    for (let i = 0; i < fresh.length; i += 10) {
-      const chunk = fresh.slice(i, i + 10);
+    const texts = fresh.map((m) => ({ ...m, text: JSON.stringify(m.body) }));
+    for (const chunk of batches(texts, (m) => Buffer.byteLength(m.text), BATCH_MESSAGES, BATCH_BYTES)) {
       const out = await this.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: this.opts.url,
           Entries: chunk.map((m, j) => ({
             Id: String(j),
-            MessageBody: JSON.stringify(m.body),
+            MessageBody: m.text,
             ...(this.opts.fifo
               ? { MessageGroupId: m.group ?? m.id, MessageDeduplicationId: dedupeId(m.id) }
               : {}),

@@ -23,11 +23,10 @@ function buildState(): RecoveryState {
     gpus: 0,
     nodes: 1,
   }));
-  const rrMembers: Record<number, number[]> = {};
+  const rrSizes: Record<number, number> = {};
   for (let id = 1; id <= JOBS; id++) {
     const group = (id % GROUPS) + 1;
-    rrMembers[group] = rrMembers[group] ?? [];
-    rrMembers[group].push(id);
+    rrSizes[group] = (rrSizes[group] ?? 0) + 1;
   }
   const jobs: FailedJob[] = [];
   for (let i = 0; i < FAILED; i++) {
@@ -77,7 +76,7 @@ function buildState(): RecoveryState {
     workload: 'torc:bench',
     profile: KESTREL,
     jobs,
-    rrMembers,
+    rrSizes,
     pending: { jobs: pending, groups },
   };
 }

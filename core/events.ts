@@ -110,30 +110,59 @@ const TorcJobFinishedEventSchema = EnvelopeSchema.extend({
     execTimeMinutes: z.number().nonnegative(),
     peakMemoryBytes: z.number().int().nonnegative().optional(),
     attemptId: z.number().int().positive().default(1),
-    resourceRequirements: TorcRrSchema,
+    /** Absent when Torc gives the job no row: that job alone needs attention (core/planner.ts). */
+    resourceRequirements: TorcRrSchema.optional(),
   }),
 });
+
+/** Each resource-requirements row's number of jobs: whether a change covers a whole row (core/torc-actions.ts). */
+const RrSizesSchema = z.record(z.string().regex(/^\d+$/), z.number().int().nonnegative());
 
 /**
  * Torc emits no such event; the forwarder detects completion (is_complete) and sends it after the
  * torc.job.finished events of that run. It carries what recovery needs besides those: which jobs failed,
- * which were cancelled behind them, and which jobs share each resource-requirements row.
+ * which were cancelled behind them, and how many jobs use each resource-requirements row. A large
+ * workflow's completion comes in pages (each small enough for a queue message: relay/torc-events.ts);
+ * every page repeats the row sizes, carries its share of the job lists and the rows its cancelled jobs use,
+ * and the worker plans once it holds them all (service/torc-recovery.ts).
  */
 const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
   type: z.literal('torc.workflow.completed'),
-  data: z.object({
-    workflowId: z.number().int().positive(),
-    runId: z.number().int().nonnegative(),
-    isCanceled: z.boolean().default(false),
-    failedJobIds: z.array(z.number().int().positive()).max(10_000),
-    canceled: z
-      .array(z.object({ id: z.number().int().positive(), rrId: z.number().int().positive() }))
-      .max(10_000)
-      .default([]),
-    rrMembers: z.record(z.string().regex(/^\d+$/), z.array(z.number().int().positive())),
-    resourceRequirements: z.array(TorcRrSchema).max(1000),
-  }),
+  data: z.preprocess(
+    // Relays before 0.4 listed every member of each row (a 100,000-job workflow did not fit an event):
+    // their completions are still read, as the sizes they imply.
+    (d) =>
+      d && typeof d === 'object' && 'rrMembers' in d && !('rrSizes' in d)
+        ? {
+            ...d,
+            rrSizes: Object.fromEntries(
+              Object.entries((d as { rrMembers: Record<string, unknown> }).rrMembers).map(([k, v]) => [
+                k,
+                Array.isArray(v) ? v.length : v,
+              ]),
+            ),
+          }
+        : d,
+    z.object({
+      workflowId: z.number().int().positive(),
+      runId: z.number().int().nonnegative(),
+      isCanceled: z.boolean().default(false),
+      page: z
+        .object({ index: z.number().int().positive(), count: z.number().int().positive().max(1000) })
+        .refine((p) => p.index <= p.count, { message: 'index must be at most count' })
+        .default({ index: 1, count: 1 }),
+      failedJobIds: z.array(z.number().int().positive()).max(50_000),
+      canceled: z
+        .array(z.object({ id: z.number().int().positive(), rrId: z.number().int().positive() }))
+        .max(20_000)
+        .default([]),
+      rrSizes: RrSizesSchema,
+      resourceRequirements: z.array(TorcRrSchema).max(1000),
+    }),
+  ),
 });
+
+export type TorcCompletionPage = EventOf<'torc.workflow.completed'>['data'];
 
 /**
  * What auto-schedule decides on, posted by the forwarder when it changes: the jobs ready to run (with

@@ -89,9 +89,9 @@ export function evidenceFromTorcEvent(event: EventOf<'torc.job.finished'>): JobE
     torcStatus: d.status,
     torcReturnCode: d.returnCode,
     peakMemoryBytes: d.peakMemoryBytes,
-    memoryLimitBytes: optional(d.resourceRequirements.memory, parseTorcMemory),
+    memoryLimitBytes: optional(d.resourceRequirements?.memory, parseTorcMemory),
     elapsedSeconds: d.execTimeMinutes * 60,
-    timeLimitSeconds: optional(d.resourceRequirements.runtime, parseIsoDuration),
+    timeLimitSeconds: optional(d.resourceRequirements?.runtime, parseIsoDuration),
   });
 }
 

@@ -22,7 +22,7 @@ export interface Escalation extends Limits {
  * step's processes, shared pages counted in each). Taken literally, a 200M job came back at 302M on one
  * run and 300M on the next. A larger overshoot is real: a site that kills by polling saw the job grow.
  */
-export const PEAK_NOISE = 0.05;
+const PEAK_NOISE = 0.05;
 
 /**
  * New limits for one failed job. OOM raises memory only, timeout raises runtime only, anything else keeps

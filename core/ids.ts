@@ -108,6 +108,11 @@ export const eventIds = {
   result: (commandId: string) => `result:${commandId}`,
   torcJob: (workflowId: number, resultKey: string) => `torc-job:${workflowId}:${resultKey}`,
   torcCompleted: (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`,
+  /** One page of a paged completion (a one-page completion keeps the run's own id). */
+  torcCompletedPage: (workflowId: number, runId: number, index: number, count: number) =>
+    count === 1
+      ? `torc-complete:${workflowId}:${runId}`
+      : `torc-complete:${workflowId}:${runId}:p${index}of${count}`,
   torcCensus: (workflowId: number, observedAtMs: number) => `torc-census:${workflowId}:${observedAtMs}`,
   allocationEnded: (workflowId: number, slurmJobId: string) => `allocation-ended:${workflowId}:${slurmJobId}`,
 } as const;

@@ -9,13 +9,21 @@ const STOP_TEXT = {
   'limits-unknown': () =>
     'No recoverable jobs found: the limits to raise are unknown. Resubmit by hand with a larger request.',
   'exceeds-partitions': () => 'No recoverable jobs found: every retry would exceed the largest partition.',
+  'records-incomplete': () =>
+    'No recoverable jobs found: Rebound lacks what a retry needs for each failed job (reasons above).',
   'nothing-failed': () => 'Nothing to recover: no job failed.',
 } satisfies Record<StopReason, (maxRetries: number, unknown: number) => string>;
 
+/**
+ * How many jobs a report names one by one. A 10,000-failure workflow's history must stay readable (and
+ * storable): past this, jobs are counted by what happens to them, and `rebound plan --json` lists them all.
+ * Jobs not retried are named first: they are the ones a person must look at.
+ */
+export const REPORT_JOBS = 50;
+
 /** The plan in words: a decision line per job, then what recovery does (or why it stops). */
 export function planReport(plan: Plan, maxRetries: number, unknown: number): string[] {
-  const lines: string[] = [];
-  for (const d of plan.decisions) lines.push(decisionLine(d));
+  const lines: string[] = decisionLines(plan.decisions);
   if (plan.outcome === 'stop')
     return [...lines, STOP_TEXT[plan.stopReason ?? 'nothing-recoverable'](maxRetries, unknown)];
   for (const a of plan.actions) lines.push(...actionLines(a, unknown));
@@ -29,13 +37,13 @@ function actionLines(a: PlanAction, unknown: number): string[] {
     case 'update-resources':
       return [
         a.cloneAs
-          ? `Resource requirements "${a.rrName}" copied to "${a.cloneAs}" for job(s) ${a.jobIds.join(', ')}: memory ${a.memory}, runtime ${a.runtime}`
+          ? `Resource requirements "${a.rrName}" copied to "${a.cloneAs}" for job(s) ${idList(a.jobIds)}: memory ${a.memory}, runtime ${a.runtime}`
           : `Resource requirements "${a.rrName}" updated in place: memory ${a.memory}, runtime ${a.runtime}`,
       ];
     case 'run-hook':
       return [`Running recovery hook "${a.hook}" for ${unknown} unknown failure(s)`];
     case 'reset-jobs':
-      return [`Resetting ${a.jobIds.length} job(s): ${a.jobIds.join(', ')}`];
+      return [`Resetting ${a.jobIds.length} job(s): ${idList(a.jobIds)}`];
     case 'submit-allocations': {
       const total = a.allocations.reduce((n, x) => n + x.count, 0);
       return [
@@ -60,6 +68,27 @@ function actionLines(a: PlanAction, unknown: number): string[] {
     default:
       return assertNever(a, 'plan action');
   }
+}
+
+/** At most REPORT_JOBS ids, then how many more. */
+const idList = (ids: (number | string)[]) =>
+  ids.length > REPORT_JOBS
+    ? `${ids.slice(0, REPORT_JOBS).join(', ')} and ${ids.length - REPORT_JOBS} more`
+    : ids.join(', ');
+
+function decisionLines(decisions: Decision[]): string[] {
+  if (decisions.length <= REPORT_JOBS) return decisions.map(decisionLine);
+  const ordered = [...decisions.filter((d) => !d.retry), ...decisions.filter((d) => d.retry)];
+  const rest = new Map<string, number>();
+  for (const d of ordered.slice(REPORT_JOBS)) {
+    const what = `${CAUSE_TEXT[d.cause]}, ${d.retry ? d.note : 'not retried'}`;
+    rest.set(what, (rest.get(what) ?? 0) + 1);
+  }
+  return [
+    ...ordered.slice(0, REPORT_JOBS).map(decisionLine),
+    `… and ${decisions.length - REPORT_JOBS} more job(s) (\`rebound plan --json\` lists each):`,
+    ...[...rest].map(([what, n]) => `  ${n} x ${what}`),
+  ];
 }
 
 const CAUSE_TEXT = {

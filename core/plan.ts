@@ -44,6 +44,7 @@ const STOP_REASONS = [
   'nothing-recoverable',
   'exceeds-partitions',
   'limits-unknown',
+  'records-incomplete',
   'nothing-failed',
 ] as const;
 

@@ -34,6 +34,7 @@ export function planRecovery(
   let unknown = 0;
   let exceeded = 0;
   let unscalable = 0;
+  let incomplete = 0;
 
   for (const job of state.jobs) {
     const diagnosis = job.diagnosis ?? diagnose(job.evidence);
@@ -48,6 +49,11 @@ export function planRecovery(
     if (diagnosis.cause === 'success') continue;
     if (diagnosis.cause === 'cancelled') {
       skip('cancelled; never retried');
+      continue;
+    }
+    if (job.problem) {
+      incomplete++;
+      skip(`not retried: ${job.problem}; needs attention`);
       continue;
     }
     if (diagnosis.cause === 'unknown') unknown++;
@@ -95,7 +101,13 @@ export function planRecovery(
     result = plan(
       'stop',
       [],
-      exceeded > 0 ? 'exceeds-partitions' : unscalable > 0 ? 'limits-unknown' : 'nothing-recoverable',
+      exceeded > 0
+        ? 'exceeds-partitions'
+        : unscalable > 0
+          ? 'limits-unknown'
+          : incomplete > 0
+            ? 'records-incomplete'
+            : 'nothing-recoverable',
     );
   else if (counters.attemptsUsed >= policy.maxRetries) result = plan('stop', [], 'max-retries');
   else {

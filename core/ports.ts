@@ -1,7 +1,7 @@
 import type { AutoScheduleState, TorcCensus } from './auto-schedule.ts';
 import type { Command } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
-import type { Event, EventOf, TorcRr } from './events.ts';
+import type { Event, TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
 import type { Owner } from './owner.ts';
 import type { Plan } from './plan.ts';
@@ -22,8 +22,11 @@ export interface WorkloadRecord {
   cluster?: string;
   /** Torc: the user its allocations run as (the relay's watch list), who may read it with their token. */
   owner?: string;
-  /** Torc: the last completion the worker saw, so `rebound plan` replans exactly what the worker would. */
-  lastCompletion?: EventOf<'torc.workflow.completed'>['data'];
+  /**
+   * Torc: the run whose completion the worker last planned from (its pages are kept:
+   * listCompletionPages), so `rebound plan` replans exactly what the worker would.
+   */
+  lastRun?: number;
   /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */
   census?: TorcCensus;
   autoSchedule?: AutoScheduleState;
@@ -44,8 +47,8 @@ export interface JobRecord {
    * resubmission, so the tags of the chain's jobs cannot be predicted by another user.
    */
   nonce?: string;
-  /** Torc: the run it ended in and its resource-requirements row then. */
-  torc?: { runId: number; rr: TorcRr };
+  /** Torc: the run it ended in and its resource-requirements row then (none when Torc gave it none). */
+  torc?: { runId: number; rr?: TorcRr };
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
   /** The first job of a resubmission chain: attempts are counted per chain. */
@@ -113,6 +116,8 @@ export interface StatusStore {
   listHistory(workload: string): Promise<HistoryEntry[]>;
   /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
   wasProcessed(id: string): Promise<boolean>;
+  /** The pages of a Torc run's completion received so far, any order (core/torc-state.ts assembles them). */
+  listCompletionPages(workload: string, runId: number): Promise<TorcCompletionPage[]>;
   /** Stores a user's token record, replacing the one they had (a revocation is such a record too). */
   putToken(record: TokenRecord): Promise<void>;
   getToken(user: string): Promise<TokenRecord | undefined>;
@@ -126,6 +131,8 @@ export interface StateStore extends StatusStore {
    */
   putWorkload(record: WorkloadRecord, expected: number | undefined): Promise<boolean>;
   putJob(record: JobRecord): Promise<void>;
+  /** Keeps one page of a run's completion; the same page again replaces it (a redelivery). */
+  putCompletionPage(workload: string, page: TorcCompletionPage): Promise<void>;
   /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */
   claimAttempt(record: AttemptRecord): Promise<void>;
   appendHistory(entries: HistoryEntry[]): Promise<void>;

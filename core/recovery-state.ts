@@ -23,6 +23,8 @@ export interface FailedJob {
   rr?: { id: number; name: string };
   /** Torc: it depends on a job that is not complete, so its allocation is deferred. */
   waits?: boolean;
+  /** Why it cannot be retried whatever its cause (core/torc-state.ts, JOB_PROBLEMS): it needs a person. */
+  problem?: string;
 }
 
 export interface RecoveryState {
@@ -31,8 +33,8 @@ export interface RecoveryState {
   profile: Profile;
   /** Jobs that ended since the last attempt, successes included (they are reported, never retried). */
   jobs: FailedJob[];
-  /** Torc: every job id using each resource-requirements row, to know whether a change covers the row. */
-  rrMembers?: Record<number, number[]>;
+  /** Torc: how many jobs use each resource-requirements row, to know whether a change covers the row. */
+  rrSizes?: Record<number, number>;
   /** Torc: jobs already pending and their rows, planned into allocations together with the reset jobs. */
   pending?: { jobs: PendingJob[]; groups: ResourceGroup[] };
   /** Torc: allocation time the runner cannot use for jobs (default 180 s). */

@@ -36,10 +36,10 @@ export function torcActions(
   const clonesPerRr = new Map<number, number>();
   for (const g of sorted) {
     g.jobIds.sort((a, b) => a - b);
-    const members = state.rrMembers?.[g.rr.id];
-    // In place only when the change covers every job of the row; otherwise the failing jobs get a copy,
-    // so completed and not-yet-run jobs keep their resources (Torc edits shared rows).
-    const inPlace = members !== undefined && sameSet(members, g.jobIds);
+    // In place only when the change covers every job of the row (the group's jobs are distinct members of
+    // it, so equal counts mean all of them); otherwise the failing jobs get a copy, so completed and
+    // not-yet-run jobs keep their resources (Torc edits shared rows).
+    const inPlace = state.rrSizes?.[g.rr.id] === g.jobIds.length;
     const n = (clonesPerRr.get(g.rr.id) ?? 0) + 1;
     if (!inPlace) clonesPerRr.set(g.rr.id, n);
     const cloneAs = inPlace ? undefined : `${g.rr.name}_a${attempt}${n > 1 ? `_${n}` : ''}`;
@@ -94,9 +94,4 @@ export function torcActions(
   );
   actions.push({ type: 'submit-allocations', allocations: allocations.allocations });
   return actions;
-}
-
-function sameSet(a: number[], b: number[]): boolean {
-  const s = new Set(a);
-  return a.length === b.length && b.every((x) => s.has(x));
 }

@@ -1,21 +1,59 @@
 import type { ResourceGroup } from './allocation.ts';
 import type { Diagnosis } from './diagnose.ts';
-import type { EventOf, TorcRr } from './events.ts';
+import type { TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
 import { torcWorkload } from './ids.ts';
 import type { Profile } from './profiles.ts';
 import type { FailedJob, RecoveryState } from './recovery-state.ts';
 import { parseIsoDuration, parseTorcMemory } from './units.ts';
 
-export type TorcCompletion = EventOf<'torc.workflow.completed'>['data'];
+/** A run's whole completion: its pages put together (assembleCompletion). */
+export type TorcCompletion = Omit<TorcCompletionPage, 'page'>;
 
 export interface RecordedTorcJob {
   id: number;
   name: string;
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
-  rr: TorcRr;
+  /** Absent when Torc gave the job no resource-requirements row. */
+  rr?: TorcRr;
 }
+
+/**
+ * A run's completion from its pages, once every one of them is there (a redelivered page counts once);
+ * undefined while some are missing. Pages of another run, or that disagree on their count, are an error.
+ */
+export function assembleCompletion(pages: TorcCompletionPage[]): TorcCompletion | undefined {
+  const first = pages[0];
+  if (!first) return undefined;
+  const byIndex = new Map<number, TorcCompletionPage>();
+  for (const p of pages) {
+    if (p.runId !== first.runId || p.page.count !== first.page.count || p.workflowId !== first.workflowId)
+      throw new Error(
+        `completion pages disagree: workflow ${p.workflowId} run ${p.runId} page ${p.page.index}/${p.page.count}`,
+      );
+    byIndex.set(p.page.index, p);
+  }
+  if (byIndex.size < first.page.count) return undefined;
+  const ordered = [...byIndex.values()].sort((a, b) => a.page.index - b.page.index);
+  const rows = new Map(ordered.flatMap((p) => p.resourceRequirements.map((r) => [r.id, r] as const)));
+  return {
+    workflowId: first.workflowId,
+    runId: first.runId,
+    isCanceled: ordered.some((p) => p.isCanceled),
+    failedJobIds: ordered.flatMap((p) => p.failedJobIds),
+    canceled: ordered.flatMap((p) => p.canceled),
+    rrSizes: first.rrSizes,
+    resourceRequirements: [...rows.values()],
+  };
+}
+
+/** Why a failed job is not retried whatever its cause: Rebound lacks what a retry needs. */
+export const JOB_PROBLEMS = {
+  'no-result': 'its result never reached Rebound (check the job in Torc; reset it by hand once it has one)',
+  'no-row':
+    'Torc gives it no resource-requirements row, so no allocation can be sized for it (give it one, then reset it)',
+} as const;
 
 /**
  * A Torc resource-requirements row in bytes and seconds, as allocation planning takes it. A job takes at
@@ -42,7 +80,40 @@ export function torcRecoveryState(
   runnerBufferSeconds: number,
 ): RecoveryState {
   const rrs = new Map(completion.resourceRequirements.map((r) => [r.id, r]));
+  const recorded = new Set(failed.map((j) => j.id));
+  // One job without a result or a row costs that job, never the workflow: it is planned as "not retried"
+  // with the reason, and every other job is recovered.
+  const unrecorded: FailedJob[] = completion.failedJobIds
+    .filter((id) => !recorded.has(id))
+    .map((id) => ({
+      id: String(id),
+      name: `job ${id}`,
+      evidence: {},
+      // Failed, as Torc lists it; why is unknown without its result.
+      diagnosis: {
+        cause: 'unknown' as const,
+        confidence: 'low' as const,
+        evidence: [],
+        incomplete: false,
+        summary: 'no result received',
+      },
+      limits: {},
+      cpus: 1,
+      gpus: 0,
+      problem: JOB_PROBLEMS['no-result'],
+    }));
   const jobs: FailedJob[] = failed.map((j) => {
+    if (!j.rr)
+      return {
+        id: String(j.id),
+        name: j.name,
+        evidence: j.evidence,
+        ...(j.diagnosis ? { diagnosis: j.diagnosis } : {}),
+        limits: {},
+        cpus: 1,
+        gpus: 0,
+        problem: JOB_PROBLEMS['no-row'],
+      };
     const g = resourceGroup(j.rr);
     return {
       id: String(j.id),
@@ -61,8 +132,8 @@ export function torcRecoveryState(
     workload: torcWorkload(completion.workflowId),
     profile,
     runnerBufferSeconds,
-    jobs,
-    rrMembers: Object.fromEntries(Object.entries(completion.rrMembers).map(([k, v]) => [Number(k), v])),
+    jobs: [...jobs, ...unrecorded],
+    rrSizes: Object.fromEntries(Object.entries(completion.rrSizes).map(([k, v]) => [Number(k), v])),
     pending: {
       jobs: canceled.map((c) => ({ id: c.id, rr: rrs.get(c.rrId)!.name, waits: true })),
       groups: [...new Set(canceled.map((c) => c.rrId))].map((id) => resourceGroup(rrs.get(id)!)),

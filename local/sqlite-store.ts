@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { TorcCompletionPage } from '../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
@@ -30,7 +31,9 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, workload TEXT NOT NULL, at TEXT NOT NULL, line TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS history_workload ON history (workload, seq);
       CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tokens (user TEXT PRIMARY KEY, json TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS tokens (user TEXT PRIMARY KEY, json TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS completion_pages (workload TEXT NOT NULL, run INTEGER NOT NULL,
+        page INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (workload, run, page));`);
     this.writer = groupCommit(db);
     // The worker's hot path runs these for every event: prepared once.
     this.sql = {
@@ -141,6 +144,22 @@ export class SqliteStore implements StateStore {
   }
   async getToken(user: string) {
     return this.one<TokenRecord>('SELECT json FROM tokens WHERE user = ?', user);
+  }
+
+  async putCompletionPage(workload: string, page: TorcCompletionPage) {
+    const json = JSON.stringify(page);
+    await this.writer.run(() =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO completion_pages (workload, run, page, json) VALUES (?, ?, ?, ?)')
+        .run(workload, page.runId, page.page.index, json),
+    );
+  }
+  async listCompletionPages(workload: string, runId: number) {
+    return this.all<TorcCompletionPage>(
+      'SELECT json FROM completion_pages WHERE workload = ? AND run = ? ORDER BY page',
+      workload,
+      runId,
+    );
   }
 
   private one<T>(sql: string, ...params: unknown[]): T | undefined {

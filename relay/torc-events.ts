@@ -9,7 +9,7 @@ export function jobFinishedEvent(
   cluster: string,
   r: TorcResult,
   job: TorcJob,
-  rr: TorcResourceRequirements,
+  rr: TorcResourceRequirements | undefined,
   now: string,
 ): Event {
   return {
@@ -29,12 +29,23 @@ export function jobFinishedEvent(
       execTimeMinutes: Math.max(0, r.exec_time_minutes),
       ...(r.peak_memory_bytes !== undefined ? { peakMemoryBytes: r.peak_memory_bytes } : {}),
       attemptId: r.attempt_id ?? 1,
-      resourceRequirements: rrEvent(rr),
+      ...(rr ? { resourceRequirements: rrEvent(rr) } : {}),
     },
   };
 }
 
-export function completedEvent(
+/**
+ * The most a completion page's data may hold, in bytes of JSON: with its envelope it stays well inside a
+ * 256 KB queue message and the webhook's 256 KB body, whatever the workflow's size.
+ */
+const COMPLETION_PAGE_BYTES = 200_000;
+
+/**
+ * A run's completion as events: one for most workflows, several pages for a large one. Every page carries
+ * the rows' sizes; the failed and cancelled jobs are dealt out in order, each page with the rows its
+ * cancelled jobs use (a failed job's row comes with its own result).
+ */
+export function completionPages(
   cluster: string,
   workflowId: number,
   runId: number,
@@ -42,34 +53,60 @@ export function completedEvent(
   jobs: TorcJob[],
   rrs: TorcResourceRequirements[],
   now: string,
-): Event {
-  const rrMembers: Record<string, number[]> = {};
+  pageBytes = COMPLETION_PAGE_BYTES,
+): Event[] {
+  const rrSizes: Record<string, number> = {};
+  for (const j of jobs)
+    if (j.resource_requirements_id !== undefined) {
+      const key = String(j.resource_requirements_id);
+      rrSizes[key] = (rrSizes[key] ?? 0) + 1;
+    }
+  const rows = new Map(rrs.filter((r) => r.id !== undefined).map((r) => [r.id!, rrEvent(r)]));
+  type Page = { failedJobIds: number[]; canceled: { id: number; rrId: number }[]; rows: Set<number> };
+  const fresh = (): Page => ({ failedJobIds: [], canceled: [], rows: new Set() });
+  const pages: Page[] = [fresh()];
+  const overhead = JSON.stringify(rrSizes).length + 400;
+  const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value)) + 1;
+  let used = overhead;
+  const add = (bytes: number, put: (p: Page) => void) => {
+    if (used + bytes > pageBytes && used > overhead) {
+      pages.push(fresh());
+      used = overhead;
+    }
+    used += bytes;
+    put(pages.at(-1)!);
+  };
+  for (const j of jobs)
+    if (j.status === 'failed' || j.status === 'terminated')
+      add(String(j.id).length + 1, (p) => p.failedJobIds.push(j.id));
   for (const j of jobs) {
-    if (j.resource_requirements_id === undefined) continue;
-    const key = String(j.resource_requirements_id);
-    const members = rrMembers[key] ?? [];
-    members.push(j.id);
-    rrMembers[key] = members;
+    const rrId = j.resource_requirements_id;
+    if (j.status !== 'canceled' || rrId === undefined || !rows.has(rrId)) continue;
+    const item = { id: j.id, rrId };
+    const rowBytes = pages.at(-1)!.rows.has(rrId) ? 0 : bytes(rows.get(rrId));
+    add(bytes(item) + rowBytes, (p) => {
+      p.canceled.push(item);
+      p.rows.add(rrId);
+    });
   }
-  return {
-    id: eventIds.torcCompleted(workflowId, runId),
-    version: 1,
+  return pages.map((p, i) => ({
+    id: eventIds.torcCompletedPage(workflowId, runId, i + 1, pages.length),
+    version: 1 as const,
     source: 'relay:torc',
     occurredAt: now,
-    cluster: cluster,
-    type: 'torc.workflow.completed',
+    cluster,
+    type: 'torc.workflow.completed' as const,
     data: {
       workflowId,
       runId,
       isCanceled,
-      failedJobIds: jobs.filter((j) => j.status === 'failed' || j.status === 'terminated').map((j) => j.id),
-      canceled: jobs
-        .filter((j) => j.status === 'canceled' && j.resource_requirements_id !== undefined)
-        .map((j) => ({ id: j.id, rrId: j.resource_requirements_id! })),
-      rrMembers,
-      resourceRequirements: rrs.filter((r) => r.id !== undefined).map(rrEvent),
+      page: { index: i + 1, count: pages.length },
+      failedJobIds: p.failedJobIds,
+      canceled: p.canceled,
+      rrSizes,
+      resourceRequirements: [...p.rows].map((id) => rows.get(id)!),
     },
-  };
+  }));
 }
 
 export function censusEvent(

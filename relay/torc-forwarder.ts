@@ -1,13 +1,16 @@
 import * as z from 'zod';
+import { batches } from '../core/batches.ts';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { TORC_RESULT_STATUSES, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
 import type { TorcClient } from './torc-client.ts';
-import { censusEvent, completedEvent, jobFinishedEvent, resultKey } from './torc-events.ts';
+import { censusEvent, completionPages, jobFinishedEvent, resultKey } from './torc-events.ts';
 import { readRegistry } from './torc-registry.ts';
 
-const TERMINAL = new Set<string>(TORC_RESULT_STATUSES);
+// Recovery needs the results of jobs that did not complete; a completed job's result is never posted (a
+// 100,000-job workflow would otherwise be 100,000 events).
+const UNSUCCESSFUL = new Set<string>(TORC_RESULT_STATUSES.filter((s) => s !== 'completed'));
 const JOB_EVENTS = new Set([
   'job_completed',
   'job_failed',
@@ -31,6 +34,14 @@ type WorkflowState = z.infer<typeof WorkflowStateSchema>;
 const ForwarderStateSchema = z.record(z.string(), WorkflowStateSchema);
 
 const CENSUS_REFRESH_MS = 60_000;
+
+/** What one POST may carry: the webhook takes 100 events and 256 KB of body. */
+const REQUEST_EVENTS = 100;
+const REQUEST_BYTES = 240_000;
+
+/** Events in order, cut into requests the webhook accepts. */
+export const requestBatches = (events: Event[]) =>
+  batches(events, (e) => Buffer.byteLength(JSON.stringify(e)) + 1, REQUEST_EVENTS, REQUEST_BYTES);
 
 export interface TorcForwarderOptions {
   client: TorcClient;
@@ -139,15 +150,18 @@ export class TorcForwarder {
     const rrById = new Map(rrs.map((r) => [r.id!, r]));
     const now = (this.opts.now?.() ?? new Date()).toISOString();
 
-    const fresh = results.filter((r) => TERMINAL.has(r.status) && !posted.has(resultKey(r)));
+    const fresh = results.filter((r) => UNSUCCESSFUL.has(r.status) && !posted.has(resultKey(r)));
     const events: Event[] = fresh.flatMap((r) => {
       const job = jobById.get(r.job_id);
+      // A job without a row is still reported: the service makes that job alone need attention.
       const rr = job?.resource_requirements_id ? rrById.get(job.resource_requirements_id) : undefined;
-      return job && rr ? [jobFinishedEvent(this.opts.cluster, r, job, rr, now)] : [];
+      return job ? [jobFinishedEvent(this.opts.cluster, r, job, rr, now)] : [];
     });
     const run = status.run_id;
     if (complete.is_complete && state.completedRun !== run) {
-      events.push(completedEvent(this.opts.cluster, workflowId, run, complete.is_canceled, jobs, rrs, now));
+      events.push(
+        ...completionPages(this.opts.cluster, workflowId, run, complete.is_canceled, jobs, rrs, now),
+      );
     }
     events.push(...(await this.endedAllocations(workflowId, scns, state, now)));
     const census = censusEvent(
@@ -163,8 +177,8 @@ export class TorcForwarder {
     const nowMs = Date.parse(now);
     const censusDue = censusKey !== state.census || nowMs - (state.censusAt ?? 0) >= CENSUS_REFRESH_MS;
     if (censusDue) events.push(census);
-    // In order, in batches of the webhook's limit: the completion after the job events it depends on.
-    for (let i = 0; i < events.length; i += 100) await this.opts.post(events.slice(i, i + 100));
+    // In order, in batches within the webhook's limits: the completion after the job events it depends on.
+    for (const batch of requestBatches(events)) await this.opts.post(batch);
     if (events.length === 0) return;
     if (censusDue) {
       state.census = censusKey;

@@ -6,6 +6,8 @@ import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
+const RESULT_WAIT_SECONDS = 60;
+
 /** A built-in profile by name ("kestrel"), or a custom profile object: either way a Profile once parsed. */
 const ProfileFieldSchema = z.union([z.string(), z.unknown()]).transform((value, ctx) => {
   if (typeof value === 'string') {
@@ -37,8 +39,14 @@ const ServiceConfigSchema = z.strictObject({
     .strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */
       runnerBufferSeconds: z.number().int().nonnegative().default(RUNNER_BUFFER_SECONDS),
+      /**
+       * How long a completion waits for the results of its failed jobs (a queue may deliver them after it)
+       * before it is planned without them, each such job then needing attention on its own. Below the
+       * local queue's 5 receives × 30 s, so the wait ends before the event would be dead-lettered.
+       */
+      resultWaitSeconds: z.number().int().nonnegative().max(100).default(RESULT_WAIT_SECONDS),
     })
-    .default({ runnerBufferSeconds: RUNNER_BUFFER_SECONDS }),
+    .default({ runnerBufferSeconds: RUNNER_BUFFER_SECONDS, resultWaitSeconds: RESULT_WAIT_SECONDS }),
 });
 
 export type ServiceConfig = z.output<typeof ServiceConfigSchema>;

@@ -69,6 +69,7 @@ export function statusAfterStop(plan: Plan): WorkloadStatus {
     case 'nothing-recoverable':
     case 'exceeds-partitions':
     case 'limits-unknown':
+    case 'records-incomplete':
       return 'needs-attention';
     default:
       return assertNever(reason, 'stop reason');

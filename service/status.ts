@@ -5,7 +5,7 @@ import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
 import type { ReadDeps } from './deps.ts';
 import { toFailedJob } from './slurm-recovery.ts';
-import { planTorc } from './torc-recovery.ts';
+import { lastCompletion, planTorc } from './torc-recovery.ts';
 
 /** A workload as the status API serves it and `rebound status` reads it (and checks it: they may differ in release). */
 export const WorkloadViewSchema = z.looseObject({
@@ -77,9 +77,9 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
   const workload = await deps.store.getWorkload(key);
   if (workload?.kind === 'torc') {
     // The plan for the last completion the worker saw, as it would run it now (its attempt number next).
-    return workload.lastCompletion && workload.cluster
-      ? [await planTorc(deps, workload.cluster, workload.lastCompletion)]
-      : [];
+    const completion =
+      workload.lastRun !== undefined ? await lastCompletion(deps, key, workload.lastRun) : undefined;
+    return completion ? [await planTorc(deps, completion)] : [];
   }
   const jobs = await deps.store.listJobs(key);
   const latest = new Map<string, JobRecord>();

@@ -2,13 +2,18 @@ import type { Command, CommandType } from '../core/commands.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromTorcEvent } from '../core/evidence.ts';
-import { commandIds, torcJobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
+import { commandIds, eventIds, torcJobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type AttemptRecord } from '../core/ports.ts';
-import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState } from '../core/torc-state.ts';
+import {
+  assembleCompletion,
+  type RecordedTorcJob,
+  type TorcCompletion,
+  torcRecoveryState,
+} from '../core/torc-state.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
 import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 
@@ -31,39 +36,44 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
     attempt: d.attemptId,
     decided: false,
     updatedAt: deps.now().toISOString(),
-    torc: { runId: d.runId, rr: d.resourceRequirements },
+    torc: { runId: d.runId, ...(d.resourceRequirements ? { rr: d.resourceRequirements } : {}) },
   });
   if (!(await deps.store.getWorkload(workload))) await ensureWorkload(deps, workload, 'torc', 'watching');
 }
 
-/** The failed jobs of the completed run, as recorded from their job events (posted just before). */
+/**
+ * The failed jobs of the completed run, as recorded from their job events. A job's record is its latest
+ * result: one from an earlier run is a job that was not run again (not retried then), still failed.
+ */
 async function failedJobs(
   deps: Pick<ReadDeps, 'store'>,
-  cluster: string,
   c: TorcCompletion,
-): Promise<RecordedTorcJob[]> {
-  const records = await Promise.all(
-    c.failedJobIds.map((id) => deps.store.getJob(torcJobKey(cluster, c.workflowId, id))),
-  );
-  const missing = c.failedJobIds.filter((_, i) => records[i]?.torc?.runId !== c.runId);
-  // The forwarder posts results before the completion; a gap is a delivery still in flight: retry later.
-  if (missing.length)
-    throw new Error(`results of job(s) ${missing.join(', ')} of run ${c.runId} not recorded yet`);
-  return records.map((r) => ({
-    id: Number(r!.jobId),
-    name: r!.name,
-    evidence: r!.evidence,
-    ...(r!.diagnosis ? { diagnosis: r!.diagnosis } : {}),
-    rr: r!.torc!.rr,
-  }));
+): Promise<{ recorded: RecordedTorcJob[]; missing: number[] }> {
+  const failed = new Set(c.failedJobIds);
+  const recorded = (await deps.store.listJobs(torcWorkload(c.workflowId)))
+    .filter((r) => r.torc && failed.has(Number(r.jobId)))
+    .map((r) => ({
+      id: Number(r.jobId),
+      name: r.name,
+      evidence: r.evidence,
+      ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
+      ...(r.torc?.rr ? { rr: r.torc.rr } : {}),
+    }));
+  const have = new Set(recorded.map((r) => r.id));
+  return { recorded, missing: c.failedJobIds.filter((id) => !have.has(id)) };
 }
 
-/** Dry-run and the worker share this: the plan for a workflow's last completion. */
-export async function planTorc(deps: ReadDeps, cluster: string, completion: TorcCompletion): Promise<Plan> {
+/** Dry-run and the worker share this: the plan for a workflow's completion. */
+export async function planTorc(deps: ReadDeps, completion: TorcCompletion): Promise<Plan> {
+  const { recorded } = await failedJobs(deps, completion);
+  return planFrom(deps, completion, recorded);
+}
+
+async function planFrom(deps: ReadDeps, completion: TorcCompletion, recorded: RecordedTorcJob[]) {
   const workload = torcWorkload(completion.workflowId);
   const state = torcRecoveryState(
     completion,
-    await failedJobs(deps, cluster, completion),
+    recorded,
     deps.config.profile,
     deps.config.torc.runnerBufferSeconds,
   );
@@ -71,16 +81,35 @@ export async function planTorc(deps: ReadDeps, cluster: string, completion: Torc
   return planRecovery(state, policyFor(deps.config.policy, workload), { attemptsUsed: used }, deps.now());
 }
 
+/** The completion of the run the worker last planned from, when all its pages are kept. */
+export async function lastCompletion(deps: Pick<ReadDeps, 'store'>, workload: string, runId: number) {
+  return assembleCompletion(await deps.store.listCompletionPages(workload, runId));
+}
+
 export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<'torc.workflow.completed'>) {
-  const c = event.data;
-  const workload = torcWorkload(c.workflowId);
+  const page = event.data;
+  const workload = torcWorkload(page.workflowId);
+  // A large workflow's completion comes in pages: each is kept, and whichever page completes the set
+  // plans (pages handled side by side both may; the attempt's claim lets one of them act).
+  await deps.store.putCompletionPage(workload, page);
+  const c = await lastCompletion(deps, workload, page.runId);
+  if (!c) return;
   // Redelivered after its attempt was claimed (a crash before the event was marked handled): the same
   // attempt's first step again — never a second attempt for one completion. Its id is deduplicated.
-  const prior = (await deps.store.listAttempts(workload)).find((a) => a.source === event.id);
+  const source = eventIds.torcCompleted(c.workflowId, c.runId);
+  const prior = (await deps.store.listAttempts(workload)).find((a) => a.source === source);
   if (prior) return send(deps, torcCommands(prior.plan, c.workflowId).slice(0, 1));
-  const plan = await planTorc(deps, event.cluster, c);
+  const { recorded, missing } = await failedJobs(deps, c);
+  // The forwarder posts results before the completion, but a queue may hand them over later: wait for
+  // them a while (the event comes back), then plan without them — those jobs alone need attention.
+  const waited = (deps.now().getTime() - Date.parse(event.occurredAt)) / 1000;
+  if (missing.length && waited < deps.config.torc.resultWaitSeconds)
+    throw new Error(
+      `results of ${missing.length} failed job(s) of run ${c.runId} not recorded yet (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); waiting up to ${deps.config.torc.resultWaitSeconds} s`,
+    );
+  const plan = await planFrom(deps, c, recorded);
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
-  const keep = { lastCompletion: c, cluster: event.cluster };
+  const keep = { lastRun: c.runId, cluster: event.cluster };
   if (plan.outcome === 'stop') {
     await ensureWorkload(deps, workload, 'torc', statusAfterStop(plan), keep);
     await history(deps, workload, [head, ...plan.report]);
@@ -92,13 +121,13 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
       lineage: workload,
       attempt: plan.attempt,
       workload,
-      source: event.id,
+      source,
       plan,
       commandIds: commands.map((x) => x.id),
       createdAt: deps.now().toISOString(),
     });
   } catch (error) {
-    // Another worker claimed this attempt number for another event first: that one recovers.
+    // Another worker claimed this attempt number first (for this completion or another): that one recovers.
     if (error instanceof AttemptAlreadyClaimedError) return;
     throw error;
   }

@@ -89,9 +89,10 @@ describe('Lambda functions', () => {
         workflowId: 99,
         runId: 1,
         isCanceled: false,
+        page: { index: 1, count: 1 },
         failedJobIds: [5],
         canceled: [],
-        rrMembers: {},
+        rrSizes: {},
         resourceRequirements: [],
       },
     };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../core/plan.ts';
 import { AttemptAlreadyClaimedError, type AttemptRecord, type StateStore } from '../../core/ports.ts';
@@ -94,6 +95,48 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect((await s.findAttemptByCommand('L:a2'))?.attempt).toBe(2);
       expect(await s.findAttemptByCommand('missing')).toBeUndefined();
       expect((await s.listAttempts('w')).map((a) => a.attempt)).toEqual([1, 2]);
+    });
+
+    it('keeps a 10,000-job plan whole (larger than one DynamoDB item, even zipped)', async () => {
+      const s = await make();
+      const decisions = Array.from({ length: 10_000 }, (_, i) => ({
+        jobId: String(i),
+        jobName: `job ${i}`,
+        cause: 'oom' as const,
+        confidence: 'high' as const,
+        // Random text zips badly: the plan needs several parts where an adapter has a size limit.
+        summary: randomBytes(48).toString('hex'),
+        retry: true,
+        changes: [],
+        note: 'retried with more resources',
+      }));
+      const big = { ...attempt('BIG', 1), plan: { ...plan, decisions } };
+      await s.claimAttempt(big);
+      expect(await s.countAttempts('BIG')).toBe(1);
+      expect((await s.findAttemptByCommand('BIG:a1'))?.plan).toEqual(big.plan);
+      expect((await s.listAttempts('w')).find((a) => a.lineage === 'BIG')?.plan.decisions).toEqual(decisions);
+    });
+
+    it("keeps the pages of a run's completion, one per index, per run", async () => {
+      const s = await make();
+      const page = (runId: number, index: number, failedJobIds: number[]) => ({
+        workflowId: 7,
+        runId,
+        isCanceled: false,
+        page: { index, count: 2 },
+        failedJobIds,
+        canceled: [],
+        rrSizes: { '3': 2 },
+        resourceRequirements: [],
+      });
+      await s.putCompletionPage('torc-wf7', page(1, 2, [2]));
+      await s.putCompletionPage('torc-wf7', page(1, 1, [1]));
+      await s.putCompletionPage('torc-wf7', page(1, 1, [1]));
+      await s.putCompletionPage('torc-wf7', page(2, 1, [9]));
+      const run1 = await s.listCompletionPages('torc-wf7', 1);
+      expect(run1.map((p) => p.failedJobIds).sort()).toEqual([[1], [2]]);
+      expect(await s.listCompletionPages('torc-wf7', 3)).toEqual([]);
+      expect(await s.listCompletionPages('torc-wf8', 1)).toEqual([]);
     });
 
     it('keeps history in order', async () => {

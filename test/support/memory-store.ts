@@ -1,3 +1,4 @@
+import type { TorcCompletionPage } from '../../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
@@ -22,6 +23,7 @@ export class MemoryStore implements StateStore {
   readonly history: HistoryEntry[] = [];
   readonly processed = new Map<string, number>();
   readonly tokens = new Map<string, TokenRecord>();
+  readonly pages = new Map<string, TorcCompletionPage>();
   private crash?: (job: JobRecord) => boolean;
 
   /** A fault to inject: the next job write that matches throws, as a crash in the middle of a handler. */
@@ -99,5 +101,13 @@ export class MemoryStore implements StateStore {
   }
   async getToken(user: string) {
     return copy(this.tokens.get(user));
+  }
+  async putCompletionPage(workload: string, page: TorcCompletionPage) {
+    this.pages.set(`${workload}\0${page.runId}\0${page.page.index}`, copy(page));
+  }
+  async listCompletionPages(workload: string, runId: number) {
+    return [...this.pages.entries()]
+      .filter(([k]) => k.startsWith(`${workload}\0${runId}\0`))
+      .map(([, p]) => copy(p));
   }
 }

@@ -184,12 +184,13 @@ const torcJob = (
   gpus: 0,
   rr,
 });
-const torc = (jobs: FailedJob[], rrMembers: Record<number, number[]> = {}): RecoveryState => ({
+/** `members`: each row's jobs, as a workflow has them (the state carries only their number). */
+const torc = (jobs: FailedJob[], members: Record<number, number[]> = {}): RecoveryState => ({
   kind: 'torc',
   workload: 'torc:7',
   profile: KESTREL,
   jobs,
-  rrMembers,
+  rrSizes: Object.fromEntries(Object.entries(members).map(([rr, ids]) => [rr, ids.length])),
 });
 const TORC_OOM: JobEvidence = {
   torcStatus: 'failed',

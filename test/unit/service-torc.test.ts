@@ -43,9 +43,10 @@ const completed = (failedJobIds: number[], runId = 1): Event => ({
     workflowId: 7,
     runId,
     isCanceled: false,
+    page: { index: 1, count: 1 },
     failedJobIds,
     canceled: [],
-    rrMembers: { 3: [1, 2] },
+    rrSizes: { 3: 2 },
     resourceRequirements: [SMALL],
   },
 });

@@ -44,7 +44,7 @@ const completion = (over: Partial<TorcCompletion> = {}): TorcCompletion => ({
   isCanceled: false,
   failedJobIds: [19, 20, 22],
   canceled: [{ id: 23, rrId: 3 }],
-  rrMembers: { 3: [4, 5, 19, 20, 23], 4: [22] },
+  rrSizes: { 3: 5, 4: 1 },
   resourceRequirements: [SMALL, QUICK],
   ...over,
 });
@@ -147,7 +147,10 @@ describe('Torc completion redelivered after its attempt was claimed', () => {
       ...base,
       id: 'torc-complete:7:1',
       type: 'torc.workflow.completed' as const,
-      data: completion({ failedJobIds: [19], canceled: [], rrMembers: { 3: [4, 19] } }),
+      data: {
+        ...completion({ failedJobIds: [19], canceled: [], rrSizes: { 3: 2 } }),
+        page: { index: 1, count: 1 },
+      },
     };
     await onTorcWorkflowCompleted(deps, completed);
     await onTorcWorkflowCompleted(deps, completed);
