@@ -54,7 +54,7 @@ export function decideAutoSchedule(
     return stuck
       ? {
           schedule: false,
-          why: `${census.ready.length} job(s) ready and no live allocation, and auto-schedule is off: submit allocations, or turn auto-schedule on`,
+          why: `${census.readyTotal ?? census.ready.length} job(s) ready and no live allocation, and auto-schedule is off: submit allocations, or turn auto-schedule on`,
           stall: true,
         }
       : { schedule: false, why: 'auto-schedule is off' };
@@ -67,7 +67,7 @@ export function decideAutoSchedule(
   let chosen = census.ready;
   let why: string;
   if (census.liveAllocations === 0) {
-    why = `no live allocation and ${census.ready.length} job(s) ready`;
+    why = `no live allocation and ${census.readyTotal ?? census.ready.length} job(s) ready`;
   } else {
     const from = state.lastScheduledAt ?? state.watchingSince;
     const since = from ? (now.getTime() - Date.parse(from)) / 1000 : Infinity;

@@ -176,6 +176,8 @@ const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
     owner: UserNameSchema.optional(),
     observedAt: z.iso.datetime({ offset: true }),
     liveAllocations: z.number().int().nonnegative(),
+    /** Every ready job; `ready` lists at most CENSUS_READY of them (the lowest ids). */
+    readyTotal: z.number().int().nonnegative().optional(),
     ready: z
       .array(
         z.object({

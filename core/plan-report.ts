@@ -70,8 +70,8 @@ function actionLines(a: PlanAction, unknown: number): string[] {
   }
 }
 
-/** At most REPORT_JOBS ids, then how many more. */
-const idList = (ids: (number | string)[]) =>
+/** At most REPORT_JOBS ids, then how many more (history lines and command outputs stay short). */
+export const idList = (ids: (number | string)[]) =>
   ids.length > REPORT_JOBS
     ? `${ids.slice(0, REPORT_JOBS).join(', ')} and ${ids.length - REPORT_JOBS} more`
     : ids.join(', ');

@@ -109,6 +109,13 @@ export function completionPages(
   }));
 }
 
+/**
+ * The ready jobs a census names: the workflow record keeps the census and a first-seen time per named job,
+ * and must fit a DynamoDB item (400 KB) whatever the workflow's size. Auto-schedule plans for these; the
+ * rest are counted (readyTotal) and named in a later census.
+ */
+const CENSUS_READY = 2000;
+
 export function censusEvent(
   cluster: string,
   workflowId: number,
@@ -118,7 +125,8 @@ export function censusEvent(
   now: string,
   owner?: string,
 ): Event {
-  const ready = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
+  const allReady = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
+  const ready = allReady.sort((a, b) => a.id - b.id).slice(0, CENSUS_READY);
   const used = new Set(ready.map((j) => j.resource_requirements_id));
   return {
     id: eventIds.torcCensus(workflowId, Date.parse(now)),
@@ -132,6 +140,7 @@ export function censusEvent(
       ...(owner ? { owner } : {}),
       observedAt: now,
       liveAllocations: live,
+      readyTotal: allReady.length,
       ready: ready.map((j) => ({
         id: j.id,
         rrId: j.resource_requirements_id!,

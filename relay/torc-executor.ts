@@ -3,14 +3,20 @@ import { isAbsolute, join } from 'node:path';
 import type { CommandOf } from '../core/commands.ts';
 import { assertNever } from '../core/never.ts';
 import { type ActingFor, refusal } from '../core/owner.ts';
+import { idList } from '../core/plan-report.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
-import { ORPHANED_RETURN_CODE, TORC_DONE } from '../core/torc-model.ts';
+import { ORPHANED_RETURN_CODE, TORC_DONE, type TorcJob } from '../core/torc-model.ts';
 import { Refusal } from './errors.ts';
 import { run } from './exec.ts';
+import { inParallel } from './in-parallel.ts';
 import { findJobsByComment, homeOf, type Submitter, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 import { readRegistry } from './torc-registry.ts';
+
+/** Requests to Torc at once within one step, and from how many jobs one listing beats a read per job. */
+const TORC_REQUESTS = 8;
+const BULK_READ = 50;
 
 export interface TorcExecutorOptions {
   client: TorcClient;
@@ -94,6 +100,17 @@ export class TorcExecutor {
     }
   }
 
+  /**
+   * The named jobs as Torc has them now: one request each for a few, the workflow's paged list for many
+   * (a 10,000-job step would otherwise begin with 10,000 reads).
+   */
+  private async jobsById(workflowId: number, ids: number[]): Promise<Map<number, TorcJob>> {
+    if (ids.length < BULK_READ) return new Map();
+    const wanted = new Set(ids);
+    const jobs = await this.opts.client.jobs(workflowId);
+    return new Map(jobs.filter((j) => wanted.has(j.id)).map((j) => [j.id, j]));
+  }
+
   private async updateResources(c: CommandOf<'torc.update-resources'>): Promise<StepResult> {
     const { client } = this.opts;
     const rows = await client.resourceRequirements(c.workflowId);
@@ -120,15 +137,16 @@ export class TorcExecutor {
         memory: c.memory,
         runtime: c.runtime,
       }));
-    for (const id of c.jobIds) {
-      const job = await client.job(id);
+    const jobs = await this.jobsById(c.workflowId, c.jobIds);
+    await inParallel(c.jobIds, TORC_REQUESTS, async (id) => {
+      const job = jobs.get(id) ?? (await client.job(id));
       if (job.resource_requirements_id !== copy.id)
         await client.putJob({ ...job, resource_requirements_id: copy.id! });
-    }
+    });
     return {
       slurmJobIds: [],
       alreadyDone: existing !== undefined,
-      output: `${c.cloneAs} (copy of ${row.name}) for job(s) ${c.jobIds.join(', ')}: memory ${c.memory}, runtime ${c.runtime}`,
+      output: `${c.cloneAs} (copy of ${row.name}) for job(s) ${idList(c.jobIds)}: memory ${c.memory}, runtime ${c.runtime}`,
     };
   }
 
@@ -138,14 +156,15 @@ export class TorcExecutor {
     const status = await client.status(c.workflowId);
     let reset = 0;
     let waiting = 0;
-    for (const id of c.jobIds) {
-      const job = await client.job(id);
+    const jobs = await this.jobsById(c.workflowId, c.jobIds);
+    await inParallel(c.jobIds, TORC_REQUESTS, async (id) => {
+      const job = jobs.get(id) ?? (await client.job(id));
       if (job.status && TORC_DONE.includes(job.status)) {
         await client.manageStatusChange(id, 'uninitialized', status.run_id);
         reset++;
         waiting++;
       } else if (job.status === 'uninitialized') waiting++;
-    }
+    });
     // A new run_id fences off results from the old run.
     if (waiting > 0 && c.reinitialize) {
       await client.putStatus(c.workflowId, { ...status, run_id: status.run_id + 1 });
@@ -154,7 +173,7 @@ export class TorcExecutor {
     return {
       slurmJobIds: [],
       alreadyDone: waiting === 0,
-      output: `reset ${reset} job(s): ${c.jobIds.join(', ')}; ${waiting > 0 ? `run ${status.run_id + 1}` : 'already reinitialized'}`,
+      output: `reset ${reset} job(s): ${idList(c.jobIds)}; ${waiting > 0 ? `run ${status.run_id + 1}` : 'already reinitialized'}`,
     };
   }
 
@@ -184,11 +203,12 @@ export class TorcExecutor {
           ...(a.gres ? { gres: a.gres } : {}),
         });
         if (k === 1) {
-          for (const id of a.jobIds) {
-            const job = await client.job(id);
-            if (job.scheduler_id !== scheduler.id)
-              await client.putJob({ ...job, scheduler_id: scheduler.id! });
-          }
+          const schedulerId = scheduler.id!;
+          const jobs = await this.jobsById(c.workflowId, a.jobIds);
+          await inParallel(a.jobIds, TORC_REQUESTS, async (id) => {
+            const job = jobs.get(id) ?? (await client.job(id));
+            if (job.scheduler_id !== schedulerId) await client.putJob({ ...job, scheduler_id: schedulerId });
+          });
         }
         const scn = await client.createScheduledComputeNode({
           workflow_id: c.workflowId,

@@ -102,6 +102,8 @@ export class TorcDouble {
         depends_on_job_ids: (j.dependsOn ?? []).map((d) => jobIds.get(d)!),
         cancel_on_blocking_job_failure: true,
       });
+      for (const d of this.jobs.get(id)!.depends_on_job_ids)
+        this.dependentsOf.set(d, [...(this.dependentsOf.get(d) ?? []), this.jobs.get(id)!]);
     }
     this.initialize(wf.id);
     return wf.id;
@@ -190,8 +192,11 @@ export class TorcDouble {
     return job.depends_on_job_ids.every((d) => this.jobs.get(d)?.status === 'completed');
   }
 
+  /** Each job's dependents, indexed at creation (a 100,000-job workflow scans no list per job). */
+  private readonly dependentsOf = new Map<number, DoubleJob[]>();
+
   private dependents(jobId: number): DoubleJob[] {
-    return [...this.jobs.values()].filter((j) => j.depends_on_job_ids.includes(jobId));
+    return this.dependentsOf.get(jobId) ?? [];
   }
 
   /** Torc's unblocking task, run at once: ready on success, cascade cancel on failure. */

@@ -3,7 +3,7 @@ import { type Event, type EventOf, EventSchema } from '../../core/events.ts';
 import { REPORT_JOBS } from '../../core/plan-report.ts';
 import type { TorcJob, TorcResourceRequirements } from '../../core/torc-model.ts';
 import { assembleCompletion, JOB_PROBLEMS } from '../../core/torc-state.ts';
-import { completionPages } from '../../relay/torc-events.ts';
+import { censusEvent, completionPages } from '../../relay/torc-events.ts';
 import { requestBatches } from '../../relay/torc-forwarder.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
 import { testDeps } from '../support/deps.ts';
@@ -113,6 +113,17 @@ describe('a paged completion', () => {
       expect(b.length).toBeLessThanOrEqual(100);
       expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThan(256 * 1024);
     }
+  });
+});
+
+describe('a census of a large workflow', () => {
+  it('names the 2,000 lowest ready jobs and counts them all, small enough for a queue message and a record', () => {
+    const ready = jobs(20_000).map((j) => ({ ...j, status: 'ready' as const }));
+    const census = censusEvent('lab', WF, ready.reverse(), rows, 0, NOW) as EventOf<'torc.workflow.census'>;
+    expect(census.data.readyTotal).toBe(20_000);
+    expect(census.data.ready.map((j) => j.id)).toEqual(jobs(2_000).map((j) => j.id));
+    expect(Buffer.byteLength(JSON.stringify(census))).toBeLessThan(100_000);
+    expect(EventSchema.safeParse(census).success).toBe(true);
   });
 });
 
