@@ -82,8 +82,16 @@ export async function createTable(client: DynamoDBClient): Promise<string> {
 }
 
 let queues = 0;
-/** A queue and its dead-letter queue, as infra/queues.ts declares them (redrive after `maxReceives`). */
-export async function createQueues(sqs: SQSClient, maxReceives: number, fifo = false) {
+/**
+ * A queue and its dead-letter queue, as infra/queues.ts declares them (redrive after `maxReceives`);
+ * `maxMessageBytes` as a queue may be set (SQS allows 1 KiB to 1 MiB; it was 256 KiB for years).
+ */
+export async function createQueues(
+  sqs: SQSClient,
+  maxReceives: number,
+  fifo = false,
+  maxMessageBytes?: number,
+) {
   const base = `rebound-test-${process.pid}-${++queues}`;
   const suffix = fifo ? '.fifo' : '';
   const fifoAttributes = fifo ? { FifoQueue: 'true' } : {};
@@ -96,6 +104,7 @@ export async function createQueues(sqs: SQSClient, maxReceives: number, fifo = f
       QueueName: `${base}${suffix}`,
       Attributes: {
         ...fifoAttributes,
+        ...(maxMessageBytes ? { MaximumMessageSize: String(maxMessageBytes) } : {}),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: maxReceives }),
       },
     }),

@@ -6,12 +6,17 @@ import { createQueues, createTable, dynamoClient, type Emulators, REGION, sqsCli
  * events queue with its DLQ and a FIFO commands queue with its DLQ. Set before the handlers are imported
  * (they build their adapters once per container, at import).
  */
-export async function lambdaEnvironment(emulators: Emulators, config: object, secret: string) {
+export async function lambdaEnvironment(
+  emulators: Pick<Emulators, 'dynamoEndpoint' | 'sqsEndpoint'>,
+  config: object,
+  secret: string,
+  maxMessageBytes?: number,
+) {
   const dynamo = dynamoClient(emulators.dynamoEndpoint);
   const sqs = sqsClient(emulators.sqsEndpoint);
   const table = await createTable(dynamo);
-  const events = await createQueues(sqs, 5);
-  const commands = await createQueues(sqs, 5, true);
+  const events = await createQueues(sqs, 5, false, maxMessageBytes);
+  const commands = await createQueues(sqs, 5, true, maxMessageBytes);
   const arn = async (url: string) =>
     (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })))
       .Attributes?.QueueArn ?? url;

@@ -12,8 +12,29 @@ import { functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
  * and the events queue's event source mapping (receive up to 10 → SQS batch → worker handler → delete
  * all but the reported failures, which come back after the visibility timeout).
  */
-export async function startLambdaHost(emulators: Emulators, port: number, config: object, secret: string) {
-  const setup = await lambdaEnvironment(emulators, config, secret);
+export interface LambdaHostOptions {
+  /** Batches handled at once, as Lambda runs several instances of the worker (default 1). */
+  concurrency?: number;
+  /** The queues' maximum message size (bytes). */
+  maxMessageBytes?: number;
+}
+
+/** What the worker invocations took: the slowest (ms) and the largest heap seen after one (bytes). */
+export interface HostStats {
+  batches: number;
+  slowestMs: number;
+  heapBytes: number;
+}
+
+export async function startLambdaHost(
+  emulators: Pick<Emulators, 'dynamoEndpoint' | 'sqsEndpoint'>,
+  port: number,
+  config: object,
+  secret: string,
+  options: LambdaHostOptions = {},
+) {
+  const setup = await lambdaEnvironment(emulators, config, secret, options.maxMessageBytes);
+  const stats: HostStats = { batches: 0, slowestMs: 0, heapBytes: 0 };
   const [api, worker] = await Promise.all([
     import('../../functions/api.ts'),
     import('../../functions/worker.ts'),
@@ -23,6 +44,8 @@ export async function startLambdaHost(emulators: Emulators, port: number, config
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://host');
+    // The host's own figures, for a test running it in another process (test/aws/lambda-host-main.ts).
+    if (url.pathname === '/_host/stats') return void res.end(JSON.stringify(stats));
     const headers = Object.fromEntries(
       Object.entries(req.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
     );
@@ -42,11 +65,12 @@ export async function startLambdaHost(emulators: Emulators, port: number, config
 
   const events = new SqsQueue<Event>(setup.sqs, { ...setup.events, waitSeconds: 1 });
   let running = true;
-  const mapping = (async () => {
+  const poll = async () => {
     while (running) {
       const batch = await events.receive(10, 30);
       if (!batch.length) continue;
       const ids = batch.map((_, i) => `msg-${Date.now()}-${i}`);
+      const started = performance.now();
       const { batchItemFailures } = await worker.handler(
         sqsEvent(
           setup.eventsArn,
@@ -58,10 +82,14 @@ export async function startLambdaHost(emulators: Emulators, port: number, config
           })),
         ),
       );
+      stats.batches++;
+      stats.slowestMs = Math.max(stats.slowestMs, performance.now() - started);
+      stats.heapBytes = Math.max(stats.heapBytes, process.memoryUsage().heapUsed);
       const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
       await Promise.all(batch.filter((_, i) => !failed.has(ids[i]!)).map((m) => events.delete(m.receipt)));
     }
-  })();
+  };
+  const mapping = Promise.all(Array.from({ length: options.concurrency ?? 1 }, poll));
 
   /** Messages waiting or in flight on a queue, as SQS counts them. */
   const pending = async (url: string) => {
