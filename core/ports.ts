@@ -11,6 +11,22 @@ import type { Plan } from './plan.ts';
 
 export type WorkloadStatus = 'watching' | 'recovering' | 'healthy' | 'needs-attention' | 'exhausted';
 
+/** A transition a person is told about (core/notice.ts), kept on the workload until every channel has it. */
+export interface Notice {
+  /** `<workload>@<record version>`: the transition, whatever event or tick made it. */
+  id: string;
+  status: WorkloadStatus;
+  from?: WorkloadStatus;
+  at: string;
+  /** Channels it reached. */
+  sent: string[];
+  attempts: number;
+  nextAt: string;
+  lastError?: string;
+  /** Retries used up: shown in status, never sent again. */
+  gaveUpAt?: string;
+}
+
 export interface WorkloadRecord {
   key: string;
   kind: 'slurm' | 'torc';
@@ -30,6 +46,8 @@ export interface WorkloadRecord {
   /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */
   census?: TorcCensus;
   autoSchedule?: AutoScheduleState;
+  /** Transitions not yet delivered to every notification channel (at most the last 10). */
+  notices?: Notice[];
 }
 
 export interface JobRecord {

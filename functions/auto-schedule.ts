@@ -1,10 +1,24 @@
 import type { ScheduledEvent } from 'aws-lambda';
 import { serviceDeps } from '../aws/deps.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
+import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
 
 const deps = serviceDeps();
+// A webhook's outbound secret comes from the function's environment (secretEnv); files are a local thing.
+const notify = {
+  ...deps,
+  channels: notifyChannels(deps.config.notify, (c) => (c.secretEnv ? process.env[c.secretEnv] : undefined)),
+  post: fetchPost,
+  log: (line: string) => console.log(line),
+};
 
-/** The cron rule's target: auto-schedule for every Torc workflow (DynamoDB's TTL does the housekeeping). */
-export async function handler(_event: ScheduledEvent): Promise<{ scheduled: string[] }> {
-  return { scheduled: await runAutoSchedule(deps) };
+/**
+ * The cron rule's target: auto-schedule for every Torc workflow, then the notices people are owed
+ * (DynamoDB's TTL does the housekeeping).
+ */
+export async function handler(
+  _event: ScheduledEvent,
+): Promise<{ scheduled: string[]; notices: { delivered: number; failed: number } }> {
+  const scheduled = await runAutoSchedule(deps);
+  return { scheduled, notices: await deliverNotices(notify) };
 }

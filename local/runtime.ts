@@ -12,9 +12,10 @@ import { every } from '../relay/every.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportDeadLetters } from '../service/dead-letters.ts';
+import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { ensureLocalToken } from './local-token.ts';
-import { type LocalSettings, relayOptions } from './settings.ts';
+import { type LocalSettings, readSecret, relayOptions } from './settings.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -81,13 +82,25 @@ export async function startLocal(
   relay = await startRelayDaemon({ ...relayOptions(settings), commands, log });
   const cluster = relay.cluster;
   const torcConfig = settings.relay.torc;
-  // The scheduler tick: auto-schedule for Torc workflows, dead letters to their workloads, housekeeping.
+  const notify = {
+    ...deps,
+    channels: notifyChannels(settings.config.notify, (c) =>
+      c.secretFile
+        ? readSecret(c.secretFile, `notify (${c.type}) secretFile`)
+        : c.secretEnv && process.env[c.secretEnv],
+    ),
+    post: fetchPost,
+    log,
+  };
+  // The scheduler tick: auto-schedule for Torc workflows, dead letters to their workloads, notices to
+  // people, housekeeping.
   const tick = every(
     'tick',
     settings.tickSeconds * 1000,
     async () => {
       await runAutoSchedule(deps);
       await reportDeadLetters(deps, { events: events.deadLetterList(), commands: commands.deadLetterList() });
+      await deliverNotices(notify);
       store.purgeExpired();
       events.purge();
       commands.purge();

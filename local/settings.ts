@@ -80,16 +80,19 @@ export function serviceAddress(env: NodeJS.ProcessEnv = process.env) {
   return { host, port, url: env.REBOUND_URL ?? `http://${host}:${port}` };
 }
 
-/** The shared secret, refused when others may read its file or when it is too short to be one. */
-function readSecret(file: string): string {
+/**
+ * A secret from its file (the service's, or a notification webhook's: `label` names which), refused when
+ * others may read the file or when it is too short to be one.
+ */
+export function readSecret(file: string, label = 'REBOUND_SECRET_FILE'): string {
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077)
     throw new ConfigError('settings', [
-      `REBOUND_SECRET_FILE: ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`,
+      `${label}: ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`,
     ]);
   const secret = readFileSync(file, 'utf8').trim();
   const weak = secretProblem(secret);
-  if (weak) throw new ConfigError('settings', [`REBOUND_SECRET_FILE: ${file}: ${weak}`]);
+  if (weak) throw new ConfigError('settings', [`${label}: ${file}: ${weak}`]);
   return secret;
 }
 

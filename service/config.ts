@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { RUNNER_BUFFER_SECONDS } from '../core/allocation.ts';
 import { ConfigError } from '../core/errors.ts';
+import { ChannelSchema } from '../core/notice.ts';
 import { ModeSchema, SiteRulesSchema } from '../core/owner.ts';
 import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
@@ -34,6 +35,8 @@ const ServiceConfigSchema = z.strictObject({
   /** Site mode: whom the root relay may act for. */
   site: SiteRulesSchema.prefault({}),
   policy: PolicySchema.default(PolicySchema.parse({})),
+  /** Where a person is told when a workload needs attention or runs out of retries (core/notice.ts). */
+  notify: z.array(ChannelSchema).max(10).default([]),
   profile: ProfileFieldSchema.prefault('kestrel'),
   torc: z
     .strictObject({

@@ -1,8 +1,9 @@
 import { type Command, PROTOCOL } from '../core/commands.ts';
 import type { EventOf } from '../core/events.ts';
 import { assertNever } from '../core/never.ts';
+import { notifies } from '../core/notice.ts';
 import type { Plan } from '../core/plan.ts';
-import type { WorkloadRecord, WorkloadStatus } from '../core/ports.ts';
+import type { Notice, WorkloadRecord, WorkloadStatus } from '../core/ports.ts';
 import type { ServiceDeps } from './deps.ts';
 
 /** The worker's writes other than job records and attempts: workload status, history, commands. */
@@ -19,11 +20,33 @@ export async function updateWorkload(
 ): Promise<WorkloadRecord | undefined> {
   for (let attempt = 1; ; attempt++) {
     const current = await deps.store.getWorkload(key);
-    const next = change(current);
-    if (!next) return undefined;
+    const changed = change(current);
+    if (!changed) return undefined;
+    const next = withNotice(current, changed);
     if (await deps.store.putWorkload(next, current?.version ?? (current ? 0 : undefined))) return next;
     if (attempt >= 10) throw new Error(`workload ${key} kept changing under this update (10 tries)`);
   }
+}
+
+/** What may keep a workload record small whatever happens: the newest undelivered notices. */
+const NOTICES_KEPT = 10;
+
+/**
+ * A change into "needs attention" or "exhausted" carries its notice, in the same conditional write: a
+ * crash cannot lose it, and a redelivered event finds the status already changed and adds none.
+ */
+function withNotice(current: WorkloadRecord | undefined, next: WorkloadRecord): WorkloadRecord {
+  if (!notifies(current?.status, next.status)) return next;
+  const notice: Notice = {
+    id: `${next.key}@${(current?.version ?? 0) + 1}`,
+    status: next.status,
+    ...(current ? { from: current.status } : {}),
+    at: next.updatedAt,
+    sent: [],
+    attempts: 0,
+    nextAt: next.updatedAt,
+  };
+  return { ...next, notices: [...(next.notices ?? []), notice].slice(-NOTICES_KEPT) };
 }
 
 export function ensureWorkload(

@@ -158,7 +158,7 @@ describe('Lambda functions', () => {
     // EventBridge may invoke twice at once: the conditional write lets one of them schedule.
     const both = await Promise.all([cron.handler(cronEvent()), cron.handler(cronEvent())]);
     expect(both.flatMap((r) => r.scheduled)).toEqual(['torc-wf7:sched:s1']);
-    expect(await cron.handler(cronEvent())).toEqual({ scheduled: [] });
+    expect(await cron.handler(cronEvent())).toEqual({ scheduled: [], notices: { delivered: 0, failed: 0 } });
     const sent = await commands.receive(10, 30);
     expect(sent.map((m) => m.body)).toMatchObject([{ type: 'torc.submit-allocations', workflowId: 7 }]);
   });
