@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signedHeaders } from '../../service/signature.ts';
@@ -333,4 +335,30 @@ export class ReboundProcess {
       ...this.identity,
     });
   }
+}
+
+/** A notification webhook for a test: refuses its first `refusals` deliveries (HTTP 500), keeps the rest. */
+export async function noticeReceiver(refusals: number) {
+  const received: { workload: string; status: string; inspect: string; reason: string[] }[] = [];
+  let refused = 0;
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (refused < refusals) {
+      refused++;
+      res.writeHead(500).end('not now');
+      return;
+    }
+    received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+    res.writeHead(200).end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    get refused() {
+      return refused;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

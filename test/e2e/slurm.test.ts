@@ -6,6 +6,7 @@ import {
   completed,
   HOG,
   jobsOf,
+  noticeReceiver,
   ReboundProcess,
   slurm,
   submit,
@@ -318,13 +319,16 @@ describe('stalls', () => {
   it('11. a resubmission that can never start (a profile that lists the partition too generously) needs attention, with the reason', async () => {
     const workload = w('stuck');
     // The profile says "short" takes 10 minutes; Slurm's short takes 1: the retry's --time=2 never starts.
+    // A person is told through a webhook that refuses its first two deliveries.
+    const receiver = await noticeReceiver(2);
     const generous = {
       ...CONFIG,
       profile: { ...LAB_PROFILE, partitions: [{ ...LAB_PROFILE.partitions[0]!, maxWalltimeSeconds: 600 }] },
+      notify: [{ type: 'webhook', url: `${receiver.url}/rebound` }],
     };
     const stuck = new ReboundProcess(18_797, generous, {
       match: tagged(workload),
-      env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_PENDING_INTERVAL: '5' },
+      env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_PENDING_INTERVAL: '5', REBOUND_TICK_SECONDS: '2' },
     });
     await stuck.start();
     let retryId: string | undefined;
@@ -349,9 +353,34 @@ describe('stalls', () => {
       expect(slurm(['squeue', '-h', '-j', retry!, '-o', '%T|%l|%P|%r'])).toBe(
         'PENDING|2:00|short|PartitionTimeLimit',
       );
+      // Delivered on the third try (10 s, then 20 s of backoff), once, with the reason.
+      const [notice] = await waitFor(
+        'the notice',
+        () => receiver.received.length > 0 && receiver.received,
+        90_000,
+      );
+      expect(notice).toMatchObject({
+        workload,
+        status: 'needs-attention',
+        inspect: `rebound status ${workload}`,
+      });
+      expect(notice!.reason.join('\n')).toMatch(
+        /cannot start: its --time is above the partition's time limit/,
+      );
+      await waitFor(
+        'a quiet minute of ticks',
+        async () => {
+          const view = (await stuck.get<View & { notices?: unknown[] }>(`/v1/workloads/${workload}`)).body;
+          return view.notices?.length === 0;
+        },
+        30_000,
+      );
+      expect(receiver.refused).toBe(2);
+      expect(receiver.received).toHaveLength(1);
     } finally {
       if (retryId) slurm(['scancel', retryId]);
       await stuck.dispose();
+      await receiver.close();
     }
   }, 300_000);
 });
