@@ -7,7 +7,7 @@ import { PlanSchema } from '../core/plan.ts';
 import { startLocal } from '../local/runtime.ts';
 import { loadSettings, relayOptions } from '../local/settings.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
-import { WorkloadViewSchema } from '../service/status.ts';
+import { type WorkloadView, WorkloadViewSchema } from '../service/status.ts';
 import { api, healthLines } from './api.ts';
 import { deadLetters, replayDeadLetter } from './dead-letters.ts';
 import { printable, printableCell } from './terminal.ts';
@@ -45,6 +45,19 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
     line(columns.map((c) => c.toUpperCase())),
     ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
   ].join('\n');
+}
+
+/** Notices a person has not been sent yet, and why (README "Notifications"). */
+function noticeLines(notices: WorkloadView['notices']): string[] {
+  if (!notices?.length) return [];
+  return [
+    '',
+    'Notices not yet delivered:',
+    ...notices.map(
+      (n) =>
+        `  ${n.status} at ${n.at}: ${n.gaveUpAt ? `given up after ${n.attempts} tries` : `${n.attempts} tries so far`}${n.sent.length ? `, reached ${n.sent.join(', ')}` : ''}${n.lastError ? `; last error: ${n.lastError}` : ''}`,
+    ),
+  ];
 }
 
 function parseCommandLine(argv: string[]) {
@@ -150,6 +163,7 @@ async function main(argv: string[]): Promise<void> {
                 ['lineage', 'attempt', 'changes'],
               )
             : 'No recovery attempts.',
+          ...noticeLines(view.notices),
         ].join('\n'),
       );
     }

@@ -35,6 +35,20 @@ export const WorkloadViewSchema = z.looseObject({
     }),
   ),
   history: z.array(z.object({ workload: z.string(), at: z.string(), line: z.string() })),
+  /** Notices not yet delivered to every channel (core/notice.ts). */
+  notices: z
+    .array(
+      z.object({
+        id: z.string(),
+        status: z.string(),
+        at: z.string(),
+        attempts: z.number(),
+        sent: z.array(z.string()),
+        lastError: z.string().optional(),
+        gaveUpAt: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 export type WorkloadView = z.infer<typeof WorkloadViewSchema>;
 
