@@ -158,6 +158,8 @@ const TorcWorkflowCompletedEventSchema = EnvelopeSchema.extend({
         .default([]),
       rrSizes: RrSizesSchema,
       resourceRequirements: z.array(TorcRrSchema).max(1000),
+      /** Allocations Torc still counts as pending or running: recovery waits for them (as Torc's does). */
+      liveAllocations: z.number().int().nonnegative().default(0),
     }),
   ),
 });

@@ -43,6 +43,12 @@ export interface WorkloadRecord {
    * listCompletionPages), so `rebound plan` replans exactly what the worker would.
    */
   lastRun?: number;
+  /**
+   * Torc: a completed run whose recovery waits for its live allocations to end (the tick re-checks it
+   * against each newer census; after `torc.allocationWaitSeconds` it needs attention, and still recovers
+   * if they end later).
+   */
+  waiting?: { runId: number; since: string; occurredAt: string; live: number; reported?: boolean };
   /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */
   census?: TorcCensus;
   autoSchedule?: AutoScheduleState;

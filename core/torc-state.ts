@@ -45,6 +45,7 @@ export function assembleCompletion(pages: TorcCompletionPage[]): TorcCompletion 
     canceled: ordered.flatMap((p) => p.canceled),
     rrSizes: first.rrSizes,
     resourceRequirements: [...rows.values()],
+    liveAllocations: first.liveAllocations,
   };
 }
 

@@ -2,6 +2,7 @@ import type { ScheduledEvent } from 'aws-lambda';
 import { serviceDeps } from '../aws/deps.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
+import { recheckWaitingRuns } from '../service/torc-completion.ts';
 
 const deps = serviceDeps();
 // A webhook's outbound secret comes from the function's environment (secretEnv); files are a local thing.
@@ -13,12 +14,14 @@ const notify = {
 };
 
 /**
- * The cron rule's target: auto-schedule for every Torc workflow, then the notices people are owed
+ * The cron rule's target: auto-schedule for every Torc workflow, completed runs waiting for their
+ * allocations, then the notices people are owed
  * (DynamoDB's TTL does the housekeeping).
  */
 export async function handler(
   _event: ScheduledEvent,
 ): Promise<{ scheduled: string[]; notices: { delivered: number; failed: number } }> {
   const scheduled = await runAutoSchedule(deps);
+  await recheckWaitingRuns(deps);
   return { scheduled, notices: await deliverNotices(notify) };
 }

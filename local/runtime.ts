@@ -13,6 +13,7 @@ import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportDeadLetters } from '../service/dead-letters.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
+import { recheckWaitingRuns } from '../service/torc-completion.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { ensureLocalToken } from './local-token.ts';
 import { type LocalSettings, readSecret, relayOptions } from './settings.ts';
@@ -99,6 +100,7 @@ export async function startLocal(
     settings.tickSeconds * 1000,
     async () => {
       await runAutoSchedule(deps);
+      await recheckWaitingRuns(deps);
       await reportDeadLetters(deps, { events: events.deadLetterList(), commands: commands.deadLetterList() });
       await deliverNotices(notify);
       store.purgeExpired();

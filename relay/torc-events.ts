@@ -52,6 +52,7 @@ export function completionPages(
   isCanceled: boolean,
   jobs: TorcJob[],
   rrs: TorcResourceRequirements[],
+  liveAllocations: number,
   now: string,
   pageBytes = COMPLETION_PAGE_BYTES,
 ): Event[] {
@@ -105,6 +106,7 @@ export function completionPages(
       canceled: p.canceled,
       rrSizes,
       resourceRequirements: [...p.rows].map((id) => rows.get(id)!),
+      liveAllocations,
     },
   }));
 }

@@ -158,9 +158,10 @@ export class TorcForwarder {
       return job ? [jobFinishedEvent(this.opts.cluster, r, job, rr, now)] : [];
     });
     const run = status.run_id;
+    const live = scns.filter((x) => x.status !== 'complete').length;
     if (complete.is_complete && state.completedRun !== run) {
       events.push(
-        ...completionPages(this.opts.cluster, workflowId, run, complete.is_canceled, jobs, rrs, now),
+        ...completionPages(this.opts.cluster, workflowId, run, complete.is_canceled, jobs, rrs, live, now),
       );
     }
     events.push(...(await this.endedAllocations(workflowId, scns, state, now)));
@@ -169,7 +170,7 @@ export class TorcForwarder {
       workflowId,
       jobs,
       rrs,
-      scns.filter((x) => x.status !== 'complete').length,
+      live,
       now,
       this.owners.get(workflowId),
     );

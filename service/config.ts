@@ -8,6 +8,7 @@ import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
 const RESULT_WAIT_SECONDS = 60;
+const ALLOCATION_WAIT_SECONDS = 1800;
 
 /** A built-in profile by name ("kestrel"), or a custom profile object: either way a Profile once parsed. */
 const ProfileFieldSchema = z.union([z.string(), z.unknown()]).transform((value, ctx) => {
@@ -48,8 +49,13 @@ const ServiceConfigSchema = z.strictObject({
        * local queue's 5 receives × 30 s, so the wait ends before the event would be dead-lettered.
        */
       resultWaitSeconds: z.number().int().nonnegative().max(100).default(RESULT_WAIT_SECONDS),
+      /**
+       * How long a completed run waits for its allocations that are still pending or running before
+       * it needs attention (it is still recovered if they end later).
+       */
+      allocationWaitSeconds: z.number().int().positive().default(ALLOCATION_WAIT_SECONDS),
     })
-    .default({ runnerBufferSeconds: RUNNER_BUFFER_SECONDS, resultWaitSeconds: RESULT_WAIT_SECONDS }),
+    .prefault({}),
 });
 
 export type ServiceConfig = z.output<typeof ServiceConfigSchema>;

@@ -7,8 +7,9 @@ import { history, resultLine } from './effects.ts';
 import { onJobEnded, onSacct } from './slurm-recovery.ts';
 import { onResubmitResult } from './slurm-results.ts';
 import { onJobStuck } from './slurm-stalls.ts';
+import { onTorcWorkflowCompleted } from './torc-completion.ts';
 import { onAllocationEnded } from './torc-orphans.ts';
-import { continueTorcRecovery, onTorcJobFinished, onTorcWorkflowCompleted } from './torc-recovery.ts';
+import { continueTorcRecovery, onTorcJobFinished } from './torc-recovery.ts';
 
 // The worker's entry: every event to its handler, events of one record in order, command results to the
 // path that sent the command. The shells (local worker loop, SQS function) import only this.

@@ -86,14 +86,9 @@ export async function lastCompletion(deps: Pick<ReadDeps, 'store'>, workload: st
   return assembleCompletion(await deps.store.listCompletionPages(workload, runId));
 }
 
-export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<'torc.workflow.completed'>) {
-  const page = event.data;
-  const workload = torcWorkload(page.workflowId);
-  // A large workflow's completion comes in pages: each is kept, and whichever page completes the set
-  // plans (pages handled side by side both may; the attempt's claim lets one of them act).
-  await deps.store.putCompletionPage(workload, page);
-  const c = await lastCompletion(deps, workload, page.runId);
-  if (!c) return;
+/** Recovery of a completed run: the plan, its attempt claimed once, its first step sent. */
+export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: string, occurredAt: string) {
+  const workload = torcWorkload(c.workflowId);
   // Redelivered after its attempt was claimed (a crash before the event was marked handled): the same
   // attempt's first step again — never a second attempt for one completion. Its id is deduplicated.
   const source = eventIds.torcCompleted(c.workflowId, c.runId);
@@ -102,14 +97,14 @@ export async function onTorcWorkflowCompleted(deps: ServiceDeps, event: EventOf<
   const { recorded, missing } = await failedJobs(deps, c);
   // The forwarder posts results before the completion, but a queue may hand them over later: wait for
   // them a while (the event comes back), then plan without them — those jobs alone need attention.
-  const waited = (deps.now().getTime() - Date.parse(event.occurredAt)) / 1000;
+  const waited = (deps.now().getTime() - Date.parse(occurredAt)) / 1000;
   if (missing.length && waited < deps.config.torc.resultWaitSeconds)
     throw new Error(
       `results of ${missing.length} failed job(s) of run ${c.runId} not recorded yet (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); waiting up to ${deps.config.torc.resultWaitSeconds} s`,
     );
   const plan = await planFrom(deps, c, recorded);
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
-  const keep = { lastRun: c.runId, cluster: event.cluster };
+  const keep = { lastRun: c.runId, cluster, waiting: undefined };
   if (plan.outcome === 'stop') {
     await ensureWorkload(deps, workload, 'torc', statusAfterStop(plan), keep);
     await history(deps, workload, [head, ...plan.report]);

@@ -93,6 +93,7 @@ describe('Lambda functions', () => {
         failedJobIds: [5],
         canceled: [],
         rrSizes: {},
+        liveAllocations: 0,
         resourceRequirements: [],
       },
     };

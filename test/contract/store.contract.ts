@@ -127,6 +127,7 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
         failedJobIds,
         canceled: [],
         rrSizes: { '3': 2 },
+        liveAllocations: 0,
         resourceRequirements: [],
       });
       await s.putCompletionPage('torc-wf7', page(1, 2, [2]));

@@ -3,6 +3,7 @@ import { type Event, EventSchema } from '../../core/events.ts';
 import { runAutoSchedule } from '../../service/auto-schedule.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
+import { recheckWaitingRuns } from '../../service/torc-completion.ts';
 import { sentIds, type TestDeps, testDeps } from '../support/deps.ts';
 import { resultEvent } from '../support/events.ts';
 
@@ -35,7 +36,7 @@ const finished = (jobId: number, returnCode: number, runId = 1): Event => ({
   },
 });
 
-const completed = (failedJobIds: number[], runId = 1): Event => ({
+const completed = (failedJobIds: number[], runId = 1, liveAllocations = 0): Event => ({
   ...envelope,
   id: `torc-complete:7:${runId}`,
   type: 'torc.workflow.completed',
@@ -47,6 +48,7 @@ const completed = (failedJobIds: number[], runId = 1): Event => ({
     failedJobIds,
     canceled: [],
     rrSizes: { 3: 2 },
+    liveAllocations,
     resourceRequirements: [SMALL],
   },
 });
@@ -143,20 +145,20 @@ describe('Torc recovery in the service', () => {
   });
 });
 
-describe('auto-schedule in the service', () => {
-  const census = (observedAt: string, ready: number[], live = 0): Event => ({
-    ...envelope,
-    id: `torc-census:7:${Date.parse(observedAt)}`,
-    type: 'torc.workflow.census',
-    data: {
-      workflowId: 7,
-      observedAt,
-      liveAllocations: live,
-      ready: ready.map((id) => ({ id, rrId: 3, attemptId: 1 })),
-      resourceRequirements: [SMALL],
-    },
-  });
+const census = (observedAt: string, ready: number[], live = 0): Event => ({
+  ...envelope,
+  id: `torc-census:7:${Date.parse(observedAt)}`,
+  type: 'torc.workflow.census',
+  data: {
+    workflowId: 7,
+    observedAt,
+    liveAllocations: live,
+    ready: ready.map((id) => ({ id, rrId: 3, attemptId: 1 })),
+    resourceRequirements: [SMALL],
+  },
+});
 
+describe('auto-schedule in the service', () => {
   it("records whose workflow it is from the census (the relay's watch list), for who may read it", async () => {
     const deps = testDeps();
     const event = census('2026-11-25T12:00:00Z', [1]);
@@ -223,5 +225,42 @@ describe('auto-schedule in the service', () => {
     // The same census again decides nothing; an older one is ignored.
     await handleEvent(deps, census('2026-11-25T11:59:00Z', [1, 2]));
     expect(await runAutoSchedule(deps)).toEqual([]);
+  });
+});
+
+describe('a completion while allocations are live', () => {
+  it('waits (said once), needs attention after allocationWaitSeconds (told once), and recovers once none is left', async () => {
+    const deps = testDeps({ torc: { allocationWaitSeconds: 600 } });
+    await handleEvent(deps, finished(1, 137));
+    await handleEvent(deps, completed([1], 1, 2));
+    await handleEvent(deps, { ...completed([1], 1, 2), id: 'redelivered' });
+    expect(deps.commands.sent()).toEqual([]);
+    const waitLines = (await lines(deps)).filter((l) => l.includes('still pending or running'));
+    expect(waitLines).toEqual([
+      'Workflow 7 run 1 complete, but 2 allocation(s) are still pending or running: recovery waits until they end (at most 600 s before a person is asked)',
+    ]);
+    // A newer census still counts one live: the tick waits.
+    deps.advance(60);
+    await handleEvent(deps, census(deps.now().toISOString(), [], 1));
+    await recheckWaitingRuns(deps);
+    expect(deps.commands.sent()).toEqual([]);
+    expect(await status(deps)).toBe('watching');
+    // Past the bound: a person is asked, once, however often the tick runs.
+    deps.advance(600);
+    await recheckWaitingRuns(deps);
+    await recheckWaitingRuns(deps);
+    expect(await status(deps)).toBe('needs-attention');
+    expect((await deps.store.getWorkload('torc-wf7'))?.notices).toHaveLength(1);
+    expect((await lines(deps)).filter((l) => l.includes('has waited'))).toEqual([
+      'Run 1 has waited 660 s for 1 allocation(s) that are still pending or running: recovery has not started. Cancel them (scancel) if they will not run, or let them end; recovery starts when none is left.',
+    ]);
+    // The allocation ends: the next census says so, and the tick recovers the run, once.
+    deps.advance(30);
+    await handleEvent(deps, census(deps.now().toISOString(), [], 0));
+    await recheckWaitingRuns(deps);
+    await recheckWaitingRuns(deps);
+    expect(sentIds(deps)).toEqual(['torc-wf7:a1:0-resources']);
+    expect(await status(deps)).toBe('recovering');
+    expect((await deps.store.getWorkload('torc-wf7'))?.waiting).toBeUndefined();
   });
 });

@@ -36,7 +36,7 @@ const jobs = (n: number): TorcJob[] =>
   }));
 type Page = EventOf<'torc.workflow.completed'>;
 const pagesOf = (n: number, bytes?: number) =>
-  completionPages('lab', WF, 1, false, jobs(n), rows, NOW, bytes) as Page[];
+  completionPages('lab', WF, 1, false, jobs(n), rows, 0, NOW, bytes) as Page[];
 
 const finished = (jobId: number, over: Partial<EventOf<'torc.job.finished'>['data']> = {}): Event => ({
   id: `torc-job:${WF}:${jobId}:1`,

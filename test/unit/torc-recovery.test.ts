@@ -5,7 +5,8 @@ import { parsePolicy, policyFor } from '../../core/policy.ts';
 import { parseProfile } from '../../core/profiles.ts';
 import { type RecordedTorcJob, type TorcCompletion, torcRecoveryState } from '../../core/torc-state.ts';
 import { GiB } from '../../core/units.ts';
-import { onTorcJobFinished, onTorcWorkflowCompleted, torcCommands } from '../../service/torc-recovery.ts';
+import { onTorcWorkflowCompleted } from '../../service/torc-completion.ts';
+import { onTorcJobFinished, torcCommands } from '../../service/torc-recovery.ts';
 import { sentIds, testDeps } from '../support/deps.ts';
 
 const LAB_INPUT = {
@@ -45,6 +46,7 @@ const completion = (over: Partial<TorcCompletion> = {}): TorcCompletion => ({
   failedJobIds: [19, 20, 22],
   canceled: [{ id: 23, rrId: 3 }],
   rrSizes: { 3: 5, 4: 1 },
+  liveAllocations: 0,
   resourceRequirements: [SMALL, QUICK],
   ...over,
 });
