@@ -20,6 +20,8 @@ export interface AutoScheduleState {
   readySince: Record<string, string>;
   /** The stall last reported (so it is reported once), until a schedule goes out. */
   stalled?: string;
+  /** Since when only `pending_failed` jobs are left unfinished, with nothing running or allocated. */
+  heldSince?: string;
 }
 
 export type AutoScheduleDecision =
@@ -42,6 +44,13 @@ export function decideAutoSchedule(
   now: Date,
   runnerBufferSeconds: number,
 ): AutoScheduleDecision {
+  // Torc holds pending_failed jobs for a decision and nothing else is left to run: no event will come.
+  if (state.heldSince && (now.getTime() - Date.parse(state.heldSince)) / 1000 >= policy.cooldownSeconds)
+    return {
+      schedule: false,
+      why: `${census.pendingFailed} job(s) are pending_failed and nothing else is ready, running or allocated: Torc holds them for a decision (reset them to retry, or fail them); nothing happens until then`,
+      stall: true,
+    };
   if (!policy.enabled) {
     // Off, with jobs ready and nothing to run them for longer than a cooldown: nobody else will.
     const oldest = Math.min(
@@ -111,5 +120,16 @@ export function decideAutoSchedule(
 export function trackReady(state: AutoScheduleState, census: TorcCensus): AutoScheduleState {
   const readySince: Record<string, string> = {};
   for (const j of census.ready) readySince[j.id] = state.readySince[j.id] ?? census.observedAt;
-  return { ...state, watchingSince: state.watchingSince ?? census.observedAt, readySince };
+  const held =
+    census.pendingFailed > 0 &&
+    census.ready.length === 0 &&
+    census.active === 0 &&
+    census.liveAllocations === 0;
+  const { heldSince: _, ...rest } = state;
+  return {
+    ...rest,
+    watchingSince: state.watchingSince ?? census.observedAt,
+    readySince,
+    ...(held ? { heldSince: state.heldSince ?? census.observedAt } : {}),
+  };
 }

@@ -180,6 +180,10 @@ const TorcWorkflowCensusEventSchema = EnvelopeSchema.extend({
     liveAllocations: z.number().int().nonnegative(),
     /** Every ready job; `ready` lists at most CENSUS_READY of them (the lowest ids). */
     readyTotal: z.number().int().nonnegative().optional(),
+    /** Jobs Torc holds as `pending_failed` (they keep the workflow incomplete until someone decides). */
+    pendingFailed: z.number().int().nonnegative().default(0),
+    /** Jobs claimed by a runner or running. */
+    active: z.number().int().nonnegative().default(0),
     ready: z
       .array(
         z.object({

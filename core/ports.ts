@@ -44,9 +44,9 @@ export interface WorkloadRecord {
    */
   lastRun?: number;
   /**
-   * Torc: a completed run whose recovery waits for its live allocations to end (the tick re-checks it
-   * against each newer census; after `torc.allocationWaitSeconds` it needs attention, and still recovers
-   * if they end later).
+   * Torc: a completed run whose recovery waits — for its live allocations to end (`live` > 0; after
+   * `torc.allocationWaitSeconds` it needs attention, and still recovers if they end later) or for its
+   * failed jobs' results. The tick re-checks it (service/torc-completion.ts).
    */
   waiting?: { runId: number; since: string; occurredAt: string; live: number; reported?: boolean };
   /** Torc: the latest census (ready jobs, live allocations) and auto-schedule's durable state. */

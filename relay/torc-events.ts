@@ -143,6 +143,8 @@ export function censusEvent(
       observedAt: now,
       liveAllocations: live,
       readyTotal: allReady.length,
+      pendingFailed: jobs.filter((j) => j.status === 'pending_failed').length,
+      active: jobs.filter((j) => j.status === 'pending' || j.status === 'running').length,
       ready: ready.map((j) => ({
         id: j.id,
         rrId: j.resource_requirements_id!,

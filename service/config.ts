@@ -7,7 +7,7 @@ import { PolicySchema } from '../core/policy.ts';
 import { BUILTIN_PROFILES, parseProfile } from '../core/profiles.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
-const RESULT_WAIT_SECONDS = 60;
+const RESULT_WAIT_SECONDS = 120;
 const ALLOCATION_WAIT_SECONDS = 1800;
 
 /** A built-in profile by name ("kestrel"), or a custom profile object: either way a Profile once parsed. */
@@ -44,11 +44,11 @@ const ServiceConfigSchema = z.strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */
       runnerBufferSeconds: z.number().int().nonnegative().default(RUNNER_BUFFER_SECONDS),
       /**
-       * How long a completion waits for the results of its failed jobs (a queue may deliver them after it)
-       * before it is planned without them, each such job then needing attention on its own. Below the
-       * local queue's 5 receives × 30 s, so the wait ends before the event would be dead-lettered.
+       * How long a completion waits, after the last of its failed jobs' results came in, for the rest (a
+       * queue may deliver them after it) before it is planned without them, each such job then needing
+       * attention on its own.
        */
-      resultWaitSeconds: z.number().int().nonnegative().max(100).default(RESULT_WAIT_SECONDS),
+      resultWaitSeconds: z.number().int().nonnegative().default(RESULT_WAIT_SECONDS),
       /**
        * How long a completed run waits for its allocations that are still pending or running before
        * it needs attention (it is still recovered if they end later).

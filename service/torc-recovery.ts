@@ -15,7 +15,7 @@ import {
   torcRecoveryState,
 } from '../core/torc-state.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
-import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import { command, ensureWorkload, history, send, statusAfterStop, updateWorkload } from './effects.ts';
 
 // The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
 // the relay executes and reports. Steps run strictly in order: the next command is sent only when the
@@ -48,19 +48,21 @@ export async function onTorcJobFinished(deps: ServiceDeps, event: EventOf<'torc.
 async function failedJobs(
   deps: Pick<ReadDeps, 'store'>,
   c: TorcCompletion,
-): Promise<{ recorded: RecordedTorcJob[]; missing: number[] }> {
+): Promise<{ recorded: RecordedTorcJob[]; missing: number[]; lastAt: number }> {
   const failed = new Set(c.failedJobIds);
-  const recorded = (await deps.store.listJobs(torcWorkload(c.workflowId)))
-    .filter((r) => r.torc && failed.has(Number(r.jobId)))
-    .map((r) => ({
-      id: Number(r.jobId),
-      name: r.name,
-      evidence: r.evidence,
-      ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
-      ...(r.torc?.rr ? { rr: r.torc.rr } : {}),
-    }));
+  const records = (await deps.store.listJobs(torcWorkload(c.workflowId))).filter(
+    (r) => r.torc && failed.has(Number(r.jobId)),
+  );
+  const recorded = records.map((r) => ({
+    id: Number(r.jobId),
+    name: r.name,
+    evidence: r.evidence,
+    ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
+    ...(r.torc?.rr ? { rr: r.torc.rr } : {}),
+  }));
   const have = new Set(recorded.map((r) => r.id));
-  return { recorded, missing: c.failedJobIds.filter((id) => !have.has(id)) };
+  const lastAt = Math.max(0, ...records.map((r) => Date.parse(r.updatedAt)));
+  return { recorded, missing: c.failedJobIds.filter((id) => !have.has(id)), lastAt };
 }
 
 /** Dry-run and the worker share this: the plan for a workflow's completion. */
@@ -86,6 +88,48 @@ export async function lastCompletion(deps: Pick<ReadDeps, 'store'>, workload: st
   return assembleCompletion(await deps.store.listCompletionPages(workload, runId));
 }
 
+/**
+ * A completed run that cannot be recovered yet — allocations still live, or failed jobs' results still on
+ * their way — waits on its workflow's record: said once in history, re-checked by the tick
+ * (service/torc-completion.ts).
+ */
+export async function waitFor(
+  deps: ServiceDeps,
+  c: TorcCompletion,
+  cluster: string,
+  occurredAt: string,
+  why: { live: number } | { missing: number },
+) {
+  const key = torcWorkload(c.workflowId);
+  let fresh = false;
+  await updateWorkload(deps, key, (w) => {
+    fresh = w?.waiting?.runId !== c.runId || 'live' in why !== w.waiting.live > 0;
+    if (!fresh) return undefined;
+    return {
+      ...w,
+      key,
+      kind: 'torc',
+      status: w?.status ?? 'watching',
+      updatedAt: deps.now().toISOString(),
+      cluster,
+      lastRun: c.runId,
+      waiting: {
+        runId: c.runId,
+        since: deps.now().toISOString(),
+        occurredAt,
+        live: 'live' in why ? why.live : 0,
+      },
+    };
+  });
+  if (!fresh) return;
+  const head = `Workflow ${c.workflowId} run ${c.runId} complete, but`;
+  await history(deps, key, [
+    'live' in why
+      ? `${head} ${why.live} allocation(s) are still pending or running: recovery waits until they end (at most ${deps.config.torc.allocationWaitSeconds} s before a person is asked)`
+      : `${head} the results of ${why.missing} failed job(s) have not arrived yet: recovery waits for them (until none has come for ${deps.config.torc.resultWaitSeconds} s)`,
+  ]);
+}
+
 /** Recovery of a completed run: the plan, its attempt claimed once, its first step sent. */
 export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: string, occurredAt: string) {
   const workload = torcWorkload(c.workflowId);
@@ -93,15 +137,17 @@ export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: 
   // attempt's first step again — never a second attempt for one completion. Its id is deduplicated.
   const source = eventIds.torcCompleted(c.workflowId, c.runId);
   const prior = (await deps.store.listAttempts(workload)).find((a) => a.source === source);
-  if (prior) return send(deps, torcCommands(prior.plan, c.workflowId).slice(0, 1));
-  const { recorded, missing } = await failedJobs(deps, c);
-  // The forwarder posts results before the completion, but a queue may hand them over later: wait for
-  // them a while (the event comes back), then plan without them — those jobs alone need attention.
-  const waited = (deps.now().getTime() - Date.parse(occurredAt)) / 1000;
-  if (missing.length && waited < deps.config.torc.resultWaitSeconds)
-    throw new Error(
-      `results of ${missing.length} failed job(s) of run ${c.runId} not recorded yet (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); waiting up to ${deps.config.torc.resultWaitSeconds} s`,
-    );
+  if (prior) {
+    await updateWorkload(deps, workload, (w) => (w?.waiting ? { ...w, waiting: undefined } : undefined));
+    return send(deps, torcCommands(prior.plan, c.workflowId).slice(0, 1));
+  }
+  const { recorded, missing, lastAt } = await failedJobs(deps, c);
+  // The forwarder posts results before the completion, but a queue may hand them over later: wait while
+  // they keep coming (the tick re-checks), then plan without the missing ones — those jobs alone need
+  // attention.
+  const quiet = (deps.now().getTime() - Math.max(lastAt, Date.parse(occurredAt))) / 1000;
+  if (missing.length && quiet < deps.config.torc.resultWaitSeconds)
+    return waitFor(deps, c, cluster, occurredAt, { missing: missing.length });
   const plan = await planFrom(deps, c, recorded);
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
   const keep = { lastRun: c.runId, cluster, waiting: undefined };

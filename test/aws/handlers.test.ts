@@ -89,7 +89,7 @@ describe('Lambda functions', () => {
         workflowId: 99,
         runId: 1,
         isCanceled: false,
-        page: { index: 1, count: 1 },
+        page: { index: 2, count: 3 },
         failedJobIds: [5],
         canceled: [],
         rrSizes: {},
@@ -97,8 +97,20 @@ describe('Lambda functions', () => {
         resourceRequirements: [],
       },
     };
-    // Job 5's result was never recorded: this event must fail (and be retried), the others must not.
-    await new Promise((r) => setTimeout(r, 1100));
+    // Page 2 of 3 of a run whose page 1 said 2 pages: this event must fail (and be retried), the others
+    // must not.
+    const first = {
+      ...completed,
+      id: 'torc-complete:99:1:p1of2',
+      data: { ...completed.data, page: { index: 1, count: 2 } },
+    };
+    expect(
+      (
+        await worker.handler(
+          sqsEvent(setup.eventsArn, [{ messageId: 'p1', receiptHandle: 'r0', body: JSON.stringify(first) }]),
+        )
+      ).batchItemFailures,
+    ).toEqual([]);
     const res = await worker.handler(
       sqsEvent(setup.eventsArn, [
         {
@@ -147,6 +159,8 @@ describe('Lambda functions', () => {
         workflowId: 7,
         observedAt: new Date().toISOString(),
         liveAllocations: 0,
+        pendingFailed: 0,
+        active: 0,
         ready: [{ id: 70, rrId: 3, attemptId: 1 }],
         resourceRequirements: [
           { id: 3, name: 'small', memory: '2g', runtime: 'PT1H', numCpus: 1, numGpus: 0, numNodes: 1 },

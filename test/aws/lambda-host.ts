@@ -5,7 +5,7 @@ import { SqsQueue } from '../../aws/sqs-queue.ts';
 import type { Event } from '../../core/events.ts';
 import type { Emulators } from './emulators.ts';
 import { lambdaEnvironment } from './lambda-env.ts';
-import { functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
+import { cronEvent, functionUrlEvent, sqsEvent } from './lambda-shapes.ts';
 
 /**
  * Lambda as AWS runs these functions, on one machine: a Function URL (HTTP → payload v2 → the api handler)
@@ -17,6 +17,8 @@ export interface LambdaHostOptions {
   concurrency?: number;
   /** The queues' maximum message size (bytes). */
   maxMessageBytes?: number;
+  /** Runs the cron function (auto-schedule, waiting runs, notices) this often, as EventBridge would. */
+  cronSeconds?: number;
 }
 
 /** What the worker invocations took: the slowest (ms) and the largest heap seen after one (bytes). */
@@ -35,9 +37,10 @@ export async function startLambdaHost(
 ) {
   const setup = await lambdaEnvironment(emulators, config, secret, options.maxMessageBytes);
   const stats: HostStats = { batches: 0, slowestMs: 0, heapBytes: 0 };
-  const [api, worker] = await Promise.all([
+  const [api, worker, cron] = await Promise.all([
     import('../../functions/api.ts'),
     import('../../functions/worker.ts'),
+    import('../../functions/auto-schedule.ts'),
   ]);
 
   const server = createServer(async (req, res) => {
@@ -90,6 +93,12 @@ export async function startLambdaHost(
     }
   };
   const mapping = Promise.all(Array.from({ length: options.concurrency ?? 1 }, poll));
+  const rule = options.cronSeconds
+    ? setInterval(
+        () => void cron.handler(cronEvent()).catch((e) => console.error(`cron: ${e}`)),
+        options.cronSeconds * 1000,
+      )
+    : undefined;
 
   /** Messages waiting or in flight on a queue, as SQS counts them. */
   const pending = async (url: string) => {
@@ -122,6 +131,7 @@ export async function startLambdaHost(
     },
     async stop() {
       running = false;
+      clearInterval(rule);
       await mapping;
       await new Promise((r) => server.close(r));
     },

@@ -104,7 +104,9 @@ describe.concurrent('a 100,000-job workflow with 10,000 failures', () => {
   it('local: recovered from its events alone', async () => {
     const { id, failed } = largeWorkflow('large-local');
     const started = Date.now();
-    const rebound = new ReboundProcess(18_799, config(id), { env: { REBOUND_SACCT_INTERVAL: '0' } });
+    const rebound = new ReboundProcess(18_801, config(id), {
+      env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '5' },
+    });
     try {
       await rebound.start();
       // The workload exists (200) once its first event is handled.
@@ -142,7 +144,7 @@ describe.concurrent('a 100,000-job workflow with 10,000 failures', () => {
     let output = '';
     try {
       emulators = await startEmulators();
-      const port = 18_800;
+      const port = 18_802;
       host = spawn(
         process.execPath,
         [
@@ -158,6 +160,7 @@ describe.concurrent('a 100,000-job workflow with 10,000 failures', () => {
             sqsEndpoint: emulators.sqsEndpoint,
             concurrency: 4,
             maxMessageBytes: 256 * 1024,
+            cronSeconds: 5,
           }),
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },

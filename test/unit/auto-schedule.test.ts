@@ -27,6 +27,8 @@ const census = (over: Partial<TorcCensus> = {}): TorcCensus => ({
   workflowId: 7,
   observedAt: T0.toISOString(),
   liveAllocations: 1,
+  pendingFailed: 0,
+  active: 0,
   ready: [],
   resourceRequirements: [RR],
   ...over,
@@ -129,5 +131,23 @@ describe('auto-schedule', () => {
       schedule: false,
       why: 'auto-schedule is off',
     });
+  });
+
+  it('only pending_failed jobs left, nothing ready, running or allocated, for a cooldown: a stall, on or off', () => {
+    const held = census({ liveAllocations: 0, pendingFailed: 3 });
+    const seen = trackReady(fresh, held);
+    expect(seen.heldSince).toBe(T0.toISOString());
+    expect(decide(held, seen, at(59))).toMatchObject({ schedule: false, why: 'no job is ready' });
+    const stall = {
+      schedule: false,
+      why: '3 job(s) are pending_failed and nothing else is ready, running or allocated: Torc holds them for a decision (reset them to retry, or fail them); nothing happens until then',
+      stall: true,
+    };
+    expect(decide(held, seen, at(60))).toEqual(stall);
+    expect(decide(held, seen, at(60), policy({ enabled: false }))).toEqual(stall);
+    // Something still runs: not held; the clock starts again when it stops.
+    const running = trackReady(seen, census({ liveAllocations: 0, pendingFailed: 3, active: 1 }));
+    expect(running.heldSince).toBeUndefined();
+    expect(decide(held, running, at(600))).toMatchObject({ why: 'no job is ready' });
   });
 });

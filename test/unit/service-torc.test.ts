@@ -101,10 +101,15 @@ describe('Torc recovery in the service', () => {
     expect(deps.commands.sent()).toHaveLength(1);
   });
 
-  it('a completion whose results are not recorded yet is retried, not decided on half the evidence', async () => {
+  it('a completion whose results are not recorded yet waits, and is decided on the whole evidence once they come', async () => {
     const deps = testDeps();
-    await expect(handleEvent(deps, completed([1]))).rejects.toThrow(/not recorded yet/);
+    await handleEvent(deps, completed([1]));
     expect(deps.commands.sent()).toEqual([]);
+    expect((await deps.store.getWorkload('torc-wf7'))?.waiting).toMatchObject({ runId: 1, live: 0 });
+    await handleEvent(deps, finished(1, 137));
+    await recheckWaitingRuns(deps);
+    expect(sentIds(deps)).toEqual(['torc-wf7:a1:0-resources']);
+    expect((await deps.store.getWorkload('torc-wf7'))?.waiting).toBeUndefined();
   });
 
   it('a run with nothing failed is healthy; the status view and plan show the workflow', async () => {
@@ -153,6 +158,8 @@ const census = (observedAt: string, ready: number[], live = 0): Event => ({
     workflowId: 7,
     observedAt,
     liveAllocations: live,
+    pendingFailed: 0,
+    active: 0,
     ready: ready.map((id) => ({ id, rrId: 3, attemptId: 1 })),
     resourceRequirements: [SMALL],
   },

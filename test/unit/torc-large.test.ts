@@ -6,6 +6,7 @@ import { assembleCompletion, JOB_PROBLEMS } from '../../core/torc-state.ts';
 import { censusEvent, completionPages } from '../../relay/torc-events.ts';
 import { requestBatches } from '../../relay/torc-forwarder.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
+import { recheckWaitingRuns } from '../../service/torc-completion.ts';
 import { testDeps } from '../support/deps.ts';
 
 // Large workflows and the records that would block one: a completion paged to fit a queue message and
@@ -156,7 +157,7 @@ describe('the service with a paged completion', () => {
     );
   });
 
-  it('waits for missing results, then recovers the others and says which job needs attention', async () => {
+  it('waits while results may still come, then recovers the others and says which job needs attention', async () => {
     const deps = testDeps();
     const [page] = pagesOf(20);
     const [missing, ...recorded] = page!.data.failedJobIds;
@@ -164,11 +165,18 @@ describe('the service with a paged completion', () => {
       deps,
       recorded.map((id) => finished(id)),
     );
-    await expect(handleEvent(deps, page!)).rejects.toThrow(
-      /results of 1 failed job\(s\) of run 1 not recorded yet/,
-    );
-    deps.advance(60);
     await handleEvent(deps, page!);
+    expect(await deps.store.listAttempts('torc-wf7')).toEqual([]);
+    expect((await deps.store.listHistory('torc-wf7')).map((h) => h.line)).toContain(
+      `Workflow ${WF} run 1 complete, but the results of 1 failed job(s) have not arrived yet: recovery waits for them (until none has come for 120 s)`,
+    );
+    // The tick re-checks: still within the wait, nothing; past it, the others are recovered.
+    deps.advance(60);
+    await recheckWaitingRuns(deps);
+    expect(await deps.store.listAttempts('torc-wf7')).toEqual([]);
+    deps.advance(60);
+    await recheckWaitingRuns(deps);
+    await recheckWaitingRuns(deps);
     const [attempt] = await deps.store.listAttempts('torc-wf7');
     expect(attempt?.plan.actions.find((a) => a.type === 'reset-jobs')).toMatchObject({ jobIds: recorded });
     const history = (await deps.store.listHistory('torc-wf7')).map((h) => h.line);
