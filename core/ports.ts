@@ -1,5 +1,5 @@
 import type { AutoScheduleState, TorcCensus } from './auto-schedule.ts';
-import type { Command } from './commands.ts';
+import type { Command, CommandType } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { Event, TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
@@ -54,6 +54,16 @@ export interface WorkloadRecord {
   autoSchedule?: AutoScheduleState;
   /** Transitions not yet delivered to every notification channel (at most the last 10). */
   notices?: Notice[];
+  /** Commands sent to the relay whose result has not come back (service/command-watch.ts). */
+  awaiting?: AwaitedCommand[];
+}
+
+interface AwaitedCommand {
+  id: string;
+  type: CommandType;
+  sentAt: string;
+  /** Reported as silent (the workload needs attention): not again. */
+  reported?: boolean;
 }
 
 export interface JobRecord {

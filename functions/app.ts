@@ -8,6 +8,7 @@ import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
+import type { Telemetry } from '../service/telemetry.ts';
 import {
   authenticate,
   canRead,
@@ -18,6 +19,9 @@ import {
 } from '../service/tokens.ts';
 
 const MAX_BODY_BYTES = 256 * 1024;
+
+/** Why the webhook refused a request, by its answer (the EventsRejected metric's dimension). */
+const REJECTED: Record<number, string> = { 400: 'invalid', 401: 'signature', 413: 'too-large' };
 
 export interface AppOptions {
   events: Sender<Event>;
@@ -30,6 +34,8 @@ export interface AppOptions {
   deadLetters?: DeadLetters;
   /** Where warnings go (a client still signing the 0.1 way); the console by default. */
   log?: (line: string) => void;
+  /** Events accepted and rejected (by reason), as metrics (service/telemetry.ts). */
+  telemetry?: Telemetry;
   /** What /healthz adds to `ok` (the local runtime: queue depths, the worker's progress, the spool). */
   health?: () => Record<string, unknown>;
   now?: () => Date;
@@ -116,6 +122,12 @@ export function createApp(opts: AppOptions) {
   // Unsigned on purpose (a load balancer or a person checks it); counts only, no workload names.
   app.get('/healthz', (c) => c.json({ ok: true, ...opts.health?.() }));
 
+  // Outermost on the webhook, so that every refusal — too large, unsigned, invalid — is counted.
+  app.use('/v1/events', async (c, next) => {
+    await next();
+    const reason = REJECTED[c.res.status];
+    if (reason || c.res.status >= 500) opts.telemetry?.count('EventsRejected', 1, reason ?? 'error');
+  });
   app.use('/v1/*', limitBody(MAX_BODY_BYTES));
   // Hooks and the relay sign with the shared secret; so does the administrator who makes tokens.
   const signed = signatureAuth({ secret: opts.secret, ...(opts.log ? { log: opts.log } : {}) });
@@ -128,6 +140,7 @@ export function createApp(opts: AppOptions) {
   app.post('/v1/events', async (c) => {
     const result = await ingest(opts.events, await c.req.text());
     if (!result.ok) return c.json({ error: 'invalid event', fields: result.errors }, 400);
+    opts.telemetry?.count('EventsAccepted', result.accepted);
     return c.json({ accepted: result.accepted }, 202);
   });
 

@@ -1,16 +1,19 @@
-import type { ScheduledEvent } from 'aws-lambda';
+import type { Context, ScheduledEvent } from 'aws-lambda';
 import { serviceDeps } from '../aws/deps.ts';
+import { lambdaTelemetry } from '../aws/telemetry.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
+import { reportSilentCommands } from '../service/command-watch.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
 import { recheckWaitingRuns } from '../service/torc-completion.ts';
 
-const deps = serviceDeps();
+const telemetry = lambdaTelemetry('rebound-cron');
+const deps = { ...serviceDeps(), telemetry };
 // A webhook's outbound secret comes from the function's environment (secretEnv); files are a local thing.
 const notify = {
   ...deps,
   channels: notifyChannels(deps.config.notify, (c) => (c.secretEnv ? process.env[c.secretEnv] : undefined)),
   post: fetchPost,
-  log: (line: string) => console.log(line),
+  log: (line: string) => telemetry.log('warn', line),
 };
 
 /**
@@ -20,8 +23,15 @@ const notify = {
  */
 export async function handler(
   _event: ScheduledEvent,
+  context?: Context,
 ): Promise<{ scheduled: string[]; notices: { delivered: number; failed: number } }> {
-  const scheduled = await runAutoSchedule(deps);
-  await recheckWaitingRuns(deps);
-  return { scheduled, notices: await deliverNotices(notify) };
+  telemetry.begin(context);
+  try {
+    const scheduled = await runAutoSchedule(deps);
+    await recheckWaitingRuns(deps);
+    await reportSilentCommands(deps);
+    return { scheduled, notices: await deliverNotices(notify) };
+  } finally {
+    telemetry.flush();
+  }
 }

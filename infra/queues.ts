@@ -1,7 +1,6 @@
 /// <reference path="../.sst/platform/config.d.ts" />
 
-/** The worker's function timeout; SQS wants the visibility timeout at least 6× it for Lambda triggers. */
-export const WORKER_TIMEOUT_SECONDS = 30;
+import { MAX_RECEIVES, WORKER_TIMEOUT_SECONDS } from '../aws/lambda-limits.ts';
 
 /** Events: a standard queue; a message received 5 times without success moves to its dead-letter queue. */
 export function eventQueues() {
@@ -10,7 +9,7 @@ export function eventQueues() {
   });
   const queue = new sst.aws.Queue('Events', {
     visibilityTimeout: `${WORKER_TIMEOUT_SECONDS * 6} seconds`,
-    dlq: { queue: deadLetters.arn, retry: 5 },
+    dlq: { queue: deadLetters.arn, retry: MAX_RECEIVES },
   });
   return { queue, deadLetters };
 }
@@ -27,7 +26,7 @@ export function commandQueues() {
   const queue = new sst.aws.Queue('Commands', {
     fifo: true,
     visibilityTimeout: '60 seconds',
-    dlq: { queue: deadLetters.arn, retry: 5 },
+    dlq: { queue: deadLetters.arn, retry: MAX_RECEIVES },
   });
   return { queue, deadLetters };
 }

@@ -1,6 +1,7 @@
 /// <reference path="../.sst/platform/config.d.ts" />
+
+import { WORKER_TIMEOUT_SECONDS } from '../aws/lambda-limits.ts';
 import { API_RESERVED_CONCURRENCY, type FunctionName, PERMISSIONS } from './permissions';
-import { WORKER_TIMEOUT_SECONDS } from './queues';
 
 type Queues = { queue: sst.aws.Queue; deadLetters: sst.aws.Queue };
 

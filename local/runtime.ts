@@ -11,6 +11,7 @@ import { startRelayDaemon, whomToActFor } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
+import { reportSilentCommands } from '../service/command-watch.ts';
 import { reportDeadLetters } from '../service/dead-letters.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
 import { recheckWaitingRuns } from '../service/torc-completion.ts';
@@ -20,6 +21,7 @@ import { type LocalSettings, readSecret, relayOptions } from './settings.ts';
 import { openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { localTelemetry } from './telemetry.ts';
 import { startWorker } from './worker-loop.ts';
 
 export interface Runtime {
@@ -42,12 +44,14 @@ export async function startLocal(
   const commands = new SqliteQueue<Command>(db, 'commands', { maxReceives: 5 });
   let worker: ReturnType<typeof startWorker> | undefined;
   let relay: Awaited<ReturnType<typeof startRelayDaemon>> | undefined;
+  const telemetry = localTelemetry(log);
   const app = createApp({
     events,
     store,
     config: settings.config,
     secret: settings.secret,
     log,
+    telemetry,
     deadLetters: {
       list: async () => ({ events: events.deadLetterList(), commands: commands.deadLetterList() }),
       replay: (queue, id) => (queue === 'events' ? events : commands).replay(id),
@@ -58,6 +62,7 @@ export async function startLocal(
       worker: worker?.progress(),
       spooled: spooled(settings.spoolDir),
       loops: { ...(worker ? { worker: worker.health() } : {}), ...relay?.health() },
+      metrics: telemetry.counts(),
     }),
   });
   const webhook = ingestFirst(app.fetch);
@@ -75,7 +80,7 @@ export async function startLocal(
     }),
   );
 
-  const deps = { store, commands, config: settings.config, now: () => new Date() };
+  const deps = { store, commands, config: settings.config, now: () => new Date(), telemetry };
   const me = userInfo();
   await ensureLocalToken(store, join(settings.dataDir, 'token'), { user: me.username, uid: me.uid });
   worker = startWorker(events, deps, log, webhook.quiet);
@@ -101,6 +106,8 @@ export async function startLocal(
     async () => {
       await runAutoSchedule(deps);
       await recheckWaitingRuns(deps);
+      await reportSilentCommands(deps);
+      await reportSilentCommands(deps);
       await reportDeadLetters(deps, { events: events.deadLetterList(), commands: commands.deadLetterList() });
       await deliverNotices(notify);
       store.purgeExpired();

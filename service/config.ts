@@ -36,6 +36,11 @@ const ServiceConfigSchema = z.strictObject({
   /** Site mode: whom the root relay may act for. */
   site: SiteRulesSchema.prefault({}),
   policy: PolicySchema.default(PolicySchema.parse({})),
+  /**
+   * How long a command may go without its result before its workload needs attention: the relay's lease
+   * (60 s) times the receives before a dead letter (5), twice over.
+   */
+  commandResultSeconds: z.number().int().positive().default(600),
   /** Where a person is told when a workload needs attention or runs out of retries (core/notice.ts). */
   notify: z.array(ChannelSchema).max(10).default([]),
   profile: ProfileFieldSchema.prefault('kestrel'),

@@ -56,6 +56,7 @@ export async function reportDeadLetters(
       ]);
       // Marked after the report: a crash in between reports it again rather than never.
       await deps.store.markProcessed(mark, new Date(deps.now().getTime() + REMINDER_MS));
+      deps.telemetry?.count('DeadLetters', 1, queue);
       reported++;
     }
   }

@@ -2,6 +2,7 @@ import type { Event, EventOf } from '../core/events.ts';
 import { jobKey, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
+import { resultArrived } from './command-watch.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
 import { onJobEnded, onSacct } from './slurm-recovery.ts';
@@ -58,6 +59,7 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
 /** A command's result goes back to the path that sent it (the result echoes the command's type). */
 async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
   const r = event.data;
+  await resultArrived(deps, r);
   switch (r.commandType) {
     case 'slurm.resubmit':
       return onResubmitResult(deps, event);
@@ -77,6 +79,26 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
       return history(deps, r.workload, [resultLine(r)]);
     default:
       return assertNever(r.commandType, 'command type');
+  }
+}
+
+/** The workload an event is about, where the event says (a job's end says only once enriched). */
+export function eventWorkload(event: Event): string | undefined {
+  switch (event.type) {
+    case 'relay.command.result':
+      return event.data.workload;
+    case 'torc.job.finished':
+    case 'torc.workflow.completed':
+    case 'torc.workflow.census':
+    case 'slurm.allocation.ended':
+      return torcWorkload(event.data.workflowId);
+    case 'slurm.jobcomp':
+    case 'slurm.epilog':
+    case 'slurm.sacct':
+    case 'slurm.job.stuck':
+      return undefined;
+    default:
+      return assertNever(event, 'event');
   }
 }
 

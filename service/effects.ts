@@ -14,7 +14,7 @@ import type { ServiceDeps } from './deps.ts';
  * undo another's change. `change` returns undefined to leave the record as it is.
  */
 export async function updateWorkload(
-  deps: Pick<ServiceDeps, 'store'>,
+  deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
   key: string,
   change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
 ): Promise<WorkloadRecord | undefined> {
@@ -23,7 +23,13 @@ export async function updateWorkload(
     const changed = change(current);
     if (!changed) return undefined;
     const next = withNotice(current, changed);
-    if (await deps.store.putWorkload(next, current?.version ?? (current ? 0 : undefined))) return next;
+    if (await deps.store.putWorkload(next, current?.version ?? (current ? 0 : undefined))) {
+      if (next.notices !== changed.notices) {
+        deps.telemetry?.count('NeedsAttention', 1, next.status);
+        deps.telemetry?.log('warn', `workload ${next.status}`, { workload: key, from: current?.status });
+      }
+      return next;
+    }
     if (attempt >= 10) throw new Error(`workload ${key} kept changing under this update (10 tries)`);
   }
 }
@@ -71,15 +77,43 @@ export async function history(deps: ServiceDeps, workload: string, lines: string
   await deps.store.appendHistory(lines.map((line) => ({ workload, at, line })));
 }
 
+/** The newest commands a workload keeps as awaiting a result (a record must stay small). */
+const AWAITING_KEPT = 50;
+
+/**
+ * Sends commands to the relay. Every command but an enrichment (which answers with its sacct event)
+ * answers with a result: each is first noted on its workload as awaited, so that a relay that never
+ * answers is noticed (service/command-watch.ts) — noted before sending, or a quick result could come
+ * before the note and leave it behind.
+ */
 export async function send(deps: ServiceDeps, commands: Command[]) {
-  if (commands.length)
-    await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
+  if (!commands.length) return;
+  const byWorkload = new Map<string, Command[]>();
+  for (const c of commands)
+    if (c.type !== 'slurm.enrich') byWorkload.set(c.workload, [...(byWorkload.get(c.workload) ?? []), c]);
+  const sentAt = deps.now().toISOString();
+  for (const [key, cs] of byWorkload)
+    await updateWorkload(deps, key, (w) => {
+      const have = new Set((w?.awaiting ?? []).map((a) => a.id));
+      const fresh = cs.filter((c) => !have.has(c.id));
+      if (!w || !fresh.length) return undefined;
+      const added = fresh.map((c) => ({ id: c.id, type: c.type, sentAt }));
+      return { ...w, awaiting: [...(w.awaiting ?? []), ...added].slice(-AWAITING_KEPT) };
+    });
+  await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
 }
 
 type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;
 
 /** A command as this service sends it: stamped with the relay protocol it needs. */
 export const command = (c: Unversioned<Command>): Command => ({ ...c, protocol: PROTOCOL }) as Command;
+
+/** A plan's retried jobs, counted by cause (the Recoveries metric). */
+export function countRecoveries(deps: Pick<ServiceDeps, 'telemetry'>, plan: Plan) {
+  const byCause = new Map<string, number>();
+  for (const d of plan.decisions) if (d.retry) byCause.set(d.cause, (byCause.get(d.cause) ?? 0) + 1);
+  for (const [cause, n] of byCause) deps.telemetry?.count('Recoveries', n, cause);
+}
 
 /** The workload's status after a plan that stops. */
 export function statusAfterStop(plan: Plan): WorkloadStatus {

@@ -9,6 +9,7 @@ import {
 import type { HistoryEntry, Notice, StateStore, WorkloadRecord } from '../core/ports.ts';
 import { updateWorkload } from './effects.ts';
 import { signedHeaders } from './signature.ts';
+import type { Telemetry } from './telemetry.ts';
 
 // Delivers the notices kept on workload records (service/effects.ts writes them with the status change):
 // at least once per channel, retried with backoff, one message per transition. Run by the local tick and
@@ -29,6 +30,7 @@ export interface NotifyDeps {
   /** POSTs a JSON body; throws with the receiver's answer unless it is 2xx. */
   post: (url: string, body: string, headers: Record<string, string>) => Promise<void>;
   log?: (line: string) => void;
+  telemetry?: Telemetry;
 }
 
 /** The channels of the config, each generic webhook with its secret (`secretOf`: the shell reads it). */
@@ -89,8 +91,10 @@ export async function deliverNotices(deps: NotifyDeps): Promise<{ delivered: num
           await deps.post(channel.url, body, { 'content-type': 'application/json', ...sign?.(body) });
           sent.push(name);
           delivered++;
+          deps.telemetry?.count('NotificationsSent');
         } catch (e) {
           failed++;
+          deps.telemetry?.count('NotificationsFailed');
           error = `${name}: ${(e as Error).message}`;
           deps.log?.(`notify: ${n.id} to ${name} failed (try ${n.attempts + 1}): ${(e as Error).message}`);
         }

@@ -11,7 +11,7 @@ import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
 import type { FailedJob } from '../core/recovery-state.ts';
 import { formatTag, parseTag } from '../core/tag.ts';
 import type { ServiceDeps } from './deps.ts';
-import { command, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
 
 // The plain-Slurm path of the worker: a job end becomes an enrich command (the relay reads sacct and
@@ -153,6 +153,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   }
   job.decided = true;
   await store.putJob(job);
+  countRecoveries(deps, plan);
   await ensureWorkload(deps, workload, 'slurm', 'recovering');
   await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
   await send(deps, commands);

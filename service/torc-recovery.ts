@@ -15,7 +15,15 @@ import {
   torcRecoveryState,
 } from '../core/torc-state.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
-import { command, ensureWorkload, history, send, statusAfterStop, updateWorkload } from './effects.ts';
+import {
+  command,
+  countRecoveries,
+  ensureWorkload,
+  history,
+  send,
+  statusAfterStop,
+  updateWorkload,
+} from './effects.ts';
 
 // The Torc path of the worker: like `torc recover`, but on the completion event, with each step a command
 // the relay executes and reports. Steps run strictly in order: the next command is sent only when the
@@ -172,6 +180,7 @@ export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: 
     if (error instanceof AttemptAlreadyClaimedError) return;
     throw error;
   }
+  countRecoveries(deps, plan);
   await ensureWorkload(deps, workload, 'torc', 'recovering', keep);
   await history(deps, workload, [head, ...plan.report]);
   await send(deps, commands.slice(0, 1));

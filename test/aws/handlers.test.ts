@@ -1,5 +1,5 @@
-import type { SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoStore } from '../../aws/dynamo-store.ts';
 import { SqsQueue } from '../../aws/sqs-queue.ts';
 import type { Command } from '../../core/commands.ts';
@@ -176,5 +176,49 @@ describe('Lambda functions', () => {
     expect(await cron.handler(cronEvent())).toEqual({ scheduled: [], notices: { delivered: 0, failed: 0 } });
     const sent = await commands.receive(10, 30);
     expect(sent.map((m) => m.body)).toMatchObject([{ type: 'torc.submit-allocations', workflowId: 7 }]);
+  });
+
+  it('logs JSON with the request id, event id and workload, and writes EMF metrics', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      const event = sacctEvent('5151', { comment: 'rebound:logged', partition: 'short' });
+      const body = JSON.stringify(event);
+      expect((await post(body)).statusCode).toBe(202);
+      const context = { awsRequestId: 'req-5151', functionName: 'worker' } as Context;
+      await worker.handler(
+        sqsEvent(setup.eventsArn, [{ messageId: 'm', receiptHandle: 'r', body }]),
+        context,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    const lines = out
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'INFO',
+        message: 'event handled',
+        eventId: 'sacct:lab:5151',
+        type: 'slurm.sacct',
+        function_request_id: 'req-5151',
+      }),
+    );
+    const metrics = lines.filter((l) => l._aws?.CloudWatchMetrics);
+    const names = metrics.flatMap((m) =>
+      m._aws.CloudWatchMetrics.flatMap((d: { Metrics: { Name: string }[] }) => d.Metrics.map((x) => x.Name)),
+    );
+    expect(names).toEqual(expect.arrayContaining(['EventsAccepted', 'Recoveries']));
+    expect(metrics.find((m) => 'Recoveries' in m)).toMatchObject({
+      Recoveries: 1,
+      cause: 'oom',
+      service: 'rebound-worker',
+    });
+    await drainEvents();
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStore } from '../../aws/dynamo-store.ts';
-import { WORKER_TIMEOUT_SECONDS } from '../../infra/queues.ts';
+import { WORKER_TIMEOUT_SECONDS } from '../../aws/lambda-limits.ts';
 import { dynamoClient, type Emulators, startEmulators } from '../aws/emulators.ts';
 import type { HostStats } from '../aws/lambda-host.ts';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
