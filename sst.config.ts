@@ -22,10 +22,12 @@ export default $config({
     const table = stateTable();
     const events = eventQueues();
     const commands = commandQueues();
+    const topic = notificationTopic();
     const deployed = service({
       table,
       events,
       commands,
+      topic,
       config: serviceConfig({
         policy: {
           memoryMultiplier: 1.5,
@@ -38,7 +40,6 @@ export default $config({
         profile: 'kestrel',
       }),
     });
-    const topic = notificationTopic();
     alarms({ events, commands, workerName: deployed.workerName, topic });
     return {
       webhook: deployed.url,

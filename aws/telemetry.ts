@@ -17,12 +17,15 @@ export interface LambdaTelemetry extends Telemetry {
 export function lambdaTelemetry(serviceName: string): LambdaTelemetry {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: 'Rebound', serviceName });
+  // Publishing with nothing stored only prints a warning: most invocations count nothing.
+  let stored = false;
   return {
     begin(context) {
       if (context) logger.addContext(context);
     },
     flush() {
-      metrics.publishStoredMetrics();
+      if (stored) metrics.publishStoredMetrics();
+      stored = false;
     },
     count(metric, value = 1, dimension) {
       const name = METRICS[metric];
@@ -32,6 +35,7 @@ export function lambdaTelemetry(serviceName: string): LambdaTelemetry {
         return;
       }
       metrics.addMetric(metric, MetricUnit.Count, value);
+      stored = true;
     },
     log(level, message, fields = {}) {
       logger[level](message, fields);

@@ -28,8 +28,25 @@ export const ChannelSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('slack'), url: z.url() }),
   /** A Microsoft Teams Workflows webhook ("Post to a channel when a webhook request is received"). */
   z.strictObject({ type: z.literal('teams'), url: z.url() }),
+  /**
+   * AWS only: an SNS topic — the deployment's `Notifications` topic (where the alarms go) unless another is
+   * named. Subscribe people to it by email, SMS or a chat bridge.
+   */
+  z.strictObject({
+    type: z.literal('sns'),
+    topicArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]{1,256}$/)
+      .optional(),
+  }),
 ]);
 export type Channel = z.infer<typeof ChannelSchema>;
+
+/** What an SNS channel is sent. */
+export interface SnsMessage {
+  subject: string;
+  message: string;
+}
 
 /** A channel's name in a notice's record of where it went: its type and place in the config. */
 export const channelName = (c: Channel, index: number) => `${c.type}#${index + 1}`;
@@ -61,9 +78,15 @@ export function noticeText(workload: string, n: Notice, history: string[]): Noti
   };
 }
 
-/** The request body for one channel. */
+/** What one channel is sent: a JSON body, or for SNS a subject and a plain-text message. */
 export function noticeBody(type: Channel['type'], workload: string, n: Notice, t: NoticeText): unknown {
   switch (type) {
+    case 'sns':
+      return {
+        // SNS subjects: at most 100 printable ASCII characters, no line breaks.
+        subject: t.title.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+        message: [t.title, '', ...t.lines, '', `Inspect: ${t.inspect}`].join('\n'),
+      };
     case 'webhook':
       return {
         type: 'rebound.notice',

@@ -1,5 +1,7 @@
+import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { serviceDeps } from '../aws/deps.ts';
+import { snsPublisher } from '../aws/sns-publisher.ts';
 import { lambdaTelemetry } from '../aws/telemetry.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportSilentCommands } from '../service/command-watch.ts';
@@ -9,10 +11,17 @@ import { recheckWaitingRuns } from '../service/torc-completion.ts';
 const telemetry = lambdaTelemetry('rebound-cron');
 const deps = { ...serviceDeps(), telemetry };
 // A webhook's outbound secret comes from the function's environment (secretEnv); files are a local thing.
+// An SNS channel publishes to the deployment's Notifications topic unless it names another.
 const notify = {
   ...deps,
-  channels: notifyChannels(deps.config.notify, (c) => (c.secretEnv ? process.env[c.secretEnv] : undefined)),
-  post: fetchPost,
+  channels: notifyChannels(deps.config.notify, {
+    post: fetchPost,
+    publish: snsPublisher(new SNSClient({})),
+    ...(process.env.REBOUND_NOTIFY_TOPIC_ARN
+      ? { defaultTopicArn: process.env.REBOUND_NOTIFY_TOPIC_ARN }
+      : {}),
+    secretOf: (c) => (c.secretEnv ? process.env[c.secretEnv] : undefined),
+  }),
   log: (line: string) => telemetry.log('warn', line),
 };
 

@@ -14,6 +14,8 @@ export interface FunctionPermissions {
   events: readonly string[];
   /** On the commands queue. */
   commands: readonly string[];
+  /** On the notification topic (an "sns" notification channel). */
+  topic: readonly string[];
 }
 
 /** Reads, one-item puts (conditional where it matters) and BatchGetItem for the accepted-id check. */
@@ -22,10 +24,11 @@ const STATE = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 
 export const PERMISSIONS = {
   // The webhook and status API: queues events, reads state, keeps people's tokens. No delete, no
   // transaction, no BatchWriteItem.
-  api: { table: STATE, events: ['sqs:SendMessage'], commands: [] },
+  api: { table: STATE, events: ['sqs:SendMessage'], commands: [], topic: [] },
   // The decisions: the whole state store (a claim is a transaction of puts) and commands to the relay.
-  worker: { table: STATE, events: [], commands: ['sqs:SendMessage'] },
-  'auto-schedule': { table: STATE, events: [], commands: ['sqs:SendMessage'] },
+  worker: { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: [] },
+  // The tick: auto-schedule's commands, and the notices people are owed (to SNS when a channel says so).
+  'auto-schedule': { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: ['sns:Publish'] },
 } as const satisfies Record<FunctionName, FunctionPermissions>;
 
 /** The Function URL's cap on concurrent executions: a flood of requests cannot take the account's pool. */

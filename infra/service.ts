@@ -11,6 +11,8 @@ interface ServiceArgs {
   commands: Queues;
   /** Validated JSON (infra/config.ts). */
   config: string;
+  /** Where alarms and "sns" notification channels go (infra/alarms.ts). */
+  topic: sst.aws.SnsTopic;
 }
 
 /**
@@ -19,7 +21,7 @@ interface ServiceArgs {
  * (`npx sst secret set WebhookSecret …`) linked to the API function alone: the only one that checks
  * signatures, and no other function's environment holds it.
  */
-export function service({ table, events, commands, config }: ServiceArgs) {
+export function service({ table, events, commands, config, topic }: ServiceArgs) {
   const secret = new sst.Secret('WebhookSecret');
   const environment = {
     REBOUND_TABLE: table.name,
@@ -34,6 +36,7 @@ export function service({ table, events, commands, config }: ServiceArgs) {
       { actions: [...p.table], resources: tableArns },
       { actions: [...p.events], resources: [events.queue.arn] },
       { actions: [...p.commands], resources: [commands.queue.arn] },
+      { actions: [...p.topic], resources: [topic.arn] },
     ].filter((grant) => grant.actions.length > 0);
   };
   const common = {
@@ -70,6 +73,7 @@ export function service({ table, events, commands, config }: ServiceArgs) {
       ...common,
       handler: 'functions/auto-schedule.handler',
       timeout: '30 seconds',
+      environment: { ...environment, REBOUND_NOTIFY_TOPIC_ARN: topic.arn },
       permissions: permissions('auto-schedule'),
     },
   });

@@ -90,12 +90,13 @@ export async function startLocal(
   const torcConfig = settings.relay.torc;
   const notify = {
     ...deps,
-    channels: notifyChannels(settings.config.notify, (c) =>
-      c.secretFile
-        ? readSecret(c.secretFile, `notify (${c.type}) secretFile`)
-        : c.secretEnv && process.env[c.secretEnv],
-    ),
-    post: fetchPost,
+    channels: notifyChannels(settings.config.notify, {
+      post: fetchPost,
+      secretOf: (c) =>
+        c.secretFile
+          ? readSecret(c.secretFile, `notify (${c.type}) secretFile`)
+          : c.secretEnv && process.env[c.secretEnv],
+    }),
     log,
   };
   // The scheduler tick: auto-schedule for Torc workflows, dead letters to their workloads, notices to

@@ -1,3 +1,5 @@
+import { ConfigError } from '../core/errors.ts';
+import { assertNever } from '../core/never.ts';
 import {
   type Channel,
   channelName,
@@ -5,6 +7,7 @@ import {
   noticeBody,
   noticeText,
   retryDelayMs,
+  type SnsMessage,
 } from '../core/notice.ts';
 import type { HistoryEntry, Notice, StateStore, WorkloadRecord } from '../core/ports.ts';
 import { updateWorkload } from './effects.ts';
@@ -16,36 +19,70 @@ import type { Telemetry } from './telemetry.ts';
 // the AWS cron; two runs at once may both send a notice (the record is claimed by neither), which the
 // receivers see as the same notice id.
 
-/** A configured channel, its secret resolved by the shell. */
+/** A configured channel, ready to send: throws with the receiver's answer unless it took the notice. */
 export interface NotifyChannel {
   channel: Channel;
-  /** Headers that sign a body (the generic webhook with a secret). */
-  sign?: (body: string) => Record<string, string>;
+  send: (body: unknown) => Promise<void>;
 }
 
 export interface NotifyDeps {
   store: StateStore;
   now: () => Date;
   channels: NotifyChannel[];
-  /** POSTs a JSON body; throws with the receiver's answer unless it is 2xx. */
-  post: (url: string, body: string, headers: Record<string, string>) => Promise<void>;
   log?: (line: string) => void;
   telemetry?: Telemetry;
 }
 
-/** The channels of the config, each generic webhook with its secret (`secretOf`: the shell reads it). */
-export function notifyChannels(
-  channels: Channel[],
-  secretOf: (c: Extract<Channel, { type: 'webhook' }>) => string | undefined,
-): NotifyChannel[] {
-  return channels.map((channel) => {
-    const secret = channel.type === 'webhook' ? secretOf(channel) : undefined;
-    return secret
-      ? {
+/** How a shell sends: HTTP for webhooks, and in AWS SNS; the webhooks' secrets, read by the shell. */
+export interface Senders {
+  post: (url: string, body: string, headers: Record<string, string>) => Promise<void>;
+  /** AWS only; `topicArn` already resolved. */
+  publish?: (topicArn: string, message: SnsMessage) => Promise<void>;
+  /** The deployment's own topic, for an SNS channel that names none. */
+  defaultTopicArn?: string;
+  secretOf: (c: Extract<Channel, { type: 'webhook' }>) => string | undefined;
+}
+
+/**
+ * The channels of the config, ready to send. An SNS channel where there is no SNS (the local process), or
+ * no topic, is a configuration error at start-up, not a notice lost later.
+ */
+export function notifyChannels(channels: Channel[], senders: Senders): NotifyChannel[] {
+  return channels.map((channel, i): NotifyChannel => {
+    switch (channel.type) {
+      case 'sns': {
+        const topicArn = channel.topicArn ?? senders.defaultTopicArn;
+        const publish = senders.publish;
+        if (!publish || !topicArn)
+          throw new ConfigError('config', [
+            `notify[${i}]: an "sns" channel needs AWS (${publish ? 'and a topic: topicArn' : 'the deployed service'}); use "webhook", "slack" or "teams" here`,
+          ]);
+        return { channel, send: (body) => publish(topicArn, body as SnsMessage) };
+      }
+      case 'webhook': {
+        const secret = senders.secretOf(channel);
+        const path = new URL(channel.url).pathname;
+        return {
           channel,
-          sign: (body: string) => signedHeaders(secret, body, { path: new URL(channel.url).pathname }),
-        }
-      : { channel };
+          send: (body) => {
+            const text = JSON.stringify(body);
+            return senders.post(channel.url, text, {
+              'content-type': 'application/json',
+              ...(secret ? signedHeaders(secret, text, { path }) : {}),
+            });
+          },
+        };
+      }
+      case 'slack':
+      case 'teams':
+        return {
+          channel,
+          send: (body) =>
+            senders.post(channel.url, JSON.stringify(body), { 'content-type': 'application/json' }),
+        };
+      default:
+        return assertNever(channel, 'channel');
+    }
   });
 }
 
@@ -83,12 +120,11 @@ export async function deliverNotices(deps: NotifyDeps): Promise<{ delivered: num
       const text = noticeText(w.key, n, reasonOf(history, n));
       const sent: string[] = [];
       let error: string | undefined;
-      for (const [i, { channel, sign }] of deps.channels.entries()) {
+      for (const [i, { channel, send }] of deps.channels.entries()) {
         const name = channelName(channel, i);
         if (n.sent.includes(name)) continue;
-        const body = JSON.stringify(noticeBody(channel.type, w.key, n, text));
         try {
-          await deps.post(channel.url, body, { 'content-type': 'application/json', ...sign?.(body) });
+          await send(noticeBody(channel.type, w.key, n, text));
           sent.push(name);
           delivered++;
           deps.telemetry?.count('NotificationsSent');

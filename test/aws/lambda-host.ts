@@ -35,6 +35,10 @@ export async function startLambdaHost(
   secret: string,
   options: LambdaHostOptions = {},
 ) {
+  // The functions' JSON lines would drown a test's output: warnings and errors only, no EMF (the handler
+  // tests check both).
+  process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const setup = await lambdaEnvironment(emulators, config, secret, options.maxMessageBytes);
   const stats: HostStats = { batches: 0, slowestMs: 0, heapBytes: 0 };
   const [api, worker, cron] = await Promise.all([

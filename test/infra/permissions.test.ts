@@ -28,6 +28,7 @@ const ACTION: Record<string, string> = {
   'client-sqs:SendMessageCommand': 'sqs:SendMessage',
   'client-sqs:ReceiveMessageCommand': 'sqs:ReceiveMessage',
   'client-sqs:DeleteMessageCommand': 'sqs:DeleteMessage',
+  'client-sns:PublishCommand': 'sns:Publish',
 };
 
 async function sdkCommandsIn(name: string): Promise<string[]> {
@@ -75,6 +76,7 @@ describe('IAM: each function is granted exactly what its bundle calls', () => {
       expect(needed.filter((a) => a.startsWith('sqs:'))).toEqual(
         [...new Set([...granted.events, ...granted.commands])].sort(),
       );
+      expect(needed.filter((a) => a.startsWith('sns:'))).toEqual([...granted.topic].sort());
     },
     60_000,
   );

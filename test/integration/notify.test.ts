@@ -1,6 +1,10 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snsPublisher } from '../../aws/sns-publisher.ts';
 import { parseServiceConfig } from '../../service/config.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../../service/notify.ts';
@@ -44,8 +48,7 @@ describe('notifications', () => {
     const deps = testDeps({ notify: config.notify });
     const notify = {
       ...deps,
-      channels: notifyChannels(config.notify, () => SECRET),
-      post: fetchPost,
+      channels: notifyChannels(config.notify, { post: fetchPost, secretOf: () => SECRET }),
     };
     // Exit 3: unknown, not retried — the workload needs attention. Delivered, then redelivered 3 times.
     const failed = sacctEvent('9', {
@@ -113,9 +116,11 @@ describe('notifications', () => {
       ...deps,
       channels: notifyChannels(
         parseServiceConfig({ notify: [{ type: 'slack', url: `${base}/down` }] }).notify,
-        () => undefined,
+        {
+          post: fetchPost,
+          secretOf: () => undefined,
+        },
       ),
-      post: fetchPost,
     };
     await handleEvent(
       deps,
@@ -133,5 +138,54 @@ describe('notifications', () => {
       lastError: expect.stringMatching(/HTTP 500/),
     });
     refusals = 0;
+  });
+
+  it('an SNS channel publishes subject and text to its topic (fauxqs: SNS to an SQS subscription); locally it is refused at start', async () => {
+    const sns = await startFauxqs({ port: 0, logger: false });
+    try {
+      const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+      const snsClient = new SNSClient({ endpoint: sns.address, region: 'us-east-1', credentials });
+      const sqs = new SQSClient({
+        endpoint: sns.address,
+        region: 'us-east-1',
+        credentials,
+        useQueueUrlAsEndpoint: false,
+      });
+      const { TopicArn } = await snsClient.send(new CreateTopicCommand({ Name: 'rebound-notifications' }));
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }));
+      await snsClient.send(
+        new SubscribeCommand({
+          TopicArn,
+          Protocol: 'sqs',
+          Endpoint: 'arn:aws:sqs:us-east-1:000000000000:inbox',
+        }),
+      );
+      const deps = testDeps();
+      const channels = parseServiceConfig({ notify: [{ type: 'sns' }] }).notify;
+      expect(() => notifyChannels(channels, { post: fetchPost, secretOf: () => undefined })).toThrow(
+        /notify\[0\]: an "sns" channel needs AWS/,
+      );
+      const notify = {
+        ...deps,
+        channels: notifyChannels(channels, {
+          post: fetchPost,
+          publish: snsPublisher(snsClient),
+          defaultTopicArn: TopicArn!,
+          secretOf: () => undefined,
+        }),
+      };
+      await handleEvent(
+        deps,
+        sacctEvent('11', { state: 'FAILED', exitCode: '3:0', maxRss: '10M', comment: 'rebound:monthly' }),
+      );
+      expect(await deliverNotices(notify)).toEqual({ delivered: 1, failed: 0 });
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
+      const envelope = JSON.parse(Messages[0]!.Body!);
+      expect(envelope.Subject).toBe('Rebound: monthly needs attention');
+      expect(envelope.Message).toMatch(/^Rebound: monthly needs attention\n\nJob 11 \(hog\)/);
+      expect(envelope.Message).toMatch(/\nInspect: rebound status monthly$/);
+    } finally {
+      await sns.stop();
+    }
   });
 });
