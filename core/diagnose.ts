@@ -98,7 +98,13 @@ export function diagnose(e: JobEvidence): Diagnosis {
   });
 
   if (stateCause === 'cancelled' || e.torcStatus === 'canceled') {
-    return verdict('cancelled', 'high', 'cancelled by a person or the scheduler; never retried');
+    return verdict(
+      'cancelled',
+      'high',
+      e.cancelledByUid !== undefined
+        ? `cancelled by uid ${e.cancelledByUid}`
+        : 'cancelled by a person or the scheduler',
+    );
   }
   if (stateCause === 'oom') return verdict('oom', 'high', 'Slurm reports OUT_OF_MEMORY');
   if (e.signal === SLURM_OOM_SIGNAL)

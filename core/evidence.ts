@@ -10,6 +10,8 @@ import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } f
 const JobEvidenceSchema = z.object({
   /** Slurm's final job state, first word only ("CANCELLED by 0" → "CANCELLED"). Absent for epilog events. */
   slurmState: z.string().optional(),
+  /** Who cancelled it, as Slurm's state says ("CANCELLED by 1501": a uid). */
+  cancelledByUid: z.number().int().nonnegative().optional(),
   slurmReason: z.string().optional(),
   exitCode: z.number().int().optional(),
   signal: z.number().int().optional(),
@@ -37,6 +39,15 @@ function optional<T>(value: string | undefined, parse: (s: string) => T): T | un
   }
 }
 
+/** Slurm's state in its two parts: the state, and for a cancellation the uid that cancelled it. */
+function stateFields(state: string): Pick<JobEvidence, 'slurmState' | 'cancelledByUid'> {
+  const [first, by, uid] = state.trim().split(/\s+/);
+  return {
+    slurmState: first!.toUpperCase(),
+    ...(by === 'by' && uid !== undefined && /^\d+$/.test(uid) ? { cancelledByUid: Number(uid) } : {}),
+  };
+}
+
 /** Evidence carried by one Slurm event. Later events for the same job are merged over earlier ones. */
 export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
   switch (event.type) {
@@ -44,7 +55,7 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
       const d = event.data;
       const limit = optional(d.timeLimit, parseSlurmTime);
       return defined({
-        slurmState: d.state.split(/\s+/)[0]!.toUpperCase(),
+        ...stateFields(d.state),
         ...exitFields(d.exitCode),
         elapsedSeconds:
           d.startedAt !== undefined && d.endedAt !== undefined && d.startedAt > 0
@@ -62,7 +73,7 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
       const d = event.data;
       const limit = optional(d.timeLimit, parseSlurmTime);
       return defined({
-        slurmState: d.state.split(/\s+/)[0]!.toUpperCase(),
+        ...stateFields(d.state),
         slurmReason: d.reason && d.reason !== 'None' ? d.reason : undefined,
         ...exitFields(d.exitCode),
         peakMemoryBytes: optional(d.maxRss, (s) => parseSlurmMemory(s, 'K')),

@@ -12,6 +12,7 @@ const STOP_TEXT = {
   'records-incomplete': () =>
     'No recoverable jobs found: Rebound lacks what a retry needs for each failed job (reasons above).',
   'nothing-failed': () => 'Nothing to recover: no job failed.',
+  'cancelled-by-owner': () => 'Nothing to recover: cancelled by its owner.',
 } satisfies Record<StopReason, (maxRetries: number, unknown: number) => string>;
 
 /**
@@ -69,6 +70,10 @@ function actionLines(a: PlanAction, unknown: number): string[] {
       return assertNever(a, 'plan action');
   }
 }
+
+/** Which try of a job's chain a resubmitted job is, counted as a person counts: "retry 1 of 3 for job 77's chain". */
+export const chainWords = (attempt: number, maxRetries: number, rootJobId: string) =>
+  `retry ${attempt} of ${maxRetries} for job ${rootJobId}'s chain`;
 
 /** At most REPORT_JOBS ids, then how many more (history lines and command outputs stay short). */
 export const idList = (ids: (number | string)[]) =>

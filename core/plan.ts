@@ -46,6 +46,7 @@ const STOP_REASONS = [
   'limits-unknown',
   'records-incomplete',
   'nothing-failed',
+  'cancelled-by-owner',
 ] as const;
 
 export const PlanSchema = z.object({

@@ -35,6 +35,7 @@ export function planRecovery(
   let exceeded = 0;
   let unscalable = 0;
   let incomplete = 0;
+  let cancelledByOwner = 0;
 
   for (const job of state.jobs) {
     const diagnosis = job.diagnosis ?? diagnose(job.evidence);
@@ -48,7 +49,18 @@ export function planRecovery(
     const skip = (note: string) => decisions.push({ ...base, retry: false, changes: [], note });
     if (diagnosis.cause === 'success') continue;
     if (diagnosis.cause === 'cancelled') {
-      skip('cancelled; never retried');
+      // The owner's own scancel is their decision: recorded, never retried, nobody to tell. Anyone else's
+      // (an administrator, the scheduler) leaves the owner something to look at.
+      const by = job.evidence.cancelledByUid;
+      if (by !== undefined && by === job.owner?.uid) {
+        cancelledByOwner++;
+        skip(`cancelled by its owner ${job.owner.user}, not retried`);
+      } else
+        skip(
+          by === undefined
+            ? 'cancelled, not retried'
+            : `cancelled by uid ${by}, not by its owner${job.owner ? ` ${job.owner.user}` : ''}: not retried`,
+        );
       continue;
     }
     if (job.problem) {
@@ -97,6 +109,7 @@ export function planRecovery(
 
   let result: Plan;
   if (decisions.length === 0) result = plan('stop', [], 'nothing-failed');
+  else if (cancelledByOwner === decisions.length) result = plan('stop', [], 'cancelled-by-owner');
   else if (candidates.length === 0)
     result = plan(
       'stop',

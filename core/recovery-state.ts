@@ -25,6 +25,8 @@ export interface FailedJob {
   waits?: boolean;
   /** Why it cannot be retried whatever its cause (core/torc-state.ts, JOB_PROBLEMS): it needs a person. */
   problem?: string;
+  /** Plain Slurm: whose job it is (a cancellation by its owner is their decision, not a failure). */
+  owner?: { uid: number; user: string };
 }
 
 export interface RecoveryState {

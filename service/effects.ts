@@ -121,6 +121,9 @@ export function statusAfterStop(plan: Plan): WorkloadStatus {
   switch (reason) {
     case 'nothing-failed':
       return 'healthy';
+    // The owner's decision: nothing wrong, nothing to tell anyone.
+    case 'cancelled-by-owner':
+      return 'watching';
     case 'max-retries':
       return 'exhausted';
     case 'nothing-recoverable':

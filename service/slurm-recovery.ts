@@ -5,6 +5,7 @@ import type { EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
 import { commandIds, FOREIGN, jobKey, parseJobKey, plainWorkload, tagNameOf, UNTAGGED } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
+import { chainWords } from '../core/plan-report.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
@@ -106,14 +107,16 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     return;
   }
   const used = await store.countAttempts(job.lineage);
+  const policy = policyFor(deps.config.policy, tag.workload);
   const plan = planRecovery(
     { kind: 'slurm', workload, profile: deps.config.profile, jobs: [toFailedJob(job)] },
-    policyFor(deps.config.policy, tag.workload),
+    policy,
     { attemptsUsed: used },
     deps.now(),
   );
   const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
-  const retryNote = job.attempt > 0 ? ` (retry ${job.attempt} of job ${parseJobKey(job.lineage).jobId})` : '';
+  const retryNote =
+    job.attempt > 0 ? ` (${chainWords(job.attempt, policy.maxRetries, parseJobKey(job.lineage).jobId)})` : '';
 
   if (plan.outcome === 'stop') {
     job.decided = true;
@@ -186,6 +189,7 @@ export function toFailedJob(job: JobRecord): FailedJob {
     cpus: 1,
     gpus: 0,
     ...(job.partition ? { partition: job.partition } : {}),
+    ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
   };
 }
 

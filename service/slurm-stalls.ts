@@ -1,6 +1,8 @@
 import type { EventOf } from '../core/events.ts';
-import { jobKey, parseJobKey } from '../core/ids.ts';
+import { jobKey, parseJobKey, tagNameOf } from '../core/ids.ts';
 import { neverStarts } from '../core/pending.ts';
+import { chainWords } from '../core/plan-report.ts';
+import { policyFor } from '../core/policy.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ensureWorkload, history } from './effects.ts';
 
@@ -15,9 +17,10 @@ export async function onJobStuck(deps: ServiceDeps, event: EventOf<'slurm.job.st
   const { reason } = event.data;
   const why = neverStarts(reason) ?? 'Slurm says it cannot start';
   const first = parseJobKey(job.lineage).jobId;
+  const { maxRetries } = policyFor(deps.config.policy, tagNameOf(job.workload));
   await ensureWorkload(deps, job.workload, 'slurm', 'needs-attention');
   await history(deps, job.workload, [
-    `Job ${job.jobId} (retry ${job.attempt} of job ${first}) cannot start: ${why} (Slurm: ${reason}). ` +
+    `Job ${job.jobId} (${chainWords(job.attempt, maxRetries, first)}) cannot start: ${why} (Slurm: ${reason}). ` +
       `Cancel it (scancel ${job.jobId}) and fix the cause — a profile that lists a partition too generously, or the job's own options.`,
   ]);
 }

@@ -143,12 +143,14 @@ export async function waitFor<T>(
  * moment (undici: "other side closed"): a GET is safe to repeat, and the race is the client's to absorb.
  */
 async function getOnce(url: string, init: RequestInit = {}): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-    if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') throw error;
-    return fetch(url, init);
+  // Under load more than one pooled connection can be stale at once: a few tries, each on the next socket.
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
+      if ((code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || tries >= 4) throw error;
+    }
   }
 }
 

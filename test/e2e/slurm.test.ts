@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
 import {
+  ALICE,
   completed,
   HOG,
   jobsOf,
@@ -42,7 +43,7 @@ const waitForOom = (id: string) =>
 // have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
 // at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
 const CANARY = `canary-${RUN}-must-not-leak`;
-const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem'].map(w);
+const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled'].map(w);
 let rebound: ReboundProcess;
 beforeAll(async () => {
   // Hooks only: these scenarios must pass without the sacct watcher's help (scenario 10 tests it alone).
@@ -147,6 +148,33 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
       slurm(['sacct', '-n', '-X', '-P', '-S', 'now-1hours', '--name', name, '--format=JobID']).split('\n'),
     ).toEqual([id]);
   }, 90_000);
+
+  it('12. a job its owner cancels (scancel) is recorded as cancelled by them: not retried, nobody told', async () => {
+    const workload = w('cancelled');
+    const id = submit(['-J', 'cancel-me', `--comment=rebound:${workload}`, ...out('cancelled')], 'sleep 300');
+    await waitFor(
+      'the job running',
+      () => slurm(['squeue', '-h', '-j', id, '-o', '%T']) === 'RUNNING',
+      60_000,
+    );
+    slurm(['scancel', id], ALICE);
+    const history = await waitFor(
+      'the record',
+      async () => {
+        const view = (await rebound.get<View & { notices?: unknown[] }>(`/v1/workloads/${workload}`)).body;
+        return view.history?.some((h) => h.line.includes('cancelled by its owner alice')) && view;
+      },
+      60_000,
+    );
+    await rebound.idle();
+    const view = (await rebound.get<View & { notices?: unknown[] }>(`/v1/workloads/${workload}`)).body;
+    expect(view.status).toBe('watching');
+    expect(view.notices ?? []).toEqual([]);
+    expect(history.history.map((h) => h.line)).toContain(
+      `Job ${id} (cancel-me): Cancelled (cancelled by uid ${ALICE.uid}); cancelled by its owner alice, not retried`,
+    );
+    expect(jobsOf(workload)).toHaveLength(1);
+  }, 120_000);
 });
 
 describe.concurrent('idempotency and hostile input', () => {
@@ -345,7 +373,9 @@ describe('stalls', () => {
       const history = (await stuck.get<View>(`/v1/workloads/${workload}`)).body.history.map((h) => h.line);
       expect(history).toContainEqual(
         expect.stringMatching(
-          /^Job \d+ \(retry 1 of job \d+\) cannot start: its --time is above the partition's time limit \(Slurm: PartitionTimeLimit\)/,
+          // Slurm names the first reason it finds: PartitionTimeLimit alone, PartitionConfig while other
+          // jobs (the suite's others) hold the partition's node.
+          /^Job \d+ \(retry 1 of 3 for job \d+'s chain\) cannot start: .+ \(Slurm: (PartitionTimeLimit|PartitionConfig)\)/,
         ),
       );
       const retry = history.map((l) => /resubmitted as job (\d+)$/.exec(l)?.[1]).find(Boolean);

@@ -64,7 +64,9 @@ describe('plain Slurm recovery in the service', () => {
     );
     expect(lastResubmit(deps)).toMatchObject({ id: 'lab:77:a2', jobId: '78', resources: { mem: '495M' } });
     const history = await lines(deps, 'nightly');
-    expect(history.some((l) => l.startsWith('Job 78 (hog) (retry 1 of job 77): oom'))).toBe(true);
+    expect(history.some((l) => l.startsWith("Job 78 (hog) (retry 1 of 3 for job 77's chain): oom"))).toBe(
+      true,
+    );
     expect(history.join('\n')).not.toContain('undefined');
   });
 
@@ -77,7 +79,9 @@ describe('plain Slurm recovery in the service', () => {
       sacct('78', { state: 'COMPLETED', exitCode: '0:0', comment: 'rebound:nightly/lab:77:a1' }),
     );
     expect((await deps.store.getWorkload('nightly'))?.status).toBe('healthy');
-    expect(await lines(deps, 'nightly')).toContain('Job 78 (hog) (retry 1 of job 77): completed');
+    expect(await lines(deps, 'nightly')).toContain(
+      "Job 78 (hog) (retry 1 of 3 for job 77's chain): completed",
+    );
   });
 
   it('stops at max retries: exhausted, with the reason in history, and nothing more submitted', async () => {
@@ -234,7 +238,7 @@ describe('plain Slurm recovery in the service', () => {
       await handleEvent(deps, stuck('98'));
       expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
       expect((await lines(deps, 'nightly')).at(-1)).toBe(
-        "Job 98 (retry 1 of job 97) cannot start: its --time is above the partition's time limit (Slurm: PartitionTimeLimit). " +
+        "Job 98 (retry 1 of 3 for job 97's chain) cannot start: its --time is above the partition's time limit (Slurm: PartitionTimeLimit). " +
           "Cancel it (scancel 98) and fix the cause — a profile that lists a partition too generously, or the job's own options.",
       );
     });
@@ -248,5 +252,34 @@ describe('plain Slurm recovery in the service', () => {
         expect.objectContaining({ key: 'nightly', status: 'healthy' }),
       ]);
     });
+  });
+});
+
+describe('cancellations', () => {
+  const alice = { uid: 1501, user: 'alice' };
+
+  it("the owner's scancel is their decision: recorded in words, not retried, nobody told", async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('9', { state: 'CANCELLED by 1501', exitCode: '0:15', owner: alice }));
+    expect(deps.commands.sent()).toEqual([]);
+    const w = await deps.store.getWorkload('nightly');
+    expect(w).toMatchObject({ status: 'watching' });
+    expect(w?.notices ?? []).toEqual([]);
+    expect(await lines(deps, 'nightly')).toEqual([
+      'Job 9 (hog): cancelled [slurm state=CANCELLED, exit:signal=0:15, peak memory=250.0 MiB of 200.0 MiB (125.0%), elapsed=3 s of 600 s (0.5%)]',
+      'Job 9 (hog): Cancelled (cancelled by uid 1501); cancelled by its owner alice, not retried',
+      'Nothing to recover: cancelled by its owner.',
+    ]);
+  });
+
+  it("someone else's cancellation (an administrator, root) is not retried, and the owner is told", async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('10', { state: 'CANCELLED by 0', exitCode: '0:15', owner: alice }));
+    const w = await deps.store.getWorkload('nightly');
+    expect(w).toMatchObject({ status: 'needs-attention' });
+    expect(w?.notices).toHaveLength(1);
+    expect(await lines(deps, 'nightly')).toContain(
+      'Job 10 (hog): Cancelled (cancelled by uid 0); cancelled by uid 0, not by its owner alice: not retried',
+    );
   });
 });
