@@ -15,6 +15,11 @@ const DiagnosisSchema = z.object({
   /** True when the evidence lacks a final state (an epilog event): enrich from sacct before acting. */
   incomplete: z.boolean(),
   summary: z.string(),
+  /**
+   * The other limit the job had also reached (an OOM after ≥ 90 % of its time, a timeout with ≥ 90 % of
+   * its memory used): Slurm reports one state, the retry must raise both.
+   */
+  also: z.enum(['memory', 'runtime']).optional(),
 });
 export type Diagnosis = z.infer<typeof DiagnosisSchema>;
 
@@ -89,13 +94,25 @@ export function diagnose(e: JobEvidence): Diagnosis {
     );
   }
 
-  const verdict = (cause: Cause, confidence: Diagnosis['confidence'], summary: string): Diagnosis => ({
-    cause,
-    confidence,
-    evidence,
-    incomplete,
-    summary,
-  });
+  const also = (cause: Cause): Diagnosis['also'] =>
+    cause === 'oom' && timeRatio !== undefined && timeRatio >= TIMEOUT_FRACTION
+      ? 'runtime'
+      : cause === 'timeout' && memRatio !== undefined && memRatio >= MEMORY_AT_LIMIT_FRACTION
+        ? 'memory'
+        : undefined;
+  const verdict = (cause: Cause, confidence: Diagnosis['confidence'], summary: string): Diagnosis => {
+    const both = also(cause);
+    return {
+      cause,
+      confidence,
+      evidence,
+      incomplete,
+      summary: both
+        ? `${summary}; it had also used ${both === 'memory' ? 'its memory' : 'its time'} (≥ 90 %)`
+        : summary,
+      ...(both ? { also: both } : {}),
+    };
+  };
 
   if (stateCause === 'cancelled' || e.torcStatus === 'canceled') {
     return verdict(

@@ -25,8 +25,8 @@ export interface Escalation extends Limits {
 const PEAK_NOISE = 0.05;
 
 /**
- * New limits for one failed job. OOM raises memory only, timeout raises runtime only, anything else keeps
- * both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
+ * New limits for one failed job. OOM raises memory, timeout raises runtime — and both when the job had
+ * also reached the other limit (`also`) — anything else keeps both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
  * growth), and a sampled peak below it must never shrink the request (Torc can); a peak within
  * PEAK_NOISE above the limit is the limit.
  * Results are rounded up (MiB, whole minutes), so 1g × 1.5 is 1536m, not Torc's 1g.
@@ -36,21 +36,24 @@ export function escalate(
   current: Limits,
   observed: Observed,
   policy: Pick<EffectivePolicy, 'memoryMultiplier' | 'runtimeMultiplier'>,
+  also?: 'memory' | 'runtime',
 ): Escalation {
-  if (cause === 'oom') {
+  const raise = new Set<'memory' | 'runtime'>();
+  if (cause === 'oom') raise.add('memory');
+  if (cause === 'timeout') raise.add('runtime');
+  // The other limit the job had also reached (core/diagnose.ts): raised with it, by the same rule.
+  if (raise.size && also) raise.add(also);
+  const next = { ...current };
+  if (raise.has('memory')) {
     const peak = observed.peakMemoryBytes ?? 0;
     const base = peak > current.memoryBytes * (1 + PEAK_NOISE) ? peak : current.memoryBytes;
     const memoryBytes = Math.ceil((base * policy.memoryMultiplier) / MiB) * MiB;
-    return { ...current, memoryBytes: Math.max(memoryBytes, current.memoryBytes), changed: ['memory'] };
+    next.memoryBytes = Math.max(memoryBytes, current.memoryBytes);
   }
-  if (cause === 'timeout') {
+  if (raise.has('runtime')) {
     const base = Math.max(current.runtimeSeconds, observed.elapsedSeconds ?? 0);
     const runtimeSeconds = Math.ceil((base * policy.runtimeMultiplier) / MINUTE) * MINUTE;
-    return {
-      ...current,
-      runtimeSeconds: Math.max(runtimeSeconds, current.runtimeSeconds),
-      changed: ['runtime'],
-    };
+    next.runtimeSeconds = Math.max(runtimeSeconds, current.runtimeSeconds);
   }
-  return { ...current, changed: [] };
+  return { ...next, changed: (['memory', 'runtime'] as const).filter((l) => raise.has(l)) };
 }

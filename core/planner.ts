@@ -83,7 +83,19 @@ export function planRecovery(
       skip(`not retried: the ${missing} limit it ran with is unknown, so there is nothing to scale`);
       continue;
     }
-    const next = escalate(diagnosis.cause, known(job.limits), observed(state.kind, job.evidence), policy);
+    // The other limit is raised too only where the job's record has it (an unknown one is never scaled).
+    const otherKnown =
+      diagnosis.also === 'memory'
+        ? job.limits.memoryBytes !== undefined
+        : job.limits.runtimeSeconds !== undefined;
+    const also = otherKnown ? diagnosis.also : undefined;
+    const next = escalate(
+      diagnosis.cause,
+      known(job.limits),
+      observed(state.kind, job.evidence),
+      policy,
+      also,
+    );
     const fit = fitFor(state, job, next);
     const changes = describeChanges(state.kind, job, next, fit.ok ? fit.partition : undefined);
     if (!fit.ok) {

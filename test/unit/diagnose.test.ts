@@ -164,3 +164,41 @@ describe('diagnose: evidence and completeness', () => {
     expect(diagnose(torc(1)).incomplete).toBe(false);
   });
 });
+
+describe('diagnose: both limits reached', () => {
+  it.each([
+    [
+      'TIMEOUT with 95 % of its memory used',
+      { slurmState: 'TIMEOUT', ...mem(190, 200), ...time(61, 60) },
+      'timeout',
+      'memory',
+    ],
+    [
+      'OUT_OF_MEMORY after 92 % of its time',
+      { slurmState: 'OUT_OF_MEMORY', signal: 125, ...mem(200, 200), ...time(55, 60) },
+      'oom',
+      'runtime',
+    ],
+    [
+      'TIMEOUT with 50 % of its memory',
+      { slurmState: 'TIMEOUT', ...mem(100, 200), ...time(61, 60) },
+      'timeout',
+      undefined,
+    ],
+    ['OUT_OF_MEMORY early', { slurmState: 'OUT_OF_MEMORY', signal: 125, ...time(10, 60) }, 'oom', undefined],
+    [
+      'a Torc kill at its time with memory at the limit',
+      { ...torc(-15, 'terminated'), ...mem(195, 200), ...time(58, 60) },
+      'timeout',
+      'memory',
+    ],
+  ] as [string, JobEvidence, Cause, 'memory' | 'runtime' | undefined][])(
+    '%s',
+    (_n, evidence, cause, also) => {
+      const d = diagnose(evidence);
+      expect(d.cause).toBe(cause);
+      expect(d.also).toBe(also);
+      if (also) expect(d.summary).toMatch(/it had also used its (memory|time) \(≥ 90 %\)$/);
+    },
+  );
+});

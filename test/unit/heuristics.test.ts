@@ -53,4 +53,25 @@ describe('escalate', () => {
       changed: [],
     });
   });
+
+  it('raises the other limit too when the job had also reached it, by the same rules', () => {
+    expect(
+      escalate(
+        'oom',
+        { memoryBytes: GiB, runtimeSeconds: 3600 },
+        { peakMemoryBytes: GiB },
+        policy,
+        'runtime',
+      ),
+    ).toEqual({ memoryBytes: 1536 * MiB, runtimeSeconds: 5040, changed: ['memory', 'runtime'] });
+    expect(escalate('timeout', { memoryBytes: GiB, runtimeSeconds: 60 }, {}, policy, 'memory')).toEqual({
+      memoryBytes: 1536 * MiB,
+      runtimeSeconds: 120,
+      changed: ['memory', 'runtime'],
+    });
+    // A cause that raises nothing raises nothing, whatever `also` says.
+    expect(
+      escalate('unknown', { memoryBytes: GiB, runtimeSeconds: 60 }, {}, policy, 'memory').changed,
+    ).toEqual([]);
+  });
 });

@@ -45,6 +45,22 @@ const slurmJob = (
 const slurm = (...jobs: FailedJob[]): RecoveryState => ({ kind: 'slurm', workload: 'w', profile: LAB, jobs });
 
 describe('planRecovery: plain Slurm jobs', () => {
+  it('raises both limits when the job had reached both (TIMEOUT with its memory at 95 %)', () => {
+    const both: JobEvidence = { ...TIMEOUT, peakMemoryBytes: 190 * MiB, memoryLimitBytes: 200 * MiB };
+    const plan = planRecovery(
+      slurm(slurmJob('12', both, 200, 60, 'long')),
+      policy(),
+      { attemptsUsed: 0 },
+      NOW,
+    );
+    expect(plan.actions).toEqual([
+      { type: 'resubmit-job', jobId: '12', resources: { mem: '300M', time: '2', partition: 'long' } },
+    ]);
+    expect(plan.report[1]).toBe(
+      'Job 12 (job12): Timeout detected, increasing memory 200M -> 300M, increasing runtime 1 -> 2',
+    );
+  });
+
   it('resubmits an OOM with memory × 1.5', () => {
     const plan = planRecovery(slurm(slurmJob('11', OOM)), policy(), { attemptsUsed: 0 }, NOW);
     expect(plan).toMatchObject({ outcome: 'recover', attempt: 1, kind: 'slurm' });
