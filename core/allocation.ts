@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { bestPartition, describeMisfit, type ResourceRequest } from './partition.ts';
 import type { Profile } from './profiles.ts';
-import { formatSlurmClock, formatSlurmMemory, MINUTE, MiB } from './units.ts';
+import { DAY, formatSlurmClock, formatSlurmMemory, MINUTE, MiB } from './units.ts';
 
 /** A Torc resource-requirements row, in bytes and seconds. */
 export interface ResourceGroup {
@@ -85,6 +85,9 @@ export interface AllocationPlan {
  */
 export const RUNNER_BUFFER_SECONDS = 180;
 
+/** An allocation for rows without a runtime, on a partition without a time limit: a day. */
+const OPEN_WALLTIME_SECONDS = DAY;
+
 /**
  * Torc-style regenerate, corrected: groups pending jobs by (resource requirements, waits); packs as many
  * jobs per node as CPUs, memory and GPUs allow; sizes time slots from the walltime actually requested (Torc
@@ -124,10 +127,13 @@ export function planAllocations(
       });
       continue;
     }
+    // A row without a runtime (0) says nothing of time: the partition is chosen by the other needs and
+    // the allocation asks for its whole time (Torc plans a few minutes). One job per slot then.
+    const open = rr.runtimeSeconds === 0;
     const request: ResourceRequest = {
       cpus: rr.cpus,
       memoryBytes: rr.memoryBytes,
-      walltimeSeconds: rr.runtimeSeconds + buffer,
+      walltimeSeconds: open ? 0 : rr.runtimeSeconds + buffer,
       gpus: rr.gpus,
     };
     const partition = bestPartition(profile, request);
@@ -138,9 +144,13 @@ export function planAllocations(
     // Never ask for more job slots per node than there are jobs to run.
     const perNode = rr.nodes > 1 ? 1 : Math.min(concurrentPerNode(rr, partition), jobIds.length);
     // Whole minutes: Slurm rounds a --time up to the minute anyway, and the plan should say what it gets.
-    const wanted = Math.ceil((rr.runtimeSeconds * multiplier + buffer) / MINUTE) * MINUTE;
+    const wanted = open
+      ? Number.isFinite(partition.maxWalltimeSeconds)
+        ? partition.maxWalltimeSeconds
+        : OPEN_WALLTIME_SECONDS
+      : Math.ceil((rr.runtimeSeconds * multiplier + buffer) / MINUTE) * MINUTE;
     const walltime = Math.min(wanted, partition.maxWalltimeSeconds);
-    const slots = Math.max(1, Math.floor((walltime - buffer) / Math.max(rr.runtimeSeconds, 1)));
+    const slots = open ? 1 : Math.max(1, Math.floor((walltime - buffer) / Math.max(rr.runtimeSeconds, 1)));
     const jobsPerAllocation = perNode * slots;
     const gpus = rr.gpus * perNode;
     plan.allocations.push({

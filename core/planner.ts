@@ -106,6 +106,7 @@ export function planRecovery(
     decisions.push({ ...base, retry: true, changes, note: retryNote(diagnosis) });
     candidates.push({ job, diagnosis, next, partition: fit.partition });
   }
+  if (state.kind === 'torc') shareRowChanges(candidates, decisions);
 
   const plan = (outcome: Plan['outcome'], actions: PlanAction[], stopReason?: StopReason): Plan => ({
     workload: state.workload,
@@ -146,6 +147,37 @@ export function planRecovery(
   }
   result.report = planReport(result, policy.maxRetries, unknown);
   return result;
+}
+
+/**
+ * Torc: the failed jobs of one row that get the same kind of fix get one change, sized from the largest
+ * need among them (as Torc sizes a row from its largest peak), so a row is copied once, not once per
+ * peak. Each decision then says the change its job really gets.
+ */
+function shareRowChanges(candidates: Candidate[], decisions: Decision[]) {
+  const kinds = (c: Candidate) => {
+    const was = known(c.job.limits);
+    return `${c.next.memoryBytes !== was.memoryBytes ? 'm' : ''}${c.next.runtimeSeconds !== was.runtimeSeconds ? 't' : ''}`;
+  };
+  const groups = new Map<string, Candidate[]>();
+  const decisionOf = new Map(decisions.map((d) => [d.jobId, d]));
+  for (const c of candidates) {
+    if (!c.job.rr) continue;
+    const key = `${c.job.rr.id}\0${kinds(c)}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const next = {
+      memoryBytes: Math.max(...group.map((c) => c.next.memoryBytes)),
+      runtimeSeconds: Math.max(...group.map((c) => c.next.runtimeSeconds)),
+    };
+    for (const c of group) {
+      c.next = next;
+      const d = decisionOf.get(c.job.id);
+      if (d) d.changes = describeChanges('torc', c.job, next, c.partition);
+    }
+  }
 }
 
 /** The limit a cause must raise, when the job's record does not carry it. */

@@ -27,6 +27,13 @@ const jobs = (n: number, rrName: string, waits = false, from = 1) =>
   Array.from({ length: n }, (_, i) => ({ id: from + i, rr: rrName, waits }));
 
 describe('planAllocations', () => {
+  it("gives a row without a runtime (0) its partition's whole time, one job per slot (Torc: a few minutes)", () => {
+    const open = { ...rr('open', 52, 8, 0) };
+    const [a] = planAllocations(jobs(4, 'open'), [open], KESTREL, { suffix: 'a1' }).allocations;
+    expect(a).toMatchObject({ partition: 'short', walltime: '04:00:00', jobsPerAllocation: 2, count: 2 });
+    expect(PlannedAllocationSchema.safeParse(a).success).toBe(true);
+  });
+
   it.each([
     // [case, group, jobs, expected allocations, jobs per allocation]
     [

@@ -247,6 +247,28 @@ describe('planRecovery: Torc workflows', () => {
     });
   });
 
+  it('sizes one change per row from the largest need among its failed jobs (one copy, not one per peak)', () => {
+    const peak = (gib: number): JobEvidence => ({
+      ...TORC_OOM,
+      peakMemoryBytes: gib * GiB,
+      memoryLimitBytes: 8 * GiB,
+    });
+    const plan = planRecovery(
+      torc([torcJob(1, peak(8.5)), torcJob(2, peak(10))], { 3: [1, 2, 3, 4] }),
+      policy(),
+      { attemptsUsed: 0 },
+      NOW,
+    );
+    const updates = plan.actions.filter((a) => a.type === 'update-resources');
+    expect(updates).toEqual([
+      expect.objectContaining({ rrId: 3, cloneAs: 'large_a1', jobIds: [1, 2], memory: '15g' }),
+    ]);
+    expect(plan.report.filter((l) => l.startsWith('Job '))).toEqual([
+      'Job 1 (job1): OOM detected, increasing memory 8g -> 15g',
+      'Job 2 (job2): OOM detected, increasing memory 8g -> 15g',
+    ]);
+  });
+
   it('gives failing jobs their own copy when the row is shared with jobs that keep it', () => {
     const plan = planRecovery(
       torc([torcJob(1, TORC_OOM), torcJob(2, TORC_TIMEOUT)], { 3: [1, 2, 3, 4] }),
