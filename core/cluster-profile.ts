@@ -1,0 +1,98 @@
+import type { Partition, Profile } from './profiles.ts';
+import { parseScontrolRecord } from './scontrol.ts';
+import { parseSlurmTime } from './units.ts';
+
+// The cluster's own partitions, as Slurm states them: `scontrol show partition -o` and `scontrol show
+// node -o` (one line per record), read by the relay. Pure: the same text gives the same profile.
+
+const number = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+
+/** GPUs a node's Gres says it has: "gpu:4", "gpu:a100:4(S:0-1)", several kinds summed. */
+function gpusOf(gres: string | undefined): number {
+  if (!gres || gres === '(null)') return 0;
+  let total = 0;
+  for (const item of gres.split(/,(?![^(]*\))/)) {
+    const m = /^gpu(?::[^:(]+)?:(\d+)/.exec(item.trim());
+    if (m) total += Number(m[1]);
+  }
+  return total;
+}
+
+interface NodeFacts {
+  cpus: number;
+  memoryMb: number;
+  gpus: number;
+  partitions: string[];
+}
+
+function nodesOf(nodeText: string): NodeFacts[] {
+  return nodeText
+    .split('\n')
+    .filter((l) => l.startsWith('NodeName='))
+    .map((line) => {
+      const r = parseScontrolRecord(line);
+      return {
+        cpus: number(r.CPUEfctv) ?? number(r.CPUTot) ?? 1,
+        memoryMb: number(r.RealMemory) ?? 1,
+        gpus: gpusOf(r.Gres),
+        partitions: (r.Partitions ?? '').split(',').filter(Boolean),
+      };
+    });
+}
+
+/**
+ * A profile of the partitions a job can be sent to: per partition the largest node's CPUs, memory (within
+ * MaxMemPerNode, or MaxMemPerCPU × CPUs) and GPUs, MaxTime and MaxNodes. Partitions that are not UP, are
+ * hidden, or have no node are left out, each with a note saying why.
+ */
+export function discoveredProfile(
+  cluster: string,
+  partitionText: string,
+  nodeText: string,
+): { profile: Profile | undefined; notes: string[] } {
+  const nodes = nodesOf(nodeText);
+  const notes: string[] = [];
+  const partitions: Partition[] = [];
+  for (const line of partitionText.split('\n').filter((l) => l.startsWith('PartitionName='))) {
+    const r = parseScontrolRecord(line);
+    const name = r.PartitionName!;
+    if (r.State !== 'UP') {
+      notes.push(`partition ${name} is ${r.State ?? 'in an unknown state'}: left out`);
+      continue;
+    }
+    if (r.Hidden === 'YES') {
+      notes.push(`partition ${name} is hidden: left out`);
+      continue;
+    }
+    const members = nodes.filter((n) => n.partitions.includes(name));
+    if (members.length === 0) {
+      notes.push(`partition ${name} has no node: left out`);
+      continue;
+    }
+    const cpusPerNode = Math.max(...members.map((n) => n.cpus));
+    const perCpu = number(r.MaxMemPerCPU);
+    const memoryMb = Math.min(
+      Math.max(...members.map((n) => n.memoryMb)),
+      number(r.MaxMemPerNode) ?? Number.POSITIVE_INFINITY,
+      perCpu !== undefined ? perCpu * cpusPerNode : Number.POSITIVE_INFINITY,
+    );
+    const gpusPerNode = Math.max(...members.map((n) => n.gpus));
+    const maxNodes = number(r.MaxNodes);
+    partitions.push({
+      name,
+      cpusPerNode,
+      memoryMb,
+      maxWalltimeSeconds: r.MaxTime ? parseSlurmTime(r.MaxTime) : Number.POSITIVE_INFINITY,
+      ...(gpusPerNode > 0 ? { gpusPerNode } : {}),
+      ...(maxNodes !== undefined ? { maxNodes } : {}),
+      requiresExplicitRequest: false,
+      shared: r.OverSubscribe !== undefined && r.OverSubscribe !== 'NO' && r.OverSubscribe !== 'EXCLUSIVE',
+    });
+  }
+  return {
+    profile: partitions.length
+      ? { name: `discovered:${cluster}`, displayName: `${cluster} (as Slurm describes it)`, partitions }
+      : undefined,
+    notes,
+  };
+}
