@@ -37,7 +37,8 @@ export default $config({
           autoSchedule: { threshold: 5, cooldownSeconds: 1800, strandedTimeoutSeconds: 7200 },
           overrides: {},
         },
-        profile: 'kestrel',
+        // No profile: each cluster's partitions come from its relay (scontrol). Name one ("kestrel") or give
+        // one whole only to plan with other partitions than Slurm states.
       }),
     });
     alarms({ events, commands, workerName: deployed.workerName, topic });

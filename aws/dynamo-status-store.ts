@@ -3,7 +3,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { TorcCompletionPage } from '../core/events.ts';
 import type { Plan } from '../core/plan.ts';
-import type { AttemptRecord, JobRecord, StatusStore, TokenRecord, WorkloadRecord } from '../core/ports.ts';
+import type {
+  AttemptRecord,
+  ClusterRecord,
+  JobRecord,
+  StatusStore,
+  TokenRecord,
+  WorkloadRecord,
+} from '../core/ports.ts';
 
 // The state store in one DynamoDB table whose items read well in the console:
 //   PK WL#<workload>     SK META              the workload (Kind, Status → the byKind and byStatus indexes)
@@ -14,6 +21,7 @@ import type { AttemptRecord, JobRecord, StatusStore, TokenRecord, WorkloadRecord
 //   PK LIN#<lineage>     SK PLAN#0003#<n>     part n (from 1) of that plan (a 10,000-job plan is ~3.5 MB of
 //                                             JSON; an item holds 400 KB)
 //   PK WL#<workload>     SK PAGE#<run>#<n>    page n of a Torc run's completion
+//   PK CLUSTER#<name>    SK META              a cluster's discovered partitions
 //   PK CMD#<command id>  SK META              which attempt a command belongs to
 //   PK EVT#<event id>    SK META              a processed event, expiring (TTL attribute ExpiresAt)
 //   PK TOKEN#<user>      SK META              a person's token: the hash of its secret part, never the token
@@ -184,6 +192,9 @@ export class DynamoStatusStore implements StatusStore {
   }
   async getToken(user: string) {
     return this.get<TokenRecord>(`TOKEN#${user}`, 'META');
+  }
+  async getCluster(cluster: string) {
+    return this.get<ClusterRecord>(`CLUSTER#${cluster}`, 'META');
   }
   async listCompletionPages(workload: string, runId: number) {
     const items = await this.query({

@@ -6,6 +6,7 @@ import type { TorcCompletionPage } from '../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
+  type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
@@ -139,6 +140,14 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
           }),
         ),
       ),
+    );
+  }
+  async putCluster(r: ClusterRecord) {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...r, PK: `CLUSTER#${r.cluster}`, SK: 'META', Type: 'cluster' },
+      }),
     );
   }
   async putCompletionPage(workload: string, page: TorcCompletionPage) {

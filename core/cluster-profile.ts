@@ -96,3 +96,34 @@ export function discoveredProfile(
     notes,
   };
 }
+
+/** A profile as JSON carries it: an unlimited time as "UNLIMITED" (JSON has no Infinity). */
+export function profileJson(profile: Profile): unknown {
+  return {
+    ...profile,
+    partitions: profile.partitions.map((p) => ({
+      ...p,
+      maxWalltimeSeconds: Number.isFinite(p.maxWalltimeSeconds) ? p.maxWalltimeSeconds : 'UNLIMITED',
+    })),
+  };
+}
+
+/** Where a configured profile and the cluster's own disagree, in words (partitions missing, other limits). */
+export function profileDifferences(configured: Profile, discovered: Profile): string[] {
+  const actual = new Map(discovered.partitions.map((p) => [p.name, p]));
+  const time = (s: number) => (Number.isFinite(s) ? `${s} s` : 'unlimited');
+  return configured.partitions.flatMap((c) => {
+    const d = actual.get(c.name);
+    if (!d) return [`partition ${c.name} is not on the cluster`];
+    const out: string[] = [];
+    if (c.maxWalltimeSeconds !== d.maxWalltimeSeconds)
+      out.push(
+        `${c.name}: time limit ${time(c.maxWalltimeSeconds)} configured, ${time(d.maxWalltimeSeconds)} on the cluster`,
+      );
+    if (c.memoryMb > d.memoryMb)
+      out.push(`${c.name}: ${c.memoryMb} MB configured, at most ${d.memoryMb} MB on the cluster`);
+    if (c.cpusPerNode > d.cpusPerNode)
+      out.push(`${c.name}: ${c.cpusPerNode} CPUs configured, at most ${d.cpusPerNode} on the cluster`);
+    return out;
+  });
+}

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { CommandTypeSchema } from './commands.ts';
 import { IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
 import { OwnerSchema, UserNameSchema } from './owner.ts';
+import { parseProfile } from './profiles.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
 
 // Canonical events: everything that enters Rebound is one of these, whatever sent it. Raw strings from
@@ -79,6 +80,25 @@ const SlurmJobStuckEventSchema = EnvelopeSchema.extend({
     jobId: SlurmJobId,
     /** Slurm's pending reason, as squeue prints it (%r). */
     reason: z.string().min(1).max(100),
+  }),
+});
+
+/**
+ * The cluster's partitions as its relay read them from Slurm (core/cluster-profile.ts), at start and
+ * hourly: the profile plans use unless the config names one. A profile in its JSON form ("UNLIMITED").
+ */
+const SlurmClusterDiscoveredEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.cluster.discovered'),
+  data: z.object({
+    profile: z.unknown().superRefine((value, ctx) => {
+      try {
+        parseProfile(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+    /** What was left out, and why (a partition down, hidden, without nodes). */
+    notes: z.array(Text).max(200).default([]),
   }),
 });
 
@@ -230,6 +250,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   SlurmEpilogEventSchema,
   SlurmSacctEventSchema,
   SlurmJobStuckEventSchema,
+  SlurmClusterDiscoveredEventSchema,
   TorcJobFinishedEventSchema,
   TorcWorkflowCompletedEventSchema,
   TorcWorkflowCensusEventSchema,

@@ -20,6 +20,8 @@ export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id
 export const UNTAGGED = '~untagged';
 /** Jobs of owners the relay does not act for (core/owner.ts) are recorded here, never recovered. */
 export const FOREIGN = '~foreign';
+/** Where what concerns a whole cluster is recorded (its partitions, when they cannot be read). */
+export const CLUSTER = '~cluster';
 const TORC_PREFIX = 'torc-wf';
 
 /** Workload names a plain job's tag may not use: they belong to Rebound's own records. */
@@ -114,5 +116,7 @@ export const eventIds = {
       ? `torc-complete:${workflowId}:${runId}`
       : `torc-complete:${workflowId}:${runId}:p${index}of${count}`,
   torcCensus: (workflowId: number, observedAtMs: number) => `torc-census:${workflowId}:${observedAtMs}`,
+  /** The same partitions discovered again are the same event (`digest`: of the profile's JSON). */
+  clusterDiscovered: (cluster: string, digest: string) => `cluster:${cluster}:${digest}`,
   allocationEnded: (workflowId: number, slurmJobId: string) => `allocation-ended:${workflowId}:${slurmJobId}`,
 } as const;

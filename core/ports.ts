@@ -119,6 +119,17 @@ export interface TokenRecord {
   revokedAt?: string;
 }
 
+/**
+ * A cluster's partitions as its relay last discovered them (core/cluster-profile.ts): the profile plans
+ * use when the config names none. Kept in the profile's JSON form (an unlimited time is "UNLIMITED").
+ */
+export interface ClusterRecord {
+  cluster: string;
+  profile: unknown;
+  notes: string[];
+  observedAt: string;
+}
+
 export interface HistoryEntry {
   workload: string;
   at: string;
@@ -150,6 +161,7 @@ export interface StatusStore {
   listHistory(workload: string): Promise<HistoryEntry[]>;
   /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
   wasProcessed(id: string): Promise<boolean>;
+  getCluster(cluster: string): Promise<ClusterRecord | undefined>;
   /** The pages of a Torc run's completion received so far, any order (core/torc-state.ts assembles them). */
   listCompletionPages(workload: string, runId: number): Promise<TorcCompletionPage[]>;
   /** Stores a user's token record, replacing the one they had (a revocation is such a record too). */
@@ -165,6 +177,8 @@ export interface StateStore extends StatusStore {
    */
   putWorkload(record: WorkloadRecord, expected: number | undefined): Promise<boolean>;
   putJob(record: JobRecord): Promise<void>;
+  /** Keeps a cluster's discovered partitions, replacing what was known. */
+  putCluster(record: ClusterRecord): Promise<void>;
   /** Keeps one page of a run's completion; the same page again replaces it (a redelivery). */
   putCompletionPage(workload: string, page: TorcCompletionPage): Promise<void>;
   /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */

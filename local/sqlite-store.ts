@@ -3,6 +3,7 @@ import type { TorcCompletionPage } from '../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
+  type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
@@ -32,6 +33,7 @@ export class SqliteStore implements StateStore {
       CREATE INDEX IF NOT EXISTS history_workload ON history (workload, seq);
       CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tokens (user TEXT PRIMARY KEY, json TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS clusters (name TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS completion_pages (workload TEXT NOT NULL, run INTEGER NOT NULL,
         page INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (workload, run, page));`);
     this.writer = groupCommit(db);
@@ -146,6 +148,15 @@ export class SqliteStore implements StateStore {
     return this.one<TokenRecord>('SELECT json FROM tokens WHERE user = ?', user);
   }
 
+  async putCluster(r: ClusterRecord) {
+    const json = JSON.stringify(r);
+    await this.writer.run(() =>
+      this.db.prepare('INSERT OR REPLACE INTO clusters (name, json) VALUES (?, ?)').run(r.cluster, json),
+    );
+  }
+  async getCluster(cluster: string) {
+    return this.one<ClusterRecord>('SELECT json FROM clusters WHERE name = ?', cluster);
+  }
   async putCompletionPage(workload: string, page: TorcCompletionPage) {
     const json = JSON.stringify(page);
     await this.writer.run(() =>

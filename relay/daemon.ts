@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { ActingFor, Mode, SiteRules } from '../core/owner.ts';
 import type { CommandQueue } from '../core/ports.ts';
 import { type RelayConfig, torcPassword } from './config.ts';
+import { ClusterDiscovery } from './discovery.ts';
 import { every } from './every.ts';
 import { run } from './exec.ts';
 import { Executor } from './executor.ts';
@@ -83,6 +84,11 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     relay: () => relay.health(),
     poster: () => poster.health,
   };
+  // The cluster's own partitions, for the plans (read at start, then hourly).
+  const discovery = new ClusterDiscovery({ cluster, post: (e) => poster.post(e) });
+  const discovering = every('cluster discovery', 60_000, () => discovery.poll(), o.log);
+  loops['cluster discovery'] = discovering.health;
+  tasks.push(discovering);
   if (torc && client) {
     for (const w of torc.workflows) registerWorkflow(join(relayDir, TORC_REGISTRY), w.id, w.user);
     const forwarder = new TorcForwarder({

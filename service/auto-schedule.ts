@@ -2,6 +2,7 @@ import { type AutoScheduleDecision, decideAutoSchedule, trackReady } from '../co
 import type { EventOf } from '../core/events.ts';
 import { commandIds, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
 import { policyFor } from '../core/policy.ts';
+import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, history, resultLine, send, updateWorkload } from './effects.ts';
 
@@ -42,6 +43,11 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
     if (w.kind !== 'torc' || workflowId === undefined || !w.census) continue;
     let made: { id: string; decision: Extract<AutoScheduleDecision, { schedule: true }> } | undefined;
     let stalled: string | undefined;
+    // A workflow whose cluster's partitions are not known yet waits for the next tick.
+    const profile = w.cluster
+      ? await profileFor(deps, w.cluster).catch(() => undefined)
+      : deps.config.profile;
+    if (!profile) continue;
     await updateWorkload(deps, w.key, (current) => {
       made = undefined;
       stalled = undefined;
@@ -51,7 +57,7 @@ export async function runAutoSchedule(deps: ServiceDeps): Promise<string[]> {
         current.census,
         state,
         policyFor(deps.config.policy, w.key).autoSchedule,
-        deps.config.profile,
+        profile,
         deps.now(),
         deps.config.torc.runnerBufferSeconds,
       );

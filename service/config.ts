@@ -43,7 +43,11 @@ const ServiceConfigSchema = z.strictObject({
   commandResultSeconds: z.number().int().positive().default(600),
   /** Where a person is told when a workload needs attention or runs out of retries (core/notice.ts). */
   notify: z.array(ChannelSchema).max(10).default([]),
-  profile: ProfileFieldSchema.prefault('kestrel'),
+  /**
+   * The partitions plans use: a built-in profile by name ("kestrel") or one given whole. Unset (the
+   * default), each cluster's own, as its relay discovers them (service/cluster.ts).
+   */
+  profile: ProfileFieldSchema.optional(),
   torc: z
     .strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */

@@ -1,5 +1,5 @@
 import { EventSchema } from '../core/events.ts';
-import { jobKey, torcWorkflowOf, torcWorkload, UNTAGGED } from '../core/ids.ts';
+import { CLUSTER, jobKey, torcWorkflowOf, torcWorkload, UNTAGGED } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import type { DeadLetter } from '../core/ports.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -27,6 +27,8 @@ async function workloadOf(deps: ServiceDeps, queue: 'events' | 'commands', body:
       return (await deps.store.getJob(jobKey(e.cluster, e.data.jobId)))?.workload ?? UNTAGGED;
     case 'relay.command.result':
       return e.data.workload;
+    case 'slurm.cluster.discovered':
+      return CLUSTER;
     case 'torc.job.finished':
     case 'torc.workflow.completed':
     case 'torc.workflow.census':

@@ -2,6 +2,7 @@ import type { Event, EventOf } from '../core/events.ts';
 import { jobKey, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
+import { onClusterDiscovered } from './cluster.ts';
 import { resultArrived } from './command-watch.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
@@ -34,6 +35,9 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
       break;
     case 'slurm.job.stuck':
       await onJobStuck(deps, event);
+      break;
+    case 'slurm.cluster.discovered':
+      await onClusterDiscovered(deps, event);
       break;
     case 'relay.command.result':
       await onCommandResult(deps, event);
@@ -96,6 +100,7 @@ export function eventWorkload(event: Event): string | undefined {
     case 'slurm.epilog':
     case 'slurm.sacct':
     case 'slurm.job.stuck':
+    case 'slurm.cluster.discovered':
       return undefined;
     default:
       return assertNever(event, 'event');
@@ -110,6 +115,8 @@ function orderKey(event: Event): string {
     case 'slurm.sacct':
     case 'slurm.job.stuck':
       return jobKey(event.cluster, event.data.jobId);
+    case 'slurm.cluster.discovered':
+      return `cluster:${event.cluster}`;
     case 'relay.command.result':
       return `command:${event.data.commandId}`;
     case 'torc.job.finished':

@@ -11,6 +11,7 @@ import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
 import type { FailedJob } from '../core/recovery-state.ts';
 import { formatTag, parseTag } from '../core/tag.ts';
+import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
@@ -109,7 +110,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   const used = await store.countAttempts(job.lineage);
   const policy = policyFor(deps.config.policy, tag.workload);
   const plan = planRecovery(
-    { kind: 'slurm', workload, profile: deps.config.profile, jobs: [toFailedJob(job)] },
+    { kind: 'slurm', workload, profile: await profileFor(deps, event.cluster), jobs: [toFailedJob(job)] },
     policy,
     { attemptsUsed: used },
     deps.now(),

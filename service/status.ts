@@ -1,8 +1,10 @@
 import * as z from 'zod';
+import { parseJobKey } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
+import { profileFor } from './cluster.ts';
 import type { ReadDeps } from './deps.ts';
 import { toFailedJob } from './slurm-recovery.ts';
 import { lastCompletion, planTorc } from './torc-recovery.ts';
@@ -93,7 +95,7 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
     // The plan for the last completion the worker saw, as it would run it now (its attempt number next).
     const completion =
       workload.lastRun !== undefined ? await lastCompletion(deps, key, workload.lastRun) : undefined;
-    return completion ? [await planTorc(deps, completion)] : [];
+    return completion && workload.cluster ? [await planTorc(deps, completion, workload.cluster)] : [];
   }
   const jobs = await deps.store.listJobs(key);
   const latest = new Map<string, JobRecord>();
@@ -107,7 +109,7 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
         {
           kind: 'slurm',
           workload: key,
-          profile: deps.config.profile,
+          profile: await profileFor(deps, parseJobKey(job.key).cluster),
           jobs: [toFailedJob(job)],
         },
         policyFor(deps.config.policy, key),

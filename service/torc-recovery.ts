@@ -14,6 +14,7 @@ import {
   type TorcCompletion,
   torcRecoveryState,
 } from '../core/torc-state.ts';
+import { profileFor } from './cluster.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
 import {
   command,
@@ -74,17 +75,22 @@ async function failedJobs(
 }
 
 /** Dry-run and the worker share this: the plan for a workflow's completion. */
-export async function planTorc(deps: ReadDeps, completion: TorcCompletion): Promise<Plan> {
+export async function planTorc(deps: ReadDeps, completion: TorcCompletion, cluster: string): Promise<Plan> {
   const { recorded } = await failedJobs(deps, completion);
-  return planFrom(deps, completion, recorded);
+  return planFrom(deps, completion, recorded, cluster);
 }
 
-async function planFrom(deps: ReadDeps, completion: TorcCompletion, recorded: RecordedTorcJob[]) {
+async function planFrom(
+  deps: ReadDeps,
+  completion: TorcCompletion,
+  recorded: RecordedTorcJob[],
+  cluster: string,
+) {
   const workload = torcWorkload(completion.workflowId);
   const state = torcRecoveryState(
     completion,
     recorded,
-    deps.config.profile,
+    await profileFor(deps, cluster),
     deps.config.torc.runnerBufferSeconds,
   );
   const used = await deps.store.countAttempts(workload);
@@ -156,7 +162,7 @@ export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: 
   const quiet = (deps.now().getTime() - Math.max(lastAt, Date.parse(occurredAt))) / 1000;
   if (missing.length && quiet < deps.config.torc.resultWaitSeconds)
     return waitFor(deps, c, cluster, occurredAt, { missing: missing.length });
-  const plan = await planFrom(deps, c, recorded);
+  const plan = await planFrom(deps, c, recorded, cluster);
   const head = `Workflow ${c.workflowId} run ${c.runId} complete${c.isCanceled ? ' (canceled)' : ''}`;
   const keep = { lastRun: c.runId, cluster, waiting: undefined };
   if (plan.outcome === 'stop') {

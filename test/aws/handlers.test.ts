@@ -25,7 +25,7 @@ let events: SqsQueue<Event>;
 
 beforeAll(async () => {
   emulators = await startEmulators();
-  setup = await lambdaEnvironment(emulators, { policy: { maxRetries: 2 } }, SECRET);
+  setup = await lambdaEnvironment(emulators, { policy: { maxRetries: 2 }, profile: 'kestrel' }, SECRET);
   [api, worker, cron] = await Promise.all([
     import('../../functions/api.ts'),
     import('../../functions/worker.ts'),

@@ -140,6 +140,25 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect(await s.listCompletionPages('torc-wf8', 1)).toEqual([]);
     });
 
+    it("keeps each cluster's discovered partitions, the newest replacing the old", async () => {
+      const s = await make();
+      const record = (maxWalltimeSeconds: number | 'UNLIMITED') => ({
+        cluster: 'lab',
+        profile: {
+          name: 'discovered:lab',
+          displayName: 'lab',
+          partitions: [{ name: 'long', maxWalltimeSeconds }],
+        },
+        notes: ['partition old is DOWN: left out'],
+        observedAt: '2026-11-30T12:00:00Z',
+      });
+      expect(await s.getCluster('lab')).toBeUndefined();
+      await s.putCluster(record(60));
+      await s.putCluster(record('UNLIMITED'));
+      expect(await s.getCluster('lab')).toEqual(record('UNLIMITED'));
+      expect(await s.getCluster('other')).toBeUndefined();
+    });
+
     it('keeps history in order', async () => {
       const s = await make();
       await s.appendHistory([

@@ -20,10 +20,9 @@ import {
 // sbatch. Workload names carry a run id so earlier runs' accounting never counts.
 const RUN = Date.now().toString(36);
 const w = (name: string) => `${name}-${RUN}`;
-const CONFIG = {
-  profile: LAB_PROFILE,
-  policy: { overrides: { [w('always-oom')]: { maxRetries: 2 } } },
-};
+// No profile, no policy: Rebound plans with the partitions its relay reads from the cluster (scontrol),
+// as a new user's `rebound start` does with no config file (issue 12, acceptance 1).
+const CONFIG = {};
 const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];
 
 type View = {
@@ -86,7 +85,7 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
       expect(retryEnv).not.toContain(leak);
   }, 150_000);
 
-  it('2. a TIMEOUT job is resubmitted with --time=2 and completes', async () => {
+  it("2. a TIMEOUT job on the 1-minute partition is resubmitted with --time=2 to the one that allows it (the cluster's own partitions) and completes", async () => {
     const workload = w('timeout');
     submit(
       ['-J', 'slow-job', '-p', 'short', '--time=1', `--comment=rebound:${workload}`, ...out('timeout')],
@@ -117,7 +116,7 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     expect(jobsOf(workload)).toHaveLength(1);
   }, 90_000);
 
-  it('4. a job that always runs out of memory stops after max retries (2)', async () => {
+  it('4. a job that always runs out of memory stops after max retries (3)', async () => {
     const workload = w('always-oom');
     submit(['-J', 'hog', '--mem=200M', `--comment=rebound:${workload}`, ...out('always')], HOG(2000));
     await waitFor(
@@ -126,9 +125,9 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
       150_000,
     );
     const jobs = jobsOf(workload);
-    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M', '450M']);
+    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M', '450M', '675M']);
     expect(rebound.cli(['history', workload])).toContain(
-      'Max retries (2) exceeded. Manual intervention required.',
+      'Max retries (3) exceeded. Manual intervention required.',
     );
   }, 180_000);
 

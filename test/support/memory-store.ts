@@ -2,6 +2,7 @@ import type { TorcCompletionPage } from '../../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
   type AttemptRecord,
+  type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
   type StateStore,
@@ -24,6 +25,7 @@ export class MemoryStore implements StateStore {
   readonly processed = new Map<string, number>();
   readonly tokens = new Map<string, TokenRecord>();
   readonly pages = new Map<string, TorcCompletionPage>();
+  readonly clusters = new Map<string, ClusterRecord>();
   private crash?: (job: JobRecord) => boolean;
 
   /** A fault to inject: the next job write that matches throws, as a crash in the middle of a handler. */
@@ -101,6 +103,12 @@ export class MemoryStore implements StateStore {
   }
   async getToken(user: string) {
     return copy(this.tokens.get(user));
+  }
+  async putCluster(r: ClusterRecord) {
+    this.clusters.set(r.cluster, copy(r));
+  }
+  async getCluster(cluster: string) {
+    return copy(this.clusters.get(cluster));
   }
   async putCompletionPage(workload: string, page: TorcCompletionPage) {
     this.pages.set(`${workload}\0${page.runId}\0${page.page.index}`, copy(page));
