@@ -18,6 +18,7 @@ import { createQueues, sqsClient } from '../aws/emulators.ts';
 import { someEvent } from '../support/events.ts';
 import { MemoryQueue } from '../support/memory-queue.ts';
 import { MemoryStore } from '../support/memory-store.ts';
+import { waitFor } from './harness.ts';
 
 // Acceptance 2 of "never silent, never stuck": the relay against real faults — SQS (fauxqs) behind a TCP
 // proxy that refuses connections for 30 s, the spool folder deleted, a FIFO in the spool, the service
@@ -109,14 +110,6 @@ beforeAll(async () => {
 });
 afterAll(async () => sqs?.stop());
 
-const until = async (what: string, probe: () => boolean, ms = 60_000) => {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
 describe('the relay under real faults', () => {
   it('stays up through an SQS outage, a deleted spool, a FIFO in it and a service answering 500 then 401; every event arrives once', async () => {
     const direct = sqsClient(sqs.address);
@@ -151,7 +144,7 @@ describe('the relay under real faults', () => {
       await enqueue.send([{ id: 'faults:hook:1', body: hookCommand(1), group: 'faults' }]);
       sent.add('result:faults:hook:1');
       await post('before');
-      await until('the first result', () => service.accepted.includes('result:faults:hook:1'));
+      await waitFor('the first result', () => service.accepted.includes('result:faults:hook:1'), 60_000);
 
       // SQS refuses connections for 30 s; commands queue up behind the outage.
       await proxy.off();
@@ -162,8 +155,10 @@ describe('the relay under real faults', () => {
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       expect(relay.health().lastError?.message).toBeDefined();
       await proxy.on();
-      await until('the commands after the outage', () =>
-        [2, 3, 4].every((n) => service.accepted.includes(`result:faults:hook:${n}`)),
+      await waitFor(
+        'the commands after the outage',
+        () => [2, 3, 4].every((n) => service.accepted.includes(`result:faults:hook:${n}`)),
+        60_000,
       );
 
       // The service fails (500): events spool; the spool folder is deleted under the relay, a FIFO appears.
@@ -173,13 +168,17 @@ describe('the relay under real faults', () => {
       execFileSync('mkfifo', [join(spool, '0-fifo.json')]);
       await enqueue.send([{ id: 'faults:hook:5', body: hookCommand(5), group: 'faults' }]);
       sent.add('result:faults:hook:5');
-      await until('the result spooled', () => log.some((l) => l.includes('the service answered 500')));
+      await waitFor(
+        'the result spooled',
+        () => log.some((l) => l.includes('the service answered 500')),
+        60_000,
+      );
       // Then 401 (a secret that does not match): still spooled, said once.
       service.fault = 401;
       await post('during-401-a');
       await post('during-401-b');
       service.fault = undefined;
-      await until(
+      await waitFor(
         'every event delivered',
         () => [...sent].every((id) => service.accepted.includes(id)),
         90_000,
