@@ -33,3 +33,14 @@ export class UnsafeValueError extends ReboundError {
     this.name = 'UnsafeValueError';
   }
 }
+
+/** A plan needs a cluster's partitions before its relay has reported them (service/cluster.ts). */
+export class PartitionsUnknownError extends ReboundError {
+  constructor(readonly cluster: string) {
+    super(
+      `the partitions of cluster ${cluster} are not known yet (its relay reports them when it starts, from scontrol); waiting for them`,
+      { cluster },
+    );
+    this.name = 'PartitionsUnknownError';
+  }
+}

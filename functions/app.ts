@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { PartitionsUnknownError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import type { DeadLetters, Sender, StatusStore } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
@@ -203,7 +204,13 @@ export function createApp(opts: AppOptions) {
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');
     if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);
-    return c.json(await planWorkload({ ...opts, now }, key));
+    try {
+      return c.json(await planWorkload({ ...opts, now }, key));
+    } catch (error) {
+      // Nothing to plan with yet: said, not an internal error.
+      if (error instanceof PartitionsUnknownError) return c.json({ error: error.message }, 409);
+      throw error;
+    }
   });
   return app;
 }

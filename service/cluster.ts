@@ -1,4 +1,5 @@
 import { profileDifferences } from '../core/cluster-profile.ts';
+import { PartitionsUnknownError } from '../core/errors.ts';
 import type { EventOf } from '../core/events.ts';
 import { type Profile, parseProfile } from '../core/profiles.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
@@ -37,9 +38,6 @@ export async function profileFor(
 ): Promise<Profile> {
   if (deps.config.profile) return deps.config.profile;
   const known = await deps.store.getCluster(cluster);
-  if (!known)
-    throw new Error(
-      `the partitions of cluster ${cluster} are not known yet (its relay reports them when it starts, from scontrol); waiting for them`,
-    );
+  if (!known) throw new PartitionsUnknownError(cluster);
   return parseProfile(known.profile);
 }

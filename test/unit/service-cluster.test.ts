@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoveredProfile, profileJson } from '../../core/cluster-profile.ts';
+import { PartitionsUnknownError } from '../../core/errors.ts';
 import type { Event } from '../../core/events.ts';
 import { localTelemetry } from '../../local/telemetry.ts';
+import { profileFor } from '../../service/cluster.ts';
 import { handleEvent } from '../../service/dispatch.ts';
 import { testDeps } from '../support/deps.ts';
 import { sacctEvent } from '../support/events.ts';
@@ -42,6 +44,14 @@ describe("the cluster's own partitions", () => {
     expect(deps.commands.sent()).toMatchObject([
       { type: 'slurm.resubmit', resources: { time: '2', partition: 'long' } },
     ]);
+  });
+
+  it('before the first discovery a plan is refused in words (the worker retries; the API answers 409)', async () => {
+    const deps = testDeps({ profile: undefined });
+    await expect(handleEvent(deps, timeout)).rejects.toThrow(PartitionsUnknownError);
+    await expect(profileFor(deps, 'lab')).rejects.toThrow(/partitions of cluster lab are not known yet/);
+    await handleEvent(deps, discovered());
+    expect((await profileFor(deps, 'lab')).partitions.map((p) => p.name)).toEqual(['short', 'long']);
   });
 
   it('a configured profile wins, and a difference from the cluster is warned about', async () => {
