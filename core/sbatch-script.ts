@@ -3,6 +3,7 @@ import type { SlurmResources } from './commands.ts';
 import { UnsafeValueError } from './errors.ts';
 import type { CapturedJob } from './scontrol.ts';
 import { shellQuote } from './shell-quote.ts';
+import { formatSlurmMemory, MiB, parseSlurmMemory } from './units.ts';
 
 /**
  * A submission is an argument vector for sbatch plus the script it submits. Options travel as arguments,
@@ -90,6 +91,12 @@ export function plainJobResubmission(
   comment: string,
 ): Submission {
   const path = (p: string | undefined) => p && outputPattern(p, job.jobId);
+  // Memory in the unit the job asked in: a per-CPU job keeps --mem-per-cpu (sbatch refuses both forms).
+  const cpus = (job.cpusPerTask ?? 1) * (job.tasks ?? 1);
+  const memory =
+    resources.mem && job.memoryPerCpuBytes !== undefined
+      ? { 'mem-per-cpu': formatSlurmMemory(Math.ceil(parseSlurmMemory(resources.mem) / cpus / MiB) * MiB) }
+      : { mem: resources.mem };
   const argv = [
     'sbatch',
     '--parsable',
@@ -104,10 +111,17 @@ export function plainJobResubmission(
       nodes: job.nodes,
       ntasks: job.tasks,
       'cpus-per-task': job.cpusPerTask,
-      mem: resources.mem,
+      ...memory,
       time: resources.time,
+      constraint: job.constraint,
+      reservation: job.reservation,
+      licenses: job.licenses,
+      gres: job.gres,
+      'mail-type': job.mailType,
+      'mail-user': job.mailUser,
       comment,
     }),
+    ...(job.exclusive ? ['--exclusive'] : []),
   ];
   return { argv, script: job.script };
 }

@@ -17,7 +17,17 @@ export const CapturedJobSchema = z.object({
   tasks: z.number().int().positive().optional(),
   cpusPerTask: z.number().int().positive().optional(),
   memoryBytes: z.number().nonnegative().optional(),
+  /** Set when the job asked per CPU (--mem-per-cpu): its retry asks per CPU too. */
+  memoryPerCpuBytes: z.number().nonnegative().optional(),
   timeLimitSeconds: z.number().positive().optional(),
+  /** The rest of what it was submitted with, given back to the retry as it was. */
+  constraint: z.string().optional(),
+  reservation: z.string().optional(),
+  licenses: z.string().optional(),
+  gres: z.string().optional(),
+  exclusive: z.boolean().optional(),
+  mailType: z.string().optional(),
+  mailUser: z.string().optional(),
   comment: z.string().optional(),
   /** Whose job it is, from squeue's %U (never from scontrol's text): the resubmission runs as this user. */
   owner: OwnerSchema,
@@ -77,6 +87,9 @@ export function capturedJobFromScontrol(
     /(?:^|,)mem=([^,]+)/.exec(record.ReqTRES ?? record.TRES ?? '')?.[1] ?? present(record.MinMemoryNode);
   const limit = present(record.TimeLimit);
   const time = limit ? parseSlurmTime(limit) : undefined;
+  const perCpu = present(record.MinMemoryCPU);
+  // 22.05 writes a job's --gres as TresPerNode=gres:gpu:1 (older releases: Gres=gpu:1).
+  const gres = present(record.TresPerNode)?.replace(/(^|,)gres:/g, '$1') ?? present(record.Gres);
   return CapturedJobSchema.parse({
     jobId: record.JobId,
     name: record.JobName ?? '',
@@ -90,7 +103,15 @@ export function capturedJobFromScontrol(
     tasks: int(record.NumTasks),
     cpusPerTask: int(record['CPUs/Task']),
     memoryBytes: mem ? parseSlurmMemory(mem) : undefined,
+    memoryPerCpuBytes: perCpu ? parseSlurmMemory(perCpu) : undefined,
     timeLimitSeconds: time !== undefined && Number.isFinite(time) ? time : undefined,
+    constraint: present(record.Features),
+    reservation: present(record.Reservation),
+    licenses: present(record.Licenses),
+    gres,
+    exclusive: record.OverSubscribe === 'NO' ? true : undefined,
+    mailType: record.MailType && record.MailType !== 'NONE' ? present(record.MailType) : undefined,
+    mailUser: present(record.MailUser),
     comment: queued.comment,
     owner: queued.owner,
     script,

@@ -60,12 +60,26 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     const workload = w('oom');
     const envDump = `/tmp/rebound-e2e-${RUN}-oom-env-$SLURM_JOB_ID`;
     submit(
-      ['-J', 'oom-job', '-p', 'short', '--mem=200M', `--comment=rebound:${workload}`, ...out('oom')],
+      [
+        '-J',
+        'oom-job',
+        '-p',
+        'short',
+        '--mem=200M',
+        '--mail-type=END',
+        '--mail-user=alice@example.org',
+        `--comment=rebound:${workload}`,
+        ...out('oom'),
+      ],
       `env > ${envDump}; ${HOG(250)}`,
     );
     const jobs = await waitFor('the OOM job and its retry', completed(workload, 2), 120_000);
     expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
     expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M']);
+    // The retry was submitted with the job's other options too (here its mail settings).
+    expect(slurm(['scontrol', 'show', 'job', '-o', jobs[1]!.jobId])).toMatch(
+      /MailUser=alice@example\.org MailType=END\b/,
+    );
     const status = rebound.cli(['status', workload]);
     expect(status).toContain('oom');
     expect(status).toMatch(/memory 200M -> 300M/);

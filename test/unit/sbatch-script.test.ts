@@ -221,6 +221,52 @@ describe('plain job resubmission', () => {
     expect(sub.script).toBe(job.script);
   });
 
+  it('gives back every other option it was submitted with, and asks memory per CPU when the job did', () => {
+    // As Slurm 22.05 shows a job submitted with -c 2 --mem-per-cpu=100M, mail, a constraint, a GPU.
+    const probe =
+      'JobId=3052 JobName=probe UserId=alice(1501) Account=proj QOS=normal NumNodes=1 NumCPUs=2 NumTasks=1 ' +
+      'CPUs/Task=2 TRES=cpu=2,mem=200M,node=1 Features=bigmem&ssd Reservation=maint Licenses=matlab:1 ' +
+      'OverSubscribe=NO MinMemoryCPU=100M TresPerNode=gres:gpu:1 MailUser=alice@example.org MailType=END,FAIL';
+    const job = capturedJobFromScontrol(parseScontrolRecord(probe), QUEUED, 'echo');
+    expect(job).toMatchObject({
+      memoryBytes: 200 * 2 ** 20,
+      memoryPerCpuBytes: 100 * 2 ** 20,
+      constraint: 'bigmem&ssd',
+      reservation: 'maint',
+      licenses: 'matlab:1',
+      gres: 'gpu:1',
+      exclusive: true,
+      mailType: 'END,FAIL',
+      mailUser: 'alice@example.org',
+    });
+    const argv = plainJobResubmission(job, { mem: '300M', time: '2' }, 'rebound:w').argv;
+    expect(argv).toContain('--mem-per-cpu=150M');
+    expect(argv.some((a) => a.startsWith('--mem='))).toBe(false);
+    for (const option of [
+      '--constraint=bigmem&ssd',
+      '--reservation=maint',
+      '--licenses=matlab:1',
+      '--gres=gpu:1',
+      '--mail-type=END,FAIL',
+      '--mail-user=alice@example.org',
+      '--exclusive',
+    ])
+      expect(argv).toContain(option);
+    // Slurm's defaults are not options: nothing is added for a job that set none of them.
+    const plain = capturedJobFromScontrol(
+      parseScontrolRecord('JobId=1 JobName=p Features=(null) OverSubscribe=OK MailType=NONE Licenses=(null)'),
+      QUEUED,
+      'echo',
+    );
+    expect(plainJobResubmission(plain, { mem: '1G' }, 'rebound:w').argv).toEqual([
+      'sbatch',
+      '--parsable',
+      '--job-name=p',
+      '--mem=1G',
+      '--comment=rebound:w',
+    ]);
+  });
+
   it.each([
     ['/home/u42/proj42/out-42.log', '/home/u42/proj42/out-%j.log'],
     ['/scratch/42/slurm-42.out', '/scratch/42/slurm-%j.out'],
