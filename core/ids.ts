@@ -101,6 +101,9 @@ export const commandIds = {
 
 // ---------------------------------------------------------------- events
 
+/** A Torc run's completion: the id of its one page, and the source of the attempt it makes. */
+const torcCompleted = (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`;
+
 export const eventIds = {
   /** A job's end as jobcomp reports it (hooks/jobcomp.sh and the sacct watcher: one id, counted once). */
   jobcomp: (cluster: string, jobId: string) => `jobcomp:${cluster}:${jobId}`,
@@ -109,12 +112,12 @@ export const eventIds = {
   stuck: (cluster: string, jobId: string, reason: string) => `stuck:${cluster}:${jobId}:${reason}`,
   result: (commandId: string) => `result:${commandId}`,
   torcJob: (workflowId: number, resultKey: string) => `torc-job:${workflowId}:${resultKey}`,
-  torcCompleted: (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`,
+  torcCompleted,
   /** One page of a paged completion (a one-page completion keeps the run's own id). */
   torcCompletedPage: (workflowId: number, runId: number, index: number, count: number) =>
     count === 1
-      ? `torc-complete:${workflowId}:${runId}`
-      : `torc-complete:${workflowId}:${runId}:p${index}of${count}`,
+      ? torcCompleted(workflowId, runId)
+      : `${torcCompleted(workflowId, runId)}:p${index}of${count}`,
   torcCensus: (workflowId: number, observedAtMs: number) => `torc-census:${workflowId}:${observedAtMs}`,
   /** The same partitions discovered again are the same event (`digest`: of the profile's JSON). */
   clusterDiscovered: (cluster: string, digest: string) => `cluster:${cluster}:${digest}`,
