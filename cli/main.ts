@@ -48,6 +48,19 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
 }
 
 /** Notices a person has not been sent yet, and why (README "Notifications"). */
+/** Arrays whose retries wait: for which tasks, or for the relay's answer. */
+function arrayLines(arrays: WorkloadView['arrays']): string[] {
+  return Object.values(arrays ?? {}).map((a) => {
+    const sent = a.groups?.map((g) => `tasks ${g.tasks.join(',')} sent as ${g.commandId}`).join('; ');
+    const waiting = a.live
+      ? 'tasks still pending or running'
+      : `tasks ${a.failed.filter((t) => !a.decided.includes(t)).join(',')}`;
+    return sent
+      ? `Array ${a.jobId}: ${sent}, waiting for the relay's answer`
+      : `Array ${a.jobId}: retries of tasks ${a.decided.join(',')} wait for ${waiting} (since ${a.since})`;
+  });
+}
+
 function noticeLines(notices: WorkloadView['notices']): string[] {
   if (!notices?.length) return [];
   return [
@@ -154,8 +167,17 @@ async function main(argv: string[]): Promise<void> {
               ...j,
               evidence: j.evidence.map((e) => `${e.signal}=${e.value}`).join('; '),
             })),
-            ['jobId', 'name', 'attempt', 'cause', 'summary', 'evidence'],
+            [
+              'jobId',
+              ...(view.jobs.some((j) => j.array) ? ['array'] : []),
+              'name',
+              'attempt',
+              'cause',
+              'summary',
+              'evidence',
+            ],
           ),
+          ...arrayLines(view.arrays),
           '',
           view.attempts.length
             ? table(

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PlannedAllocationSchema } from './allocation.ts';
 import { HookNameSchema } from './hook-name.ts';
-import { CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
+import { ARRAY_TASKS_NAMED, CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
 import { parseTag } from './tag.ts';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
@@ -12,14 +12,15 @@ import { parseTag } from './tag.ts';
  * they are upgraded separately. A command whose protocol is newer than the relay's, or whose type the
  * relay does not know, is answered with a failed result (relay/relay.ts), never dropped.
  */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
 const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
   id: CommandIdSchema,
   /**
    * The relay protocol the command needs (commands from before versioning are protocol 1; 2 since 0.3:
-   * a resubmission carries its whole comment, nonce included).
+   * a resubmission carries its whole comment, nonce included; 3 since 0.4: a resubmission of array tasks,
+   * which an older relay would submit as one plain job).
    */
   protocol: z.number().int().positive().default(1),
   /** The workload it belongs to (one FIFO message group each). */
@@ -58,6 +59,11 @@ const ResubmitSlurmJobCommandSchema = CommandBaseSchema.extend({
       'a tag "rebound:<workload>/<command tag>"',
     ),
   resources: SlurmResourcesSchema,
+  /**
+   * For an array task (`jobId` is `123_4`): the indexes resubmitted together as one new array
+   * (`--array=2,4`), each with these resources (service/slurm-arrays.ts groups them).
+   */
+  tasks: z.array(z.number().int().nonnegative()).min(1).max(ARRAY_TASKS_NAMED).optional(),
 });
 
 const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { CommandTypeSchema } from './commands.ts';
-import { IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
+import { ARRAY_TASKS_NAMED, IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
 import { OwnerSchema, UserNameSchema } from './owner.ts';
 import { parseProfile } from './profiles.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
@@ -70,6 +70,24 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     owner: OwnerSchema.optional(),
     /** Why the relay will not act for this owner (core/owner.ts): the job is recorded, never recovered. */
     foreign: Text.optional(),
+    /**
+     * An array task (`jobId` is `123_4`): its array, and — for a task that did not complete — where the
+     * whole array stood when the relay read it: the tasks that did not complete, and whether any is still
+     * pending or running, so the service resubmits the failed tasks together once none is left
+     * (service/slurm-arrays.ts).
+     */
+    array: z
+      .object({
+        jobId: z.string().regex(/^\d+$/),
+        taskId: z.number().int().nonnegative(),
+        progress: z
+          .object({
+            failed: z.array(z.number().int().nonnegative()).max(ARRAY_TASKS_NAMED),
+            live: z.boolean(),
+          })
+          .optional(),
+      })
+      .optional(),
   }),
 });
 

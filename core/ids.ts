@@ -15,6 +15,8 @@ export const CommandIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,199}$/, 'a command id (letters, digits and _ . : -, not a path)');
 export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
+/** Of the most tasks of one array an event or command names (Slurm's MaxArraySize defaults to 1001). */
+export const ARRAY_TASKS_NAMED = 10_000;
 
 /** Jobs without the opt-in tag are recorded under this workload; "~" cannot start a tag's workload. */
 export const UNTAGGED = '~untagged';
@@ -85,6 +87,12 @@ export const commandIds = {
   enrich: (key: string) => `enrich:${key}`,
   /** Attempt `n` of a plain job's chain: deterministic, so a redelivery re-sends the same command. */
   resubmit: (lineage: string, attempt: number) => `${lineage}:a${attempt}`,
+  /**
+   * The failed tasks of array `arrayJobId` that need the same resources, resubmitted as one array: named by
+   * its first task (no two such sets share one), the same id however often it is sent.
+   */
+  resubmitArray: (cluster: string, arrayJobId: string, firstTask: number) =>
+    `${cluster}:${arrayJobId}:g${firstTask}`,
   /**
    * The command tag a resubmission's job carries: the command id and the chain's random nonce, so nobody
    * can queue a job with it in advance (the lookup that finds it is the owner's own jobs only, too).

@@ -1,5 +1,5 @@
 import type { AutoScheduleState, TorcCensus } from './auto-schedule.ts';
-import type { Command, CommandType } from './commands.ts';
+import type { Command, CommandType, SlurmResources } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { Event, TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
@@ -56,6 +56,25 @@ export interface WorkloadRecord {
   notices?: Notice[];
   /** Commands sent to the relay whose result has not come back (service/command-watch.ts). */
   awaiting?: AwaitedCommand[];
+  /** Plain Slurm: arrays whose failed tasks are resubmitted together (service/slurm-arrays.ts), by `<cluster>:<array>`. */
+  arrays?: Record<string, ArrayWait>;
+}
+
+/** An array whose failed tasks wait for one another, to be resubmitted as one array per set of resources. */
+export interface ArrayWait {
+  cluster: string;
+  /** The array's own number (`123` of `123_4`). */
+  jobId: string;
+  /** When its first task was decided: the wait (`slurm.arrayWaitSeconds`) counts from here. */
+  since: string;
+  /** Whether any task was still pending or running when the relay last read the array. */
+  live: boolean;
+  /** The tasks that ended other than COMPLETED, as the relay read the array. */
+  failed: number[];
+  /** The tasks decided (retried or not). */
+  decided: number[];
+  /** The resubmissions sent, until each one's result is in. */
+  groups?: { commandId: string; tasks: number[]; resources: SlurmResources; comment: string }[];
 }
 
 interface AwaitedCommand {
@@ -85,6 +104,8 @@ export interface JobRecord {
   torc?: { runId: number; rr?: TorcRr };
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
+  /** Plain Slurm, an array task (`jobId` `123_4`): the retry its decision claimed, sent with its array's. */
+  arrayRetry?: { attempt: number; resources: SlurmResources };
   /** The first job of a resubmission chain: attempts are counted per chain. */
   lineage: string;
   attempt: number;

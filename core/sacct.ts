@@ -1,4 +1,5 @@
 import type { EventOf } from './events.ts';
+import { ARRAY_TASKS_NAMED } from './ids.ts';
 import { OwnerSchema } from './owner.ts';
 import { slurmRows } from './slurm-records.ts';
 import { parseSlurmMemory } from './units.ts';
@@ -47,7 +48,8 @@ export type SacctJob = EventOf<'slurm.sacct'>['data'];
  */
 export function parseSacct(output: string, jobId: string, delimiter: string): SacctJob | undefined {
   const rows = slurmRows(output, delimiter, SACCT_FIELDS);
-  const job = rows.find((r) => r.JobID === jobId);
+  // An array task is named `123_4` (JobID) and has its own number too (JobIDRaw): either finds it.
+  const job = rows.find((r) => r.JobID === jobId || r.JobIDRaw === jobId);
   if (!job) return undefined;
   const state = job.State.split(/\s+/)[0]!;
   if (!FINAL_STATES.has(state)) return undefined;
@@ -58,7 +60,7 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
   let best = -1;
   for (const r of rows) {
     // While slurmdbd is still updating a step, MaxRSS can read like "16?": only whole values count.
-    if (!r.JobID.startsWith(`${jobId}.`) || !WHOLE_MEMORY.test(r.MaxRSS)) continue;
+    if (!r.JobID.startsWith(`${job.JobID}.`) || !WHOLE_MEMORY.test(r.MaxRSS)) continue;
     const bytes = parseSlurmMemory(r.MaxRSS, 'K');
     if (bytes > best) {
       best = bytes;
@@ -71,8 +73,10 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
     user: job.User,
     ...(job.Account ? { account: job.Account } : {}),
   });
+  const task = arrayTaskOf(job.JobID);
   return {
     jobId,
+    ...(task ? { array: task } : {}),
     ...(owner.success ? { owner: owner.data } : {}),
     jobName: job.JobName,
     state: job.State,
@@ -85,6 +89,31 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
     reason: opt(job.Reason),
     partition: opt(job.Partition),
   };
+}
+
+/** `123_4` → array 123, task 4; a job outside an array (or a pending range `123_[4-9]`) → undefined. */
+export function arrayTaskOf(jobId: string): { jobId: string; taskId: number } | undefined {
+  const m = /^(\d+)_(\d+)$/.exec(jobId);
+  return m ? { jobId: m[1]!, taskId: Number(m[2]) } : undefined;
+}
+
+/** The fields of an array's tasks (`sacct -X -j <array> -n -P --delimiter=<D> --format=<these>`). */
+export const ARRAY_FIELDS = ['JobID', 'State', 'JobIDRaw'] as const;
+
+/**
+ * Where an array stands: the tasks that ended other than COMPLETED (each gets its own decision), and
+ * whether any task is still pending or running (a pending range `123_[5-9%2]` counts as live).
+ */
+export function arrayProgress(output: string, delimiter: string): { failed: number[]; live: boolean } {
+  const failed: number[] = [];
+  let live = false;
+  for (const r of slurmRows(output, delimiter, ARRAY_FIELDS)) {
+    const state = r.State.split(/\s+/)[0]!;
+    const task = arrayTaskOf(r.JobID);
+    if (!FINAL_STATES.has(state)) live = true;
+    else if (task && state !== 'COMPLETED' && failed.length < ARRAY_TASKS_NAMED) failed.push(task.taskId);
+  }
+  return { failed: failed.sort((a, b) => a - b), live };
 }
 
 /** The fields the user-level watcher lists (`sacct -X -n -P --delimiter=<D> --format=<these>`). */
@@ -100,7 +129,10 @@ export const ENDED_FIELDS = [
 ] as const;
 
 export interface EndedJob {
+  /** `1234`, or an array task's `123_4`. */
   jobId: string;
+  /** Slurm's own number for it (JobIDRaw): what the jobcomp hook's event id is built from. */
+  rawId: string;
   jobName: string;
   state: string;
   exitCode: string;
@@ -117,7 +149,8 @@ export function parseEndedJobs(output: string, delimiter: string): EndedJob[] {
     if (!/^\d+$/.test(r.JobIDRaw) || !FINAL_STATES.has(r.State.split(/\s+/)[0]!)) continue;
     if (!/^\d{4}-\d\d-\d\dT/.test(r.End)) continue;
     jobs.push({
-      jobId: r.JobIDRaw,
+      jobId: arrayTaskOf(r.JobID) ? r.JobID : r.JobIDRaw,
+      rawId: r.JobIDRaw,
       jobName: r.JobName,
       state: r.State,
       exitCode: r.ExitCode,

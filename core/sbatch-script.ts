@@ -74,10 +74,21 @@ export function torcAllocationSubmission(a: PlannedAllocation, ctx: TorcAllocati
  * Slurm expanded the output path (`out-%j.log` → `out-42.log`); put `%j` back so the new job does not
  * overwrite the old log. Only a whole number equal to the job id, in the file name, is the job id:
  * `/home/u42/proj42/out-42.log` → `/home/u42/proj42/out-%j.log`; `run-420.log` and folders stay as they are.
+ * An array task's file names its array and index (`arr-40_2.out` → `arr-%A_%a.out`): the index is taken
+ * back only right after the array's number, where Slurm's own default (`slurm-%A_%a.out`) puts it.
  */
-export function outputPattern(path: string, jobId: string): string {
+export function outputPattern(
+  path: string,
+  jobId: string,
+  array?: { jobId: string; taskId: number },
+): string {
   const name = path.lastIndexOf('/') + 1;
-  return path.slice(0, name) + path.slice(name).replace(/\d+/g, (n) => (n === jobId ? '%j' : n));
+  let file = path.slice(name);
+  if (array) file = file.replace(new RegExp(`(?<!\\d)${array.jobId}_${array.taskId}(?!\\d)`, 'g'), '%A_%a');
+  return (
+    path.slice(0, name) +
+    file.replace(/\d+/g, (n) => (n === jobId ? '%j' : array && n === array.jobId ? '%A' : n))
+  );
 }
 
 /**
@@ -89,8 +100,13 @@ export function plainJobResubmission(
   job: CapturedJob,
   resources: SlurmResources,
   comment: string,
+  tasks?: number[],
 ): Submission {
-  const path = (p: string | undefined) => p && outputPattern(p, job.jobId);
+  const path = (p: string | undefined) => p && outputPattern(p, job.jobId, job.array);
+  // Just the failed tasks of an array, as an array of their own indexes (the script reads
+  // SLURM_ARRAY_TASK_ID, which keeps its value), under the array's own throttle.
+  const throttle = job.array?.throttle ? `%${job.array.throttle}` : '';
+  const array = tasks?.length ? `${tasks.join(',')}${throttle}` : undefined;
   // Memory in the unit the job asked in: a per-CPU job keeps --mem-per-cpu (sbatch refuses both forms).
   const cpus = (job.cpusPerTask ?? 1) * (job.tasks ?? 1);
   const memory =
@@ -102,6 +118,7 @@ export function plainJobResubmission(
     '--parsable',
     ...sbatchOptions({
       'job-name': job.name,
+      array,
       account: job.account,
       qos: job.qos,
       partition: resources.partition ?? job.partition,

@@ -29,6 +29,14 @@ export const CapturedJobSchema = z.object({
   mailType: z.string().optional(),
   mailUser: z.string().optional(),
   comment: z.string().optional(),
+  /** An array task: its array and index, and the array's throttle (`%3`), kept by a resubmitted array. */
+  array: z
+    .object({
+      jobId: z.string(),
+      taskId: z.number().int().nonnegative(),
+      throttle: z.number().int().positive().optional(),
+    })
+    .optional(),
   /** Whose job it is, from squeue's %U (never from scontrol's text): the resubmission runs as this user. */
   owner: OwnerSchema,
   /** The job's own batch script (scontrol write batch_script). */
@@ -90,6 +98,9 @@ export function capturedJobFromScontrol(
   const perCpu = present(record.MinMemoryCPU);
   // 22.05 writes a job's --gres as TresPerNode=gres:gpu:1 (older releases: Gres=gpu:1).
   const gres = present(record.TresPerNode)?.replace(/(^|,)gres:/g, '$1') ?? present(record.Gres);
+  const arrayJobId = int(record.ArrayJobId);
+  const taskId = int(record.ArrayTaskId);
+  const throttle = int(record.ArrayTaskThrottle);
   return CapturedJobSchema.parse({
     jobId: record.JobId,
     name: record.JobName ?? '',
@@ -113,6 +124,10 @@ export function capturedJobFromScontrol(
     mailType: record.MailType && record.MailType !== 'NONE' ? present(record.MailType) : undefined,
     mailUser: present(record.MailUser),
     comment: queued.comment,
+    array:
+      arrayJobId !== undefined && taskId !== undefined
+        ? { jobId: String(arrayJobId), taskId, ...(throttle ? { throttle } : {}) }
+        : undefined,
     owner: queued.owner,
     script,
   });

@@ -6,6 +6,7 @@ import { lambdaTelemetry } from '../aws/telemetry.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportSilentCommands } from '../service/command-watch.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
+import { recheckWaitingArrays } from '../service/slurm-arrays.ts';
 import { recheckWaitingRuns } from '../service/torc-completion.ts';
 
 const telemetry = lambdaTelemetry('rebound-cron');
@@ -39,6 +40,7 @@ export async function handler(
     const scheduled = await runAutoSchedule(deps);
     await recheckWaitingRuns(deps);
     await reportSilentCommands(deps);
+    await recheckWaitingArrays(deps);
     return { scheduled, notices: await deliverNotices(notify) };
   } finally {
     telemetry.flush();

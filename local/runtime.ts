@@ -14,6 +14,7 @@ import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportSilentCommands } from '../service/command-watch.ts';
 import { reportDeadLetters } from '../service/dead-letters.ts';
 import { deliverNotices, fetchPost, notifyChannels } from '../service/notify.ts';
+import { recheckWaitingArrays } from '../service/slurm-arrays.ts';
 import { recheckWaitingRuns } from '../service/torc-completion.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { ensureLocalToken } from './local-token.ts';
@@ -108,7 +109,7 @@ export async function startLocal(
       await runAutoSchedule(deps);
       await recheckWaitingRuns(deps);
       await reportSilentCommands(deps);
-      await reportSilentCommands(deps);
+      await recheckWaitingArrays(deps);
       await reportDeadLetters(deps, { events: events.deadLetterList(), commands: commands.deadLetterList() });
       await deliverNotices(notify);
       store.purgeExpired();

@@ -13,7 +13,15 @@ import type { HookConfig } from './config.ts';
 import { ExecError, Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
-import { captureJob, findJobsByComment, homeOf, queuedJob, sacctFinal, sbatch } from './slurm.ts';
+import {
+  arrayStatus,
+  captureJob,
+  findJobsByComment,
+  homeOf,
+  queuedJob,
+  sacctFinal,
+  sbatch,
+} from './slurm.ts';
 import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError } from './torc-client.ts';
 import type { TorcExecutor } from './torc-executor.ts';
@@ -121,6 +129,9 @@ export class Executor {
       ? refusal(job.owner, this.opts.actingFor)
       : 'sacct reported no owner for this job, so nobody is acted for';
     if (foreign) job.foreign = foreign;
+    // A failed array task: where its whole array stands, so its failed tasks are resubmitted together.
+    if (job.array && !foreign && !job.state.startsWith('COMPLETED'))
+      job.array = { ...job.array, progress: await arrayStatus(job.array.jobId) };
     return [
       {
         id: eventIds.sacct(this.opts.cluster, command.jobId),
@@ -146,13 +157,14 @@ export class Executor {
     const { user } = captured.owner;
     const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
-    const submission = plainJobResubmission(captured, command.resources, command.comment);
+    const submission = plainJobResubmission(captured, command.resources, command.comment, command.tasks);
     const id = await sbatch(
       submission,
       this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
     );
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
-    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}${as}` };
+    const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
+    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}${tasks}${as}` };
   }
 
   private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {

@@ -45,7 +45,7 @@ export function selectNew(
 export function jobcompEvent(cluster: string, job: EndedJob, now: Date): Event {
   return {
     // The same id as the jobcomp hook's: with both running, the service keeps one.
-    id: eventIds.jobcomp(cluster, job.jobId),
+    id: eventIds.jobcomp(cluster, job.rawId),
     version: 1,
     source: 'relay:sacct-watcher',
     occurredAt: now.toISOString(),
@@ -140,7 +140,8 @@ export class SacctWatcher {
     const { stdout } = await run(['squeue', '-h', '-u', this.opts.user, '-o', ['%i', '%k', '%i'].join(d)]);
     for (const r of slurmRows(stdout, d, ['id', 'comment', 'end'] as const)) {
       const id = r.id.trim();
-      if (!/^\d+$/.test(id) || !parseTag(r.comment)) continue;
+      // Running array tasks are `123_4`; a pending range (`123_[5-9]`) is captured when it runs.
+      if (!/^\d+(_\d+)?$/.test(id) || !parseTag(r.comment)) continue;
       if (!this.opts.captured(id)) await this.opts.capture(id);
     }
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Owner } from '../core/owner.ts';
-import { parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
+import { ARRAY_FIELDS, arrayProgress, parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import type { Submission } from '../core/sbatch-script.ts';
 import {
   type CapturedJob,
@@ -43,6 +43,35 @@ export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJ
     if ((finalSince && Date.now() - finalSince > 5000) || Date.now() > deadline) return job;
     await sleep(500);
   }
+}
+
+/**
+ * Where an array stands: its tasks that ended other than COMPLETED (one sacct call; core/sacct.ts
+ * `arrayProgress`), and whether any is still queued — squeue's word, since while an array runs the
+ * accounting database may not list every task yet (seen on the lab: a running task missing from sacct).
+ */
+export async function arrayStatus(arrayJobId: string): Promise<{ failed: number[]; live: boolean }> {
+  const queued = await run(['squeue', '-h', '-j', arrayJobId, '-o', '%i']).then(
+    (r) => r.stdout.trim() !== '',
+    // squeue refuses an id slurmctld has forgotten ("Invalid job id specified"): nothing is queued.
+    (error) => {
+      if (error instanceof ExecError) return false;
+      throw error;
+    },
+  );
+  const d = freshDelimiter();
+  const { stdout } = await run([
+    'sacct',
+    '-X',
+    '-j',
+    arrayJobId,
+    '-P',
+    '-n',
+    `--delimiter=${d}`,
+    `--format=${ARRAY_FIELDS.join(',')}`,
+  ]);
+  const { failed, live } = arrayProgress(stdout, d);
+  return { failed, live: live || queued };
 }
 
 /**
@@ -93,8 +122,10 @@ export function slurmLocalTime(ms: number): string {
 export async function findJobsByComment(comment: string, since: Date, user: string): Promise<string[]> {
   const from = slurmLocalTime(since.getTime() - 60_000);
   const ids = new Set<string>();
+  // An array is known by its own number (`123` of `123_4` or of a pending `123_[5-9]`): sbatch printed it.
   const keep = (id: string, submitted: string, c: string) => {
-    if (c === comment && submitted >= from && /^\d+$/.test(id)) ids.add(id);
+    const job = /^(\d+)(_|$)/.exec(id)?.[1];
+    if (c === comment && submitted >= from && job) ids.add(job);
   };
   const d = freshDelimiter();
   const { stdout: queued } = await run(['squeue', '-h', '-u', user, '-o', ['%i', '%V', '%k', '%i'].join(d)]);

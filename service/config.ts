@@ -9,6 +9,7 @@ import { describeIssues } from '../core/zod-errors.ts';
 
 const RESULT_WAIT_SECONDS = 120;
 const ALLOCATION_WAIT_SECONDS = 1800;
+const ARRAY_WAIT_SECONDS = 3600;
 
 /** A built-in profile by name ("kestrel"), or a custom profile object: either way a Profile once parsed. */
 const ProfileFieldSchema = z.union([z.string(), z.unknown()]).transform((value, ctx) => {
@@ -48,6 +49,15 @@ const ServiceConfigSchema = z.strictObject({
    * default), each cluster's own, as its relay discovers them (service/cluster.ts).
    */
   profile: ProfileFieldSchema.optional(),
+  slurm: z
+    .strictObject({
+      /**
+       * How long an array's failed tasks wait for its other tasks to end before their retries are sent
+       * without them (service/slurm-arrays.ts).
+       */
+      arrayWaitSeconds: z.number().int().nonnegative().default(ARRAY_WAIT_SECONDS),
+    })
+    .prefault({}),
   torc: z
     .strictObject({
       /** Allocation time Torc's runner cannot give to jobs (it stops 2 × 60 s early, plus start-up). */

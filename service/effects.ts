@@ -105,8 +105,12 @@ export async function send(deps: ServiceDeps, commands: Command[]) {
 
 type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;
 
-/** A command as this service sends it: stamped with the relay protocol it needs. */
-export const command = (c: Unversioned<Command>): Command => ({ ...c, protocol: PROTOCOL }) as Command;
+/**
+ * A command as this service sends it: stamped with the relay protocol it needs, so a relay too old for it
+ * answers with a failure in words instead of doing something else (an array's tasks as one plain job).
+ */
+export const command = (c: Unversioned<Command>): Command =>
+  ({ ...c, protocol: c.type === 'slurm.resubmit' && c.tasks ? PROTOCOL : 2 }) as Command;
 
 /** A plan's retried jobs, counted by cause (the Recoveries metric). */
 export function countRecoveries(deps: Pick<ServiceDeps, 'telemetry'>, plan: Plan) {

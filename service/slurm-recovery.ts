@@ -14,6 +14,7 @@ import { formatTag, parseTag } from '../core/tag.ts';
 import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import { arrayTaskDecided } from './slurm-arrays.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
 
 // The plain-Slurm path of the worker: a job end becomes an enrich command (the relay reads sacct and
@@ -100,11 +101,13 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
   // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
   // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
+  const array = event.data.array;
   const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
   if (prior?.source === job.key) {
     job.decided = true;
     await store.putJob(job);
-    await send(deps, resubmitCommands(prior.plan, job));
+    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+    else await send(deps, resubmitCommands(prior.plan, job));
     return;
   }
   const used = await store.countAttempts(job.lineage);
@@ -129,6 +132,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     }
     await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
     await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
     return;
   }
 
@@ -138,6 +142,9 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     await store.putJob(job);
   }
   const commands = resubmitCommands(plan, job);
+  const retry = plan.actions.find((a) => a.type === 'resubmit-job');
+  // An array task's retry goes with its array's (service/slurm-arrays.ts): kept on its record, sent later.
+  if (array && retry) job.arrayRetry = { attempt: plan.attempt, resources: retry.resources };
   try {
     await store.claimAttempt({
       lineage: job.lineage,
@@ -152,15 +159,19 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
     // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
     // stops between its claim and its send. A claim for another job of the chain: that one recovers.
-    if (error.existing.source === job.key) await send(deps, resubmitCommands(error.existing.plan, job));
+    if (error.existing.source !== job.key) return;
+    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+    else await send(deps, resubmitCommands(error.existing.plan, job));
     return;
   }
   job.decided = true;
   await store.putJob(job);
   countRecoveries(deps, plan);
   await ensureWorkload(deps, workload, 'slurm', 'recovering');
-  await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
-  await send(deps, commands);
+  const waits = array ? [`Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`] : [];
+  await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report, ...waits]);
+  if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+  else await send(deps, commands);
 }
 
 /**

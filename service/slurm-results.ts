@@ -2,6 +2,7 @@ import type { EventOf } from '../core/events.ts';
 import { jobKey } from '../core/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ensureWorkload, history } from './effects.ts';
+import { onArrayResubmitResult } from './slurm-arrays.ts';
 
 // The relay's answer to a plain job's resubmission (service/slurm-recovery.ts sent it): this is the only
 // way a job joins a chain — Rebound submitted it, and the relay said which job it became.
@@ -10,6 +11,8 @@ import { ensureWorkload, history } from './effects.ts';
 export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
   const r = event.data;
   const attempt = await deps.store.findAttemptByCommand(r.commandId);
+  if (!attempt && (await onArrayResubmitResult(deps, event, await deps.store.getWorkload(r.workload))))
+    return;
   if (!attempt) {
     await history(deps, r.workload, [`Resubmission ${r.commandId} is not one of this service's attempts`]);
     return;

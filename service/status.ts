@@ -4,6 +4,7 @@ import type { Plan } from '../core/plan.ts';
 import { planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
+import { arrayTaskOf } from '../core/sacct.ts';
 import { profileFor } from './cluster.ts';
 import type { ReadDeps } from './deps.ts';
 import { toFailedJob } from './slurm-recovery.ts';
@@ -28,6 +29,8 @@ export const WorkloadViewSchema = z.looseObject({
   jobs: z.array(
     z.object({
       jobId: z.string(),
+      /** An array task's array (`123` of `123_4`): tasks are listed together, in index order. */
+      array: z.string().optional(),
       name: z.string(),
       attempt: z.number(),
       lineage: z.string(),
@@ -37,6 +40,20 @@ export const WorkloadViewSchema = z.looseObject({
     }),
   ),
   history: z.array(z.object({ workload: z.string(), at: z.string(), line: z.string() })),
+  /** Arrays whose failed tasks wait for one another or for their resubmission's result (service/slurm-arrays.ts). */
+  arrays: z
+    .record(
+      z.string(),
+      z.object({
+        jobId: z.string(),
+        since: z.string(),
+        live: z.boolean(),
+        failed: z.array(z.number()),
+        decided: z.array(z.number()),
+        groups: z.array(z.object({ commandId: z.string(), tasks: z.array(z.number()) })).optional(),
+      }),
+    )
+    .optional(),
   /** Notices not yet delivered to every channel (core/notice.ts). */
   notices: z
     .array(
@@ -75,8 +92,9 @@ export async function workloadView(
       changes: a.plan.decisions.flatMap((d) => d.changes.map((c) => `${c.what} ${c.from} -> ${c.to}`)),
       commands: a.commandIds,
     })),
-    jobs: jobs.map((j) => ({
+    jobs: byArray(jobs).map((j) => ({
       jobId: j.jobId,
+      ...(arrayTaskOf(j.jobId) ? { array: arrayTaskOf(j.jobId)!.jobId } : {}),
       name: j.name,
       attempt: j.attempt,
       lineage: j.lineage,
@@ -119,6 +137,19 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
     );
   }
   return plans;
+}
+
+/** Jobs in key order, except that an array's tasks follow one another by index (`9_2` before `9_10`). */
+function byArray(jobs: JobRecord[]): JobRecord[] {
+  const order = (j: JobRecord) => {
+    const task = arrayTaskOf(j.jobId);
+    return task ? [task.jobId, task.taskId] : [j.jobId, -1];
+  };
+  return [...jobs].sort((a, b) => {
+    const [x, i] = order(a);
+    const [y, k] = order(b);
+    return Number(x) - Number(y) || Number(i) - Number(k);
+  });
 }
 
 function countBy(values: string[]): Record<string, number> {

@@ -42,7 +42,7 @@ const waitForOom = (id: string) =>
 // have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
 // at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
 const CANARY = `canary-${RUN}-must-not-leak`;
-const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled'].map(w);
+const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled', 'array'].map(w);
 let rebound: ReboundProcess;
 beforeAll(async () => {
   // Hooks only: these scenarios must pass without the sacct watcher's help (scenario 10 tests it alone).
@@ -188,6 +188,40 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     );
     expect(jobsOf(workload)).toHaveLength(1);
   }, 120_000);
+
+  it('13. an array whose tasks 2 and 4 run out of memory: one resubmission --array=2,4 with more memory, both complete, tasks 1, 3, 5 never rerun', async () => {
+    const workload = w('array');
+    const array = submit(
+      [
+        '-J',
+        'arr',
+        '--array=1-5',
+        '--mem=200M',
+        `--comment=rebound:${workload}`,
+        '-o',
+        `/tmp/rebound-e2e-${RUN}-arr-%A_%a.out`,
+      ],
+      `echo "task $SLURM_ARRAY_TASK_ID"; if [ "$SLURM_ARRAY_TASK_ID" = 2 ] || [ "$SLURM_ARRAY_TASK_ID" = 4 ]; then ${HOG(250)}; fi`,
+    );
+    const jobs = await waitFor('the array and its retry', completed(workload, 7), 150_000);
+    const byId = Object.fromEntries(jobs.map((j) => [j.jobId, j]));
+    for (const t of [1, 3, 5]) expect(byId[`${array}_${t}`]?.state).toBe('COMPLETED');
+    for (const t of [2, 4]) expect(byId[`${array}_${t}`]?.state).toBe('OUT_OF_MEMORY');
+    const retries = jobs.filter((j) => !j.jobId.startsWith(`${array}_`));
+    const retry = retries[0]!.jobId.split('_')[0]!;
+    expect(retries.map((j) => [j.jobId, j.state, j.reqMem])).toEqual([
+      [`${retry}_2`, 'COMPLETED', '300M'],
+      [`${retry}_4`, 'COMPLETED', '300M'],
+    ]);
+    // %A/%a kept their meaning: each retried task wrote its own file under the new array's number.
+    for (const t of [2, 4])
+      expect(readFileSync(`/tmp/rebound-e2e-${RUN}-arr-${retry}_${t}.out`, 'utf8')).toContain(`task ${t}`);
+    const history = rebound.cli(['history', workload]);
+    expect(history).toContain(`Array ${array}: no task left to run; resubmitting tasks 2,4`);
+    expect(history).toContain(`Array ${array} tasks 2,4 resubmitted as array ${retry}`);
+    await rebound.idle();
+    expect(rebound.cli(['status', workload])).toMatch(new RegExp(`${retry}_4 +${retry} +arr`));
+  }, 180_000);
 });
 
 describe.concurrent('idempotency and hostile input', () => {

@@ -25,6 +25,7 @@ describe('the sacct watcher', () => {
     ]);
     expect(jobs[0]).toEqual({
       jobId: '49',
+      rawId: '49',
       jobName: 'slow-job',
       state: 'TIMEOUT',
       exitCode: '0:0',

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandOf } from '../../core/commands.ts';
-import { PROTOCOL } from '../../core/commands.ts';
 import type { Event } from '../../core/events.ts';
 import { handleEvent, handleEvents } from '../../service/dispatch.ts';
 import { planWorkload, workloadView } from '../../service/status.ts';
@@ -30,7 +29,7 @@ describe('plain Slurm recovery in the service', () => {
     const end = loadEvent('jobcomp/oom', 'slurm.jobcomp');
     await handleEvents(deps, [end, end]);
     expect(sentIds(deps)).toEqual(['enrich:lab:2']);
-    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: PROTOCOL });
+    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 2 });
     expect(await deps.store.getJob('lab:2')).toMatchObject({
       decided: false,
       evidence: { slurmState: 'OUT_OF_MEMORY' },
