@@ -71,6 +71,12 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     /** Why the relay will not act for this owner (core/owner.ts): the job is recorded, never recovered. */
     foreign: Text.optional(),
     /**
+     * Whether the cluster kept the environment the job was submitted with (`sacct --env-vars`, with
+     * AccountingStoreFlags=job_env): its retry runs with exactly that. Only this word travels; the
+     * variables (users' secrets among them) stay with Slurm and the relay.
+     */
+    environment: z.enum(['stored', 'not-stored']).optional(),
+    /**
      * An array task (`jobId` is `123_4`): its array, and — for a task that did not complete — where the
      * whole array stood when the relay read it: the tasks that did not complete, and whether any is still
      * pending or running, so the service resubmits the failed tasks together once none is left

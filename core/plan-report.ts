@@ -112,6 +112,7 @@ function decisionLine(d: Decision): string {
       (c) => `${c.what === 'partition' ? 'moving partition' : `increasing ${c.what}`} ${c.from} -> ${c.to}`,
     )
     .join(', ');
-  if (d.retry) return change ? `${head}, ${change}` : `${head} (${d.summary}), ${d.note}`;
+  const caveats = d.caveats?.length ? `; ${d.caveats.join('; ')}` : '';
+  if (d.retry) return `${change ? `${head}, ${change}` : `${head} (${d.summary}), ${d.note}`}${caveats}`;
   return `${head} (${d.summary}); ${d.note}`;
 }

@@ -21,6 +21,8 @@ const DecisionSchema = z.object({
   retry: z.boolean(),
   changes: z.array(ChangeSchema),
   note: z.string(),
+  /** What the retry cannot keep of the job as it was (its environment), said with its line. */
+  caveats: z.array(z.string()).optional(),
 });
 
 const PlanActionSchema = z.discriminatedUnion('type', [

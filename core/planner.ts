@@ -63,9 +63,10 @@ export function planRecovery(
         );
       continue;
     }
-    if (job.problem) {
+    const problem = job.problem ?? environmentProblem(job, policy);
+    if (problem) {
       incomplete++;
-      skip(`not retried: ${job.problem}; needs attention`);
+      skip(`not retried: ${problem}; needs attention`);
       continue;
     }
     if (diagnosis.cause === 'unknown') unknown++;
@@ -103,7 +104,14 @@ export function planRecovery(
       decisions.push({ ...base, retry: false, changes, note: `not retried: the new request ${fit.reason}` });
       continue;
     }
-    decisions.push({ ...base, retry: true, changes, note: retryNote(diagnosis) });
+    const caveats = job.environment === 'not-stored' ? [environmentCaveat(job)] : [];
+    decisions.push({
+      ...base,
+      retry: true,
+      changes,
+      note: retryNote(diagnosis),
+      ...(caveats.length ? { caveats } : {}),
+    });
     candidates.push({ job, diagnosis, next, partition: fit.partition });
   }
   if (state.kind === 'torc') shareRowChanges(candidates, decisions);
@@ -230,6 +238,19 @@ function describeChanges(kind: RecoveryState['kind'], job: FailedJob, next: Limi
   }
   return changes;
 }
+
+const NOT_STORED =
+  "the environment it was submitted with could not be read from Slurm's accounting (AccountingStoreFlags=job_env)";
+
+/** A job whose environment is lost may not be retried without it, where the policy says so. */
+function environmentProblem(job: FailedJob, policy: EffectivePolicy): string | undefined {
+  return job.environment === 'not-stored' && policy.requireEnvironment
+    ? `${NOT_STORED}, and the policy requires it (requireEnvironment)`
+    : undefined;
+}
+
+const environmentCaveat = (job: FailedJob) =>
+  `${NOT_STORED}: the retry runs with a login environment of ${job.owner?.user ?? 'its owner'} instead`;
 
 function retryNote(d: Diagnosis): string {
   if (d.cause === 'oom' || d.cause === 'timeout') return 'retried with more resources';

@@ -26,6 +26,11 @@ const PolicyFields = {
   unknownFailureHook: HookNameSchema.optional(),
   /** Transient failures (node failure, preemption, orphaned allocations) retry with the same resources. */
   retryTransient: z.boolean().default(true),
+  /**
+   * Plain Slurm: a job whose submission environment the cluster does not keep (AccountingStoreFlags=job_env)
+   * needs attention instead of being retried with a login environment of its owner.
+   */
+  requireEnvironment: z.boolean().default(false),
   autoSchedule: AutoScheduleSchema.default(AutoScheduleSchema.parse({})),
 };
 

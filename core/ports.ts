@@ -5,6 +5,7 @@ import type { Event, TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
 import type { Owner } from './owner.ts';
 import type { Plan } from './plan.ts';
+import type { JobEnvironment } from './recovery-state.ts';
 
 // Ports: what the application service needs from storage and queues. Two adapters each (SQLite locally,
 // DynamoDB/SQS in AWS) pass one contract suite (test/contract).
@@ -95,6 +96,8 @@ export interface JobRecord {
   partition?: string;
   /** Plain Slurm: whose job it is, as sacct accounted it (relay-read, never from a hook's event). */
   owner?: Owner;
+  /** Plain Slurm: whether the cluster kept the environment it was submitted with (core/recovery-state.ts). */
+  environment?: JobEnvironment;
   /**
    * Plain Slurm: the chain's random nonce, set before its first attempt is claimed and inherited by every
    * resubmission, so the tags of the chain's jobs cannot be predicted by another user.

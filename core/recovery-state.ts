@@ -7,6 +7,8 @@ import type { Profile } from './profiles.ts';
 // What the planner takes (core/planner.ts): the failed jobs of a workload with what they ran with, and for
 // Torc the rows they share and what is already pending.
 
+export type JobEnvironment = 'stored' | 'not-stored';
+
 export interface FailedJob {
   id: string;
   name: string;
@@ -27,6 +29,11 @@ export interface FailedJob {
   problem?: string;
   /** Plain Slurm: whose job it is (a cancellation by its owner is their decision, not a failure). */
   owner?: { uid: number; user: string };
+  /**
+   * Plain Slurm: whether the cluster kept the environment it was submitted with (sacct --env-vars), which
+   * its retry then runs with exactly; unknown for a relay that did not say.
+   */
+  environment?: JobEnvironment;
 }
 
 export interface RecoveryState {

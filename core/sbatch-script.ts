@@ -96,11 +96,22 @@ export function outputPattern(
  * --partition when it moved), and a comment carrying the opt-in tag and this command's idempotency tag.
  * Arguments override the script's own #SBATCH lines, so the script is submitted unchanged.
  */
+export interface ResubmissionExtras {
+  /** An array's failed tasks, resubmitted as one array of their indexes. */
+  tasks?: number[];
+  /**
+   * `exact`: the environment the job was submitted with, on file descriptor 3 (`--export-file=3`: the job
+   * gets exactly those variables). `login`: the owner's login environment, built by Slurm on the node
+   * (`--export=NONE`), when that environment could not be read. Absent: sbatch's own (minimal) one.
+   */
+  environment?: 'exact' | 'login';
+}
+
 export function plainJobResubmission(
   job: CapturedJob,
   resources: SlurmResources,
   comment: string,
-  tasks?: number[],
+  { tasks, environment }: ResubmissionExtras = {},
 ): Submission {
   const path = (p: string | undefined) => p && outputPattern(p, job.jobId, job.array);
   // Just the failed tasks of an array, as an array of their own indexes (the script reads
@@ -139,6 +150,7 @@ export function plainJobResubmission(
       comment,
     }),
     ...(job.exclusive ? ['--exclusive'] : []),
+    ...(environment === 'exact' ? ['--export-file=3'] : environment === 'login' ? ['--export=NONE'] : []),
   ];
   return { argv, script: job.script };
 }

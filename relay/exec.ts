@@ -37,6 +37,11 @@ export interface RunOptions {
   extraEnv?: Record<string, string>;
   /** Written to the child's standard input (a script for sbatch); otherwise stdin is closed. */
   input?: string;
+  /**
+   * Written to the child's file descriptor 3 (a job's environment for `sbatch --export-file=3`): a pipe,
+   * so what it holds is in no file, argument or environment another process could read.
+   */
+  fd3?: Buffer;
   cwd?: string;
 }
 
@@ -45,7 +50,12 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, {
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [
+        options.input === undefined ? 'ignore' : 'pipe',
+        'pipe',
+        'pipe',
+        ...(options.fd3 ? (['pipe'] as const) : []),
+      ],
       timeout: options.timeoutMs ?? 60_000,
       env: childEnv(options.extraEnv),
       ...(options.cwd ? { cwd: options.cwd } : {}),
@@ -54,6 +64,11 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       // A child that exits without reading all of it (EPIPE) reports through its exit code.
       child.stdin!.on('error', () => {});
       child.stdin!.end(options.input);
+    }
+    if (options.fd3) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream;
+      fd3.on('error', () => {});
+      fd3.end(options.fd3);
     }
     let stdout = '';
     let stderr = '';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
+import { exportFile } from '../core/job-environment.ts';
 import { assertNever } from '../core/never.ts';
 import { type ActingFor, refusal } from '../core/owner.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
@@ -21,6 +22,7 @@ import {
   queuedJob,
   sacctFinal,
   sbatch,
+  submittedEnvironment,
 } from './slurm.ts';
 import { pathIn, writeFileAtomic } from './state-file.ts';
 import { TorcApiError } from './torc-client.ts';
@@ -129,6 +131,11 @@ export class Executor {
       ? refusal(job.owner, this.opts.actingFor)
       : 'sacct reported no owner for this job, so nobody is acted for';
     if (foreign) job.foreign = foreign;
+    // A failed job of ours: whether the cluster kept the environment it was submitted with (only that word
+    // travels; the variables stay with Slurm until the resubmission reads them).
+    if (captured && !foreign && !job.state.startsWith('COMPLETED'))
+      job.environment =
+        typeof (await submittedEnvironment(command.jobId)) === 'object' ? 'stored' : 'not-stored';
     // A failed array task: where its whole array stands, so its failed tasks are resubmitted together.
     if (job.array && !foreign && !job.state.startsWith('COMPLETED'))
       job.array = { ...job.array, progress: await arrayStatus(job.array.jobId) };
@@ -157,14 +164,27 @@ export class Executor {
     const { user } = captured.owner;
     const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
-    const submission = plainJobResubmission(captured, command.resources, command.comment, command.tasks);
+    // The environment it was submitted with, read now and passed through a pipe: never kept on disk.
+    const env = await submittedEnvironment(command.jobId);
+    const exact = typeof env === 'object';
+    const submission = plainJobResubmission(captured, command.resources, command.comment, {
+      ...(command.tasks ? { tasks: command.tasks } : {}),
+      environment: exact ? 'exact' : 'login',
+    });
     const id = await sbatch(
       submission,
       this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
+      exact ? { exportFile: exportFile(env), submitDir: env.submitDir } : {},
     );
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
     const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
-    return { ok: true, slurmJobIds: [id], alreadyDone: false, output: `submitted ${id}${tasks}${as}` };
+    const environment = exact ? 'its original environment' : `a login environment of ${user}`;
+    return {
+      ok: true,
+      slurmJobIds: [id],
+      alreadyDone: false,
+      output: `submitted ${id}${tasks}${as} with ${environment}`,
+    };
   }
 
   private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { parseEnvVars } from '../core/job-environment.ts';
 import type { Owner } from '../core/owner.ts';
 import { ARRAY_FIELDS, arrayProgress, parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import type { Submission } from '../core/sbatch-script.ts';
@@ -106,6 +108,23 @@ export async function captureJob(
   }
 }
 
+/**
+ * The environment a job was submitted with, as accounting keeps it (core/job-environment.ts): read when
+ * needed and never stored by the relay; `'not-stored'` or undefined when it cannot be had.
+ */
+export async function submittedEnvironment(jobId: string) {
+  const { stdout } = await run(['sacct', '-j', jobId, '--env-vars', '-n', '-P']);
+  return parseEnvVars(stdout);
+}
+
+const isDirectory = (path: string) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 /** sacct's -S and squeue's %V use local time without a zone. */
 export function slurmLocalTime(ms: number): string {
   const d = new Date(ms);
@@ -157,14 +176,24 @@ export async function findJobsByComment(comment: string, since: Date, user: stri
  */
 export type Submitter = { as: 'self' } | { as: 'owner'; user: string; home: string };
 
-/** sbatch --parsable with the script on standard input → the new job id ("1234" or "1234;cluster"). */
-export async function sbatch(submission: Submission, submitter: Submitter): Promise<string> {
+/**
+ * sbatch --parsable with the script on standard input → the new job id ("1234" or "1234;cluster"). With an
+ * environment to replay, it goes to file descriptor 3 (`--export-file=3`), and sbatch runs where the job
+ * was first submitted from (its SLURM_SUBMIT_DIR), when that folder is there.
+ */
+export async function sbatch(
+  submission: Submission,
+  submitter: Submitter,
+  replay: { exportFile?: Buffer; submitDir?: string | undefined } = {},
+): Promise<string> {
+  const from = replay.submitDir && isDirectory(replay.submitDir) ? replay.submitDir : undefined;
+  const io = { input: submission.script, ...(replay.exportFile ? { fd3: replay.exportFile } : {}) };
   const { stdout } =
     submitter.as === 'self'
-      ? await run(submission.argv, { input: submission.script })
+      ? await run(submission.argv, { ...io, ...(from ? { cwd: from } : {}) })
       : await run(['runuser', '-u', submitter.user, '--', ...submission.argv], {
-          input: submission.script,
-          cwd: '/',
+          ...io,
+          cwd: from ?? '/',
           extraEnv: { HOME: submitter.home, USER: submitter.user, LOGNAME: submitter.user },
         });
   const id = /^(\d+)/.exec(stdout.trim())?.[1];

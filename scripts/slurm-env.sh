@@ -188,7 +188,9 @@ JobAcctGatherParams=$GATHERPARAMS
 $ACCT
 JobCompType=jobcomp/script
 JobCompLoc=$HOOKS/jobcomp.sh
-AccountingStoreFlags=job_comment
+# job_env and job_script: the environment and script each batch job was submitted with, kept in accounting
+# (sacct --env-vars, --batch-script), so a retry runs with exactly the original environment.
+AccountingStoreFlags=job_comment,job_env,job_script
 MailProg=/bin/true
 MinJobAge=300
 KillWait=5
@@ -283,6 +285,16 @@ if ! running "$RUN/slurmctld.pid" slurmctld; then
   echo "$HASH" > "$RUN/slurmctld.confhash"
   wait_for 30 sh -c 'scontrol ping | grep -q UP' || die "slurmctld not answering (see $LOG/slurmctld.log)"
   say "slurmctld started (pid $(cat "$RUN/slurmctld.pid"))"
+fi
+# ---------------------------------------------------------------- the test users' associations
+# As on every real site, each user has an association (account "lab"): slurmdbd hands an ordinary user the
+# environment their jobs were submitted with (sacct --env-vars) only for jobs of their own associations.
+if [ "$ACCOUNTING" = slurmdbd ] && ! sacctmgr -n -P list assoc user=alice format=user | grep -q alice; then
+  # slurmctld registers its cluster with slurmdbd as it starts: associations need it.
+  wait_for 30 sh -c 'sacctmgr -n -P list cluster format=cluster | grep -q .' || die "no cluster in slurmdbd"
+  sacctmgr -i add account lab Description=lab Organization=lab >/dev/null
+  sacctmgr -i add user alice,mallory account=lab DefaultAccount=lab >/dev/null
+  say "associations: alice and mallory in account lab"
 fi
 SLURMD_T=0
 if ! running "$RUN/slurmd.pid" slurmd; then

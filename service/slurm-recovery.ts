@@ -66,6 +66,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   job.diagnosis = diagnose(job.evidence);
   job.name ||= event.data.jobName ?? '';
   if (event.data.owner) job.owner = event.data.owner;
+  if (event.data.environment) job.environment = event.data.environment;
   const tag = parseTag(event.data.comment);
   const foreign = foreignReason(deps, event.data);
   // In site mode every user's tags share one service: the owner is part of the workload's key.
@@ -202,6 +203,7 @@ export function toFailedJob(job: JobRecord): FailedJob {
     gpus: 0,
     ...(job.partition ? { partition: job.partition } : {}),
     ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
+    ...(job.environment ? { environment: job.environment } : {}),
   };
 }
 

@@ -10,7 +10,9 @@ const SLURM_DIR = process.env.REBOUND_SLURM_DIR ?? '/var/tmp/rebound-slurm';
 export const SLURM_CONF = join(SLURM_DIR, 'etc', 'slurm.conf');
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const slurmEnv = { ...process.env, SLURM_CONF };
+// What a user's shell would have, not the test runner's environment: jobs keep the environment they were
+// submitted with (their retries replay it exactly), so nothing of the suite's own may be in it.
+const slurmEnv = { PATH: process.env.PATH, LANG: 'C.UTF-8', SLURM_CONF };
 
 /** A Unix user of the test cluster (scripts/slurm-env.sh creates alice and mallory). */
 export interface AsUser {
@@ -33,7 +35,14 @@ export function slurm(argv: string[], as?: AsUser): string {
   return execFileSync(argv[0]!, argv.slice(1), {
     env: slurmEnv,
     encoding: 'utf8',
-    ...(as ? { uid: as.uid, gid: as.gid, cwd: tmpdir() } : {}),
+    ...(as
+      ? {
+          uid: as.uid,
+          gid: as.gid,
+          cwd: tmpdir(),
+          env: { ...slurmEnv, HOME: `/home/${as.name}`, USER: as.name, LOGNAME: as.name },
+        }
+      : {}),
   }).trim();
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
@@ -42,14 +42,22 @@ const waitForOom = (id: string) =>
 // have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
 // at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
 const CANARY = `canary-${RUN}-must-not-leak`;
-const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled', 'array'].map(w);
+const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled', 'array', 'env'].map(w);
+// A variable of the relay's own that sbatch would pass on (relay/exec.ts lets LANG through): a retry that
+// replays the job's own environment must not have it (scenario 14).
+const DECOY_LANG = 'C.decoy';
 let rebound: ReboundProcess;
 beforeAll(async () => {
   // Hooks only: these scenarios must pass without the sacct watcher's help (scenario 10 tests it alone).
   rebound = new ReboundProcess(18_787, CONFIG, {
     match: tagged(...MAIN),
     // Secrets a relay may hold: none may reach a resubmitted job (scenario 1).
-    env: { REBOUND_SACCT_INTERVAL: '0', TORC_PASSWORD: CANARY, AWS_SECRET_ACCESS_KEY: CANARY },
+    env: {
+      REBOUND_SACCT_INTERVAL: '0',
+      TORC_PASSWORD: CANARY,
+      AWS_SECRET_ACCESS_KEY: CANARY,
+      LANG: DECOY_LANG,
+    },
   });
   await rebound.start();
 }, 30_000);
@@ -222,6 +230,35 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     await rebound.idle();
     expect(rebound.cli(['status', workload])).toMatch(new RegExp(`${retry}_4 +${retry} +arr`));
   }, 180_000);
+
+  it("14. a job submitted with --export=ALL,VAR=value, --chdir and -o 'o-%x-%j.out' is retried with exactly its own environment, in its folder, writing its own log", async () => {
+    const workload = w('env');
+    const dir = `/tmp/rebound-e2e-${RUN}-envdir`;
+    mkdirSync(dir, { mode: 0o755 });
+    chownSync(dir, ALICE.uid, ALICE.gid);
+    submit(
+      [
+        '-J',
+        'envjob',
+        '--mem=200M',
+        '--export=ALL,VAR=value',
+        `--chdir=${dir}`,
+        '-o',
+        'o-%x-%j.out',
+        `--comment=rebound:${workload}`,
+      ],
+      `env > env-$SLURM_JOB_ID; pwd > pwd-$SLURM_JOB_ID; ${HOG(250)}`,
+    );
+    const jobs = await waitFor('the job and its retry', completed(workload, 2), 120_000);
+    expect(jobs.map((j) => j.state)).toEqual(['OUT_OF_MEMORY', 'COMPLETED']);
+    const retry = jobs[1]!.jobId;
+    const env = readFileSync(join(dir, `env-${retry}`), 'utf8').split('\n');
+    expect(env).toContain('VAR=value');
+    expect(env).toContain('LANG=C.UTF-8');
+    expect(env.join('\n')).not.toContain(DECOY_LANG);
+    expect(readFileSync(join(dir, `pwd-${retry}`), 'utf8').trim()).toBe(dir);
+    expect(existsSync(join(dir, `o-envjob-${retry}.out`))).toBe(true);
+  }, 150_000);
 });
 
 describe.concurrent('idempotency and hostile input', () => {

@@ -54,7 +54,7 @@ describe('array tasks as Slurm shows them (lab, Slurm 22.05)', () => {
       'x',
     );
     expect(job.array).toEqual({ jobId: '3745', taskId: 2, throttle: 3 });
-    const argv = plainJobResubmission(job, { mem: '300M' }, 'rebound:w/c', [2, 4]).argv;
+    const argv = plainJobResubmission(job, { mem: '300M' }, 'rebound:w/c', { tasks: [2, 4] }).argv;
     expect(argv).toContain('--array=2,4%3');
     expect(argv).toContain('--output=/tmp/probe/arr-%A_%a.out');
     expect(argv).toContain('--mem=300M');

@@ -1,0 +1,51 @@
+// The environment a batch job was submitted with, as Slurm keeps it in accounting
+// (AccountingStoreFlags=job_env) and `sacct -j <id> --env-vars` prints it: a header, a rule, then the
+// variables one `NAME=value` per line — a value with newlines (a bash function) continues on the lines
+// that do not start a new name. Where the cluster keeps none, the body is `NONE`; for a job of someone
+// else (or without an association of the caller's) sacct prints nothing at all.
+//
+// A retry replays it with `sbatch --export-file` (checked on the lab: the job then has exactly these
+// variables, none of sbatch's own environment). The variables may hold users' secrets: they are read by
+// the relay when it submits, passed through a pipe, and never written anywhere by Rebound.
+
+/** Variables sbatch writes into every submission (its options, limits, where it ran): it writes them anew. */
+const WRITTEN_BY_SBATCH =
+  /^SLURM_(JOB_NAME|EXPORT_ENV|RLIMIT_\w+|PRIO_PROCESS|SUBMIT_DIR|SUBMIT_HOST|UMASK|GET_USER_ENV)$/;
+
+const NAME = /^([A-Za-z_][A-Za-z0-9_]*(?:%%)?)=/;
+
+export interface SubmittedEnvironment {
+  /** The variables to replay, in sacct's order, without those sbatch writes itself. */
+  variables: [name: string, value: string][];
+  /** Where it was submitted from (sbatch's working directory then: SLURM_SUBMIT_DIR of the job). */
+  submitDir?: string;
+}
+
+/**
+ * `sacct --env-vars` output → the environment, `'not-stored'` when the cluster keeps none for it, or
+ * undefined when sacct said nothing (not the caller's job, or no such job).
+ */
+export function parseEnvVars(output: string): SubmittedEnvironment | 'not-stored' | undefined {
+  const lines = output.split('\n');
+  const rule = lines.findIndex((l) => /^-{10,}$/.test(l));
+  if (rule < 0 || !/^Environment used for /.test(lines[rule - 1] ?? '')) return undefined;
+  const body = lines.slice(rule + 1);
+  while (body.length && body.at(-1) === '') body.pop();
+  if (!body.length || (body.length === 1 && body[0] === 'NONE')) return 'not-stored';
+  const all: [string, string][] = [];
+  for (const line of body) {
+    const name = NAME.exec(line)?.[1];
+    if (name) all.push([name, line.slice(name.length + 1)]);
+    else if (all.length) all[all.length - 1]![1] += `\n${line}`;
+  }
+  const submitDir = all.find(([n]) => n === 'SLURM_SUBMIT_DIR')?.[1];
+  return {
+    variables: all.filter(([n]) => !WRITTEN_BY_SBATCH.test(n)),
+    ...(submitDir ? { submitDir } : {}),
+  };
+}
+
+/** The form `sbatch --export-file` reads: `NAME=value` definitions separated by NUL characters. */
+export function exportFile(env: SubmittedEnvironment): Buffer {
+  return Buffer.from(env.variables.map(([n, v]) => `${n}=${v}`).join('\0'));
+}
