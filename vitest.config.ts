@@ -46,6 +46,17 @@ export default defineConfig({
           maxConcurrency: 20,
         },
       },
+      {
+        extends: true,
+        test: {
+          // Scenarios that disturb the whole test cluster (a node set DOWN, a reconfigured controller):
+          // run after the others (npm run test:e2e), one file at a time.
+          name: 'e2e-phases',
+          include: ['test/e2e-phases/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          fileParallelism: false,
+        },
+      },
     ],
     coverage: {
       provider: 'v8',

@@ -20,7 +20,7 @@ const CommandBaseSchema = z.object({
   /**
    * The relay protocol the command needs (commands from before versioning are protocol 1; 2 since 0.3:
    * a resubmission carries its whole comment, nonce included; 3 since 0.4: a resubmission of array tasks,
-   * which an older relay would submit as one plain job).
+   * which an older relay would submit as one plain job, or one kept off failed nodes).
    */
   protocol: z.number().int().positive().default(1),
   /** The workload it belongs to (one FIFO message group each). */
@@ -41,6 +41,11 @@ export const SlurmResourcesSchema = z.object({
   partition: z
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
+    .optional(),
+  /** Nodes to keep off (a node failure's retry): a Slurm host list such as `node[01-03],gpu7`. */
+  exclude: z
+    .string()
+    .regex(/^[A-Za-z0-9_.,[\]-]{1,1000}$/)
     .optional(),
 });
 
@@ -71,6 +76,10 @@ const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({
   jobId: SlurmJobIdSchema,
   /** The event whose evidence is incomplete; the relay posts a slurm.sacct event in its place. */
   eventId: IdSchema,
+  /** When the run that ended did (epoch seconds), where the event said: the sacct event names that run. */
+  endedAt: z.number().int().positive().optional(),
+  /** Slurm's state for that run as the event said, for a run of a job Slurm has queued again. */
+  state: z.string().max(100).optional(),
 });
 
 const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({

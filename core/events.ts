@@ -41,6 +41,8 @@ const SlurmJobcompEventSchema = EnvelopeSchema.extend({
     timeLimit: Text.optional(),
     startedAt: z.number().int().nonnegative().optional(),
     endedAt: z.number().int().nonnegative().optional(),
+    /** The nodes it ran on (a node failure's retry keeps off them). */
+    nodes: Text.optional(),
   }),
 });
 
@@ -76,6 +78,13 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
      * variables (users' secrets among them) stay with Slurm and the relay.
      */
     environment: z.enum(['stored', 'not-stored']).optional(),
+    /** The nodes it ran on (sacct's NodeList). */
+    nodes: Text.optional(),
+    /**
+     * Slurm requeued the job itself (a node failure, a preemption): this end is one run's, the job is
+     * queued again under the same id, and Rebound follows it instead of resubmitting it.
+     */
+    requeued: z.boolean().optional(),
     /**
      * An array task (`jobId` is `123_4`): its array, and — for a task that did not complete — where the
      * whole array stood when the relay read it: the tasks that did not complete, and whether any is still

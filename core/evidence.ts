@@ -21,6 +21,8 @@ const JobEvidenceSchema = z.object({
   memoryLimitBytes: z.number().positive().optional(),
   elapsedSeconds: z.number().nonnegative().optional(),
   timeLimitSeconds: z.number().positive().optional(),
+  /** The nodes it ran on, as a Slurm host list (a node failure's retry keeps off them). */
+  nodes: z.string().optional(),
 });
 export type JobEvidence = z.infer<typeof JobEvidenceSchema>;
 
@@ -62,6 +64,7 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
             ? d.endedAt - d.startedAt
             : undefined,
         timeLimitSeconds: limit !== undefined && Number.isFinite(limit) ? limit : undefined,
+        nodes: hostList(d.nodes),
       });
     }
     case 'slurm.epilog': {
@@ -80,12 +83,17 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
         memoryLimitBytes: optional(d.reqMem, (s) => parseSlurmMemory(s)) || undefined,
         elapsedSeconds: optional(d.elapsed, parseSlurmTime),
         timeLimitSeconds: limit !== undefined && Number.isFinite(limit) ? limit : undefined,
+        nodes: hostList(d.nodes),
       });
     }
     default:
       return assertNever(event, 'Slurm event');
   }
 }
+
+/** A host list as Slurm writes one, or nothing (a job that never ran has `None assigned`, `(null)`). */
+const hostList = (nodes: string | undefined) =>
+  nodes && /^[A-Za-z0-9_.,[\]-]{1,1000}$/.test(nodes) ? nodes : undefined;
 
 function exitFields(text: string): { exitCode?: number; signal?: number } {
   // jobcomp may give "exit:signal" or a bare raw wait status depending on the Slurm build.

@@ -6,8 +6,8 @@ import * as z from 'zod';
 // same form as `jobcompEventId`). Command results echo the command's type and workload, so nothing in the
 // service takes a command id apart.
 //
-// What comes next has room here: an array task is a job id `123_4` (SlurmJobIdSchema), a requeued job's
-// run is `restartCount` (the epilog id already carries it), a page of a large completion is `page`.
+// An array task is a job id `123_4` (SlurmJobIdSchema); a requeued job ends once per run, so the ids of
+// its ends carry when that run ended (the epilog id carries its restart count).
 
 export const IdSchema = z.string().min(1).max(200);
 /** A command's id: the relay names files after it, so it is one token that cannot be a path. */
@@ -83,8 +83,11 @@ export const torcJobKey = (cluster: string, workflowId: number, jobId: number) =
 // ---------------------------------------------------------------- commands
 
 export const commandIds = {
-  /** Enrichment of one job end (one per job: a second end of the same job is the same work). */
-  enrich: (key: string) => `enrich:${key}`,
+  /**
+   * Enrichment of one end of a job: of its run that ended at `endedAt` (epoch seconds; a job Slurm requeues
+   * ends once per run), or of its end where the source does not say when (an epilog).
+   */
+  enrich: (key: string, endedAt?: number) => (endedAt ? `enrich:${key}:e${endedAt}` : `enrich:${key}`),
   /** Attempt `n` of a plain job's chain: deterministic, so a redelivery re-sends the same command. */
   resubmit: (lineage: string, attempt: number) => `${lineage}:a${attempt}`,
   /**
@@ -113,9 +116,14 @@ export const commandIds = {
 const torcCompleted = (workflowId: number, runId: number) => `torc-complete:${workflowId}:${runId}`;
 
 export const eventIds = {
-  /** A job's end as jobcomp reports it (hooks/jobcomp.sh and the sacct watcher: one id, counted once). */
-  jobcomp: (cluster: string, jobId: string) => `jobcomp:${cluster}:${jobId}`,
-  sacct: (cluster: string, jobId: string) => `sacct:${cluster}:${jobId}`,
+  /**
+   * A job's end as jobcomp reports it (hooks/jobcomp.sh and the sacct watcher: one id, counted once): its
+   * own number and when that run ended (epoch seconds), since a job Slurm requeues ends once per run.
+   */
+  jobcomp: (cluster: string, rawId: string, endedAt: number) => `jobcomp:${cluster}:${rawId}:e${endedAt}`,
+  /** The relay's reading of one end of a job (of the run the enrichment names, when it does). */
+  sacct: (cluster: string, jobId: string, endedAt?: number) =>
+    endedAt ? `sacct:${cluster}:${jobId}:e${endedAt}` : `sacct:${cluster}:${jobId}`,
   /** A job stuck for one reason: reported once (another reason later is news). */
   stuck: (cluster: string, jobId: string, reason: string) => `stuck:${cluster}:${jobId}:${reason}`,
   result: (commandId: string) => `result:${commandId}`,

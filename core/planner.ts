@@ -109,7 +109,7 @@ export function planRecovery(
       ...base,
       retry: true,
       changes,
-      note: retryNote(diagnosis),
+      note: retryNote(diagnosis, job),
       ...(caveats.length ? { caveats } : {}),
     });
     candidates.push({ job, diagnosis, next, partition: fit.partition });
@@ -252,9 +252,16 @@ function environmentProblem(job: FailedJob, policy: EffectivePolicy): string | u
 const environmentCaveat = (job: FailedJob) =>
   `${NOT_STORED}: the retry runs with a login environment of ${job.owner?.user ?? 'its owner'} instead`;
 
-function retryNote(d: Diagnosis): string {
+/** Slurm states that blame the node: the retry keeps off the nodes the job ran on (a preemption does not). */
+const NODE_STATES = new Set(['NODE_FAIL', 'BOOT_FAIL']);
+const failedNodes = (job: FailedJob) =>
+  job.evidence.slurmState && NODE_STATES.has(job.evidence.slurmState) ? job.evidence.nodes : undefined;
+
+function retryNote(d: Diagnosis, job: FailedJob): string {
   if (d.cause === 'oom' || d.cause === 'timeout') return 'retried with more resources';
-  if (d.cause === 'transient') return 'retried with the same resources';
+  const nodes = failedNodes(job);
+  if (d.cause === 'transient')
+    return `retried with the same resources${nodes ? `, away from ${nodes} (where the relay can)` : ''}`;
   return 'retried as is (unknown causes are included)';
 }
 
@@ -267,6 +274,8 @@ function slurmActions(candidates: Candidate[]): PlanAction[] {
       ...(next.memoryBytes ? { mem: formatSlurmMemory(next.memoryBytes) } : {}),
       ...(next.runtimeSeconds ? { time: formatSlurmTime(next.runtimeSeconds) } : {}),
       ...(partition ? { partition } : {}),
+      // The relay leaves this out where it would leave the partition no node (relay/executor.ts).
+      ...(failedNodes(job) ? { exclude: failedNodes(job) } : {}),
     },
   }));
 }

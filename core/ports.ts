@@ -107,6 +107,8 @@ export interface JobRecord {
   torc?: { runId: number; rr?: TorcRr };
   evidence: JobEvidence;
   diagnosis?: Diagnosis;
+  /** Plain Slurm: when the run its record is about ended (epoch seconds; a requeued job has several). */
+  runEndedAt?: number;
   /** Plain Slurm, an array task (`jobId` `123_4`): the retry its decision claimed, sent with its array's. */
   arrayRetry?: { attempt: number; resources: SlurmResources };
   /** The first job of a resubmission chain: attempts are counted per chain. */

@@ -23,6 +23,7 @@ export const SACCT_FIELDS = [
   'Partition',
   'JobName',
   'Comment',
+  'NodeList',
   'JobIDRaw',
 ] as const;
 
@@ -88,6 +89,7 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
     comment: opt(job.Comment),
     reason: opt(job.Reason),
     partition: opt(job.Partition),
+    nodes: opt(job.NodeList),
   };
 }
 
@@ -125,6 +127,7 @@ export const ENDED_FIELDS = [
   'Timelimit',
   'End',
   'JobName',
+  'NodeList',
   'JobID',
 ] as const;
 
@@ -140,6 +143,7 @@ export interface EndedJob {
   timeLimit?: string;
   /** `End` as sacct prints it (local time, no zone). */
   end: string;
+  nodes?: string;
 }
 
 /** Jobs in a final state from `sacct -X` output; running, pending and malformed lines are left out. */
@@ -157,6 +161,7 @@ export function parseEndedJobs(output: string, delimiter: string): EndedJob[] {
       end: r.End,
       ...(r.Partition ? { partition: r.Partition } : {}),
       ...(r.Timelimit ? { timeLimit: r.Timelimit } : {}),
+      ...(r.NodeList ? { nodes: r.NodeList } : {}),
     });
   }
   return jobs;

@@ -141,6 +141,7 @@ export function plainJobResubmission(
       'cpus-per-task': job.cpusPerTask,
       ...memory,
       time: resources.time,
+      exclude: resources.exclude,
       constraint: job.constraint,
       reservation: job.reservation,
       licenses: job.licenses,

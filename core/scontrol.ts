@@ -44,25 +44,50 @@ export const CapturedJobSchema = z.object({
 });
 export type CapturedJob = z.infer<typeof CapturedJobSchema>;
 
-/** squeue's `-o` fields for a job's owner and comment, ended by the job id (core/slurm-records.ts). */
-export const QUEUED_JOB_FIELDS = ['%U', '%u', '%a', '%k', '%i'] as const;
+/**
+ * squeue's `-o` fields for a job's owner, comment and state (`-t all` lists an ended job for MinJobAge),
+ * ended by the job id (core/slurm-records.ts).
+ */
+export const QUEUED_JOB_FIELDS = ['%U', '%u', '%a', '%k', '%T', '%i'] as const;
 
 /** The first record of `squeue -h -o <QUEUED_JOB_FIELDS joined by delimiter>`; undefined when none. */
 export function parseQueuedJob(
   output: string,
   delimiter: string,
-): { owner: Owner; comment?: string } | undefined {
+): { owner: Owner; comment?: string; state?: string } | undefined {
   const [record] = slurmRecords(output, delimiter, QUEUED_JOB_FIELDS.length);
   if (!record) return undefined;
-  const [uid = '', user, account, text = ''] = record;
+  const [uid = '', user, account, text = '', state = ''] = record;
   const owner = OwnerSchema.safeParse({
     uid: /^\d+$/.test(uid) ? Number(uid) : undefined,
     user,
     ...(account && account !== '(null)' ? { account } : {}),
   });
   if (!owner.success) return undefined;
-  return { owner: owner.data, ...(text && text !== '(null)' ? { comment: text } : {}) };
+  return {
+    owner: owner.data,
+    ...(text && text !== '(null)' ? { comment: text } : {}),
+    ...(/^[A-Z_]+$/.test(state) ? { state } : {}),
+  };
 }
+
+/**
+ * States of a job that is queued or running again after one of its runs ended: Slurm requeued it (a node
+ * failure, a preemption). COMPLETING is the end itself (its epilog is running), not a new run.
+ */
+const QUEUED_AGAIN = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'RUNNING',
+  'SUSPENDED',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESIZING',
+]);
+
+/** A job whose end is being read, but which Slurm shows queued or running again: it was requeued. */
+export const requeuedBySlurm = (state: string | undefined) => state !== undefined && QUEUED_AGAIN.has(state);
 
 /**
  * `scontrol show job -o` → key/value pairs. Values run up to the next " Key=" (they may contain "="), the

@@ -10,10 +10,12 @@ job=$JOBID
 if [[ $ARRAYJOBID =~ ^[1-9][0-9]*$ && $ARRAYTASKID =~ ^[0-9]+$ && $ARRAYTASKID != 4294967294 ]]; then
   job=${ARRAYJOBID}_$ARRAYTASKID
 fi
-body=$(printf '{"id":%s,"version":1,"source":"jobcomp","occurredAt":%s,"cluster":%s,"type":"slurm.jobcomp","data":{"jobId":%s,"jobName":%s,"partition":%s,"user":%s,"account":%s,"workDir":%s,"state":%s,"exitCode":%s,"derivedExitCode":%s,"timeLimit":%s,"startedAt":%s,"endedAt":%s}}' \
-  "$(json_str "jobcomp:$cluster:$JOBID")" "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$cluster")" \
+# The end of this run of the job: a job Slurm requeues ends once per run, each end its own event.
+end=$(json_int "$END")
+body=$(printf '{"id":%s,"version":1,"source":"jobcomp","occurredAt":%s,"cluster":%s,"type":"slurm.jobcomp","data":{"jobId":%s,"jobName":%s,"partition":%s,"user":%s,"account":%s,"workDir":%s,"state":%s,"exitCode":%s,"derivedExitCode":%s,"timeLimit":%s,"startedAt":%s,"endedAt":%s,"nodes":%s}}' \
+  "$(json_str "jobcomp:$cluster:$JOBID:e$end")" "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$cluster")" \
   "$(json_str "$job")" "$(json_str "$JOBNAME")" "$(json_str "$PARTITION")" "$(json_str "$USERNAME")" \
   "$(json_str "$ACCOUNT")" "$(json_str "$WORK_DIR")" "$(json_str "$JOBSTATE")" "$(json_str "$EXITCODE")" \
-  "$(json_str "$DERIVED_EC")" "$(json_str "$LIMIT")" "$(json_int "$START")" "$(json_int "$END")")
-post_or_spool "jobcomp-$cluster-$JOBID" "$body"
+  "$(json_str "$DERIVED_EC")" "$(json_str "$LIMIT")" "$(json_int "$START")" "$end" "$(json_str "$NODES")")
+post_or_spool "jobcomp-$cluster-$JOBID-e$end" "$body"
 exit 0

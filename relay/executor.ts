@@ -6,8 +6,9 @@ import { eventIds } from '../core/ids.ts';
 import { exportFile } from '../core/job-environment.ts';
 import { assertNever } from '../core/never.ts';
 import { type ActingFor, refusal } from '../core/owner.ts';
+import type { SacctJob } from '../core/sacct.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
-import { type CapturedJob, CapturedJobSchema } from '../core/scontrol.ts';
+import { type CapturedJob, CapturedJobSchema, requeuedBySlurm } from '../core/scontrol.ts';
 import { parseTag } from '../core/tag.ts';
 import type { CommandEnvelope } from './command-check.ts';
 import type { HookConfig } from './config.ts';
@@ -19,6 +20,7 @@ import {
   captureJob,
   findJobsByComment,
   homeOf,
+  leavesANode,
   queuedJob,
   sacctFinal,
   sbatch,
@@ -94,8 +96,11 @@ export class Executor {
    * Keeps a tagged job's script, options and owner for its resubmission (scontrol forgets them after
    * MinJobAge). Only a job of an owner this relay acts for: another user's job is never captured.
    */
-  async capture(jobId: string): Promise<CapturedJob | undefined> {
-    const queued = await queuedJob(jobId);
+  async capture(
+    jobId: string,
+    known?: Awaited<ReturnType<typeof queuedJob>>,
+  ): Promise<CapturedJob | undefined> {
+    const queued = known ?? (await queuedJob(jobId));
     if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return undefined;
     const captured = await captureJob(jobId, queued);
     if (captured) writeFileAtomic(pathIn(this.jobsDir, jobId, '.json'), JSON.stringify(captured));
@@ -119,7 +124,25 @@ export class Executor {
    * carries the owner as sacct accounts it and, for an owner this relay does not act for, why not.
    */
   private async enrich(command: CommandOf<'slurm.enrich'>): Promise<Event[]> {
-    const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId));
+    const queued = await queuedJob(command.jobId);
+    const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId, queued));
+    // This end was one run's: Slurm has queued the job again under the same id (a node failure, a
+    // preemption). It is followed, not resubmitted: its next end is another event.
+    if (queued && requeuedBySlurm(queued.state)) {
+      const owner = captured?.owner ?? queued.owner;
+      const foreign = refusal(owner, this.opts.actingFor);
+      return [
+        this.sacctEvent(command, {
+          jobId: command.jobId,
+          state: command.state ?? 'REQUEUED',
+          exitCode: '',
+          owner,
+          ...(queued.comment ? { comment: queued.comment } : {}),
+          ...(foreign ? { foreign } : {}),
+          requeued: true,
+        }),
+      ];
+    }
     const job = await sacctFinal(command.jobId);
     if (!job) {
       return [this.result(command, failure(`sacct has no final record of job ${command.jobId}`))];
@@ -139,17 +162,20 @@ export class Executor {
     // A failed array task: where its whole array stands, so its failed tasks are resubmitted together.
     if (job.array && !foreign && !job.state.startsWith('COMPLETED'))
       job.array = { ...job.array, progress: await arrayStatus(job.array.jobId) };
-    return [
-      {
-        id: eventIds.sacct(this.opts.cluster, command.jobId),
-        version: 1,
-        source: 'relay:sacct',
-        occurredAt: this.now().toISOString(),
-        cluster: this.opts.cluster,
-        type: 'slurm.sacct',
-        data: job,
-      },
-    ];
+    return [this.sacctEvent(command, job)];
+  }
+
+  /** The reading of one end of a job, named after the run the enrichment asked about. */
+  private sacctEvent(command: CommandOf<'slurm.enrich'>, data: SacctJob): Event {
+    return {
+      id: eventIds.sacct(this.opts.cluster, command.jobId, command.endedAt),
+      version: 1,
+      source: 'relay:sacct',
+      occurredAt: this.now().toISOString(),
+      cluster: this.opts.cluster,
+      type: 'slurm.sacct',
+      data,
+    };
   }
 
   /**
@@ -164,10 +190,21 @@ export class Executor {
     const { user } = captured.owner;
     const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
     if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
+    // A node failure's retry keeps off the nodes it ran on, unless that leaves its partition none.
+    let resources = command.resources;
+    let kept = '';
+    if (
+      resources.exclude &&
+      !(await leavesANode(resources.partition ?? captured.partition, resources.exclude))
+    ) {
+      kept = `; not kept off ${resources.exclude}: its partition has no other node`;
+      const { exclude: _, ...rest } = resources;
+      resources = rest;
+    }
     // The environment it was submitted with, read now and passed through a pipe: never kept on disk.
     const env = await submittedEnvironment(command.jobId);
     const exact = typeof env === 'object';
-    const submission = plainJobResubmission(captured, command.resources, command.comment, {
+    const submission = plainJobResubmission(captured, resources, command.comment, {
       ...(command.tasks ? { tasks: command.tasks } : {}),
       environment: exact ? 'exact' : 'login',
     });
@@ -183,7 +220,7 @@ export class Executor {
       ok: true,
       slurmJobIds: [id],
       alreadyDone: false,
-      output: `submitted ${id}${tasks}${as} with ${environment}`,
+      output: `submitted ${id}${tasks}${as} with ${environment}${kept}`,
     };
   }
 

@@ -43,9 +43,11 @@ export function selectNew(
 }
 
 export function jobcompEvent(cluster: string, job: EndedJob, now: Date): Event {
+  // sacct prints the end in local time without a zone, which JavaScript reads as local time too.
+  const endedAt = Math.floor(new Date(job.end).getTime() / 1000);
   return {
     // The same id as the jobcomp hook's: with both running, the service keeps one.
-    id: eventIds.jobcomp(cluster, job.rawId),
+    id: eventIds.jobcomp(cluster, job.rawId, endedAt),
     version: 1,
     source: 'relay:sacct-watcher',
     occurredAt: now.toISOString(),
@@ -58,6 +60,8 @@ export function jobcompEvent(cluster: string, job: EndedJob, now: Date): Event {
       exitCode: job.exitCode,
       ...(job.partition ? { partition: job.partition } : {}),
       ...(job.timeLimit ? { timeLimit: job.timeLimit } : {}),
+      ...(job.nodes ? { nodes: job.nodes } : {}),
+      endedAt,
     },
   };
 }

@@ -80,7 +80,7 @@ export async function arrayStatus(arrayJobId: string): Promise<{ failed: number[
  * A job's owner and comment while slurmctld knows it (`-t all` lists ended jobs too, for MinJobAge).
  * Undefined when Slurm no longer knows the job (or never did).
  */
-export async function queuedJob(jobId: string): Promise<{ owner: Owner; comment?: string } | undefined> {
+export async function queuedJob(jobId: string): Promise<ReturnType<typeof parseQueuedJob>> {
   try {
     const d = freshDelimiter();
     const { stdout } = await run(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', QUEUED_JOB_FIELDS.join(d)]);
@@ -124,6 +124,25 @@ const isDirectory = (path: string) => {
     return false;
   }
 };
+
+/**
+ * Whether a partition (every node, without one) keeps a node outside `exclude`, a Slurm host list: a
+ * node failure's retry must not be kept off the only node that can run it. Both lists expanded by Slurm.
+ */
+export async function leavesANode(partition: string | undefined, exclude: string): Promise<boolean> {
+  const lines = (s: string) =>
+    new Set(
+      s
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
+  const nodes = lines(
+    (await run(['sinfo', '-h', '-N', ...(partition ? ['-p', partition] : []), '-o', '%N'])).stdout,
+  );
+  const excluded = lines((await run(['scontrol', 'show', 'hostnames', exclude])).stdout);
+  return [...nodes].some((n) => !excluded.has(n));
+}
 
 /** sacct's -S and squeue's %V use local time without a zone. */
 export function slurmLocalTime(ms: number): string {

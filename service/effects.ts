@@ -110,7 +110,10 @@ type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;
  * answers with a failure in words instead of doing something else (an array's tasks as one plain job).
  */
 export const command = (c: Unversioned<Command>): Command =>
-  ({ ...c, protocol: c.type === 'slurm.resubmit' && c.tasks ? PROTOCOL : 2 }) as Command;
+  ({
+    ...c,
+    protocol: c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude) ? PROTOCOL : 2,
+  }) as Command;
 
 /** A plan's retried jobs, counted by cause (the Recoveries metric). */
 export function countRecoveries(deps: Pick<ServiceDeps, 'telemetry'>, plan: Plan) {

@@ -41,6 +41,16 @@ async function loadJob(deps: ServiceDeps, cluster: string, jobId: string, name?:
 /** jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. */
 export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
   const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  // A job Slurm requeued ends once per run (jobcomp says when each ended): a later run is its own end,
+  // decided afresh; an earlier run's end arriving late changes nothing.
+  const endedAt = event.type === 'slurm.jobcomp' ? event.data.endedAt || undefined : undefined;
+  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return;
+  if (endedAt && job.runEndedAt && endedAt > job.runEndedAt) {
+    job.evidence = {};
+    job.decided = false;
+    delete job.diagnosis;
+  }
+  if (endedAt) job.runEndedAt = endedAt;
   job.evidence = mergeEvidence(evidenceFromSlurmEvent(event), job.evidence);
   job.name ||= event.data.jobName ?? '';
   job.updatedAt = deps.now().toISOString();
@@ -49,12 +59,37 @@ export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcom
   await send(deps, [
     command({
       type: 'slurm.enrich',
-      id: commandIds.enrich(job.key),
+      id: commandIds.enrich(job.key, endedAt),
       workload: job.workload ?? UNTAGGED,
       createdAt: job.updatedAt,
       jobId: job.jobId,
       eventId: event.id,
+      ...(endedAt ? { endedAt } : {}),
+      ...(event.type === 'slurm.jobcomp' ? { state: event.data.state } : {}),
     }),
+  ]);
+}
+
+/**
+ * One run of a job ended, and Slurm queued the job again itself (a node failure, a preemption): it is
+ * followed under its own id — never resubmitted as well — and its next end is decided as any other.
+ */
+async function onRequeued(deps: ServiceDeps, job: JobRecord, event: EventOf<'slurm.sacct'>) {
+  const tag = parseTag(event.data.comment);
+  job.updatedAt = deps.now().toISOString();
+  await deps.store.putJob(job);
+  if (event.data.foreign || tag?.kind !== 'workload') return;
+  const site = deps.config.mode === 'site' ? event.data.owner?.user : undefined;
+  const workload = plainWorkload(tag.workload, site);
+  const where = job.evidence.nodes ? ` on ${job.evidence.nodes}` : '';
+  await ensureWorkload(
+    deps,
+    workload,
+    'slurm',
+    (await deps.store.getWorkload(workload))?.status ?? 'watching',
+  );
+  await history(deps, workload, [
+    `Job ${job.jobId} (${job.name}): ${event.data.state}${where}; requeued by Slurm, which runs it again as job ${job.jobId}: followed, not resubmitted`,
   ]);
 }
 
@@ -62,6 +97,8 @@ export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcom
 export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
   const { store } = deps;
   const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  job.name ||= event.data.jobName ?? '';
+  if (event.data.requeued) return onRequeued(deps, job, event);
   job.evidence = mergeEvidence(job.evidence, evidenceFromSlurmEvent(event));
   job.diagnosis = diagnose(job.evidence);
   job.name ||= event.data.jobName ?? '';

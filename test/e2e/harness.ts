@@ -148,10 +148,11 @@ export async function waitFor<T>(
 }
 
 /**
- * A GET, tried again once when the kept-alive connection it reused was closed by the server at that very
- * moment (undici: "other side closed"): a GET is safe to repeat, and the race is the client's to absorb.
+ * A request tried again when the kept-alive connection it reused was closed by the server at that very
+ * moment (undici: "other side closed"): a GET is safe to repeat, and so is a POST of an event (its id
+ * makes a repeat the same event); the race is the client's to absorb.
  */
-async function getOnce(url: string, init: RequestInit = {}): Promise<Response> {
+async function fetchAgainOnStaleSocket(url: string, init: RequestInit = {}): Promise<Response> {
   // Under load more than one pooled connection can be stale at once: a few tries, each on the next socket.
   for (let tries = 1; ; tries++) {
     try {
@@ -276,7 +277,7 @@ export class ReboundProcess {
   }
 
   async health(): Promise<Health> {
-    return (await (await getOnce(`${this.url}/healthz`)).json()) as Health;
+    return (await (await fetchAgainOnStaleSocket(`${this.url}/healthz`)).json()) as Health;
   }
 
   /**
@@ -304,7 +305,9 @@ export class ReboundProcess {
 
   /** A GET of the status API, with its own token unless told. */
   async get<T>(path: string, token = this.token): Promise<{ status: number; body: T }> {
-    const res = await getOnce(`${this.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetchAgainOnStaleSocket(`${this.url}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     return { status: res.status, body: (await res.json()) as T };
   }
 
@@ -312,7 +315,7 @@ export class ReboundProcess {
     body: string,
     headers: Record<string, string> = signedHeaders(this.secret, body),
   ): Promise<number> {
-    const res = await fetch(`${this.url}/v1/events`, { method: 'POST', body, headers });
+    const res = await fetchAgainOnStaleSocket(`${this.url}/v1/events`, { method: 'POST', body, headers });
     await res.body?.cancel();
     return res.status;
   }

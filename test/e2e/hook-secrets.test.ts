@@ -38,6 +38,6 @@ describe('the jobcomp hook', () => {
     expect(execs.filter((l) => l.includes(SECRET))).toEqual([]);
     // It did post (curl) and spool: the trace covers the whole hook, signing included.
     expect(execs.some((l) => l.includes('"curl"'))).toBe(true);
-    expect(readdirSync(join(dir, 'spool'))).toEqual(['jobcomp-lab-4242.json']);
+    expect(readdirSync(join(dir, 'spool'))).toEqual(['jobcomp-lab-4242-e0.json']);
   });
 });

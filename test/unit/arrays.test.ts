@@ -39,7 +39,7 @@ describe('array tasks as Slurm shows them (lab, Slurm 22.05)', () => {
   });
 
   it('the watcher names a task as Slurm does and keeps its own number for the event id', () => {
-    const out = '3747|OUT_OF_MEMORY|0:125|long|UNLIMITED|2026-11-30T13:49:15|arr.sh|3745_2\n';
+    const out = '3747|OUT_OF_MEMORY|0:125|long|UNLIMITED|2026-11-30T13:49:15|arr.sh|vm|3745_2\n';
     expect(parseEndedJobs(out, '|')).toMatchObject([{ jobId: '3745_2', rawId: '3747' }]);
   });
 

@@ -5,9 +5,9 @@ import { EventSchema } from '../../core/events.ts';
 import { parseEndedJobs } from '../../core/sacct.ts';
 import { jobcompEvent, selectNew, type WatcherState } from '../../relay/sacct-watcher.ts';
 
-// Lines as `sacct -X -n -P --format=JobIDRaw,State,ExitCode,Partition,Timelimit,End,JobName,JobID` printed
-// them on the lab Slurm (22.05), plus a cancelled, a running, a pending and a heterogeneous job; the relay
-// asks with a fresh random delimiter (core/slurm-records.ts), the fixture has `|`.
+// Lines as `sacct -X -n -P --format=JobIDRaw,State,ExitCode,Partition,Timelimit,End,JobName,NodeList,JobID`
+// prints them on the lab Slurm (22.05), plus a cancelled, a running, a pending and a heterogeneous job; the
+// relay asks with a fresh random delimiter (core/slurm-records.ts), the fixture has `|`.
 const output = readFileSync(
   join(import.meta.dirname, '..', 'events', 'sacct-list', 'kestrel-mixed.txt'),
   'utf8',
@@ -32,6 +32,7 @@ describe('the sacct watcher', () => {
       partition: 'short',
       timeLimit: '00:01:00',
       end: '2026-11-25T15:50:11',
+      nodes: 'vm',
     });
   });
 
@@ -65,7 +66,8 @@ describe('the sacct watcher', () => {
     const [job] = parseEndedJobs(output, '|').filter((j) => j.jobId === '57');
     const event = EventSchema.parse(jobcompEvent('lab', job!, new Date('2026-11-25T15:54:00Z')));
     expect(event).toMatchObject({
-      id: 'jobcomp:lab:57',
+      // The hook's id: its own number and when the run ended (sacct prints local time; END is epoch).
+      id: `jobcomp:lab:57:e${new Date('2026-11-25T15:53:02').getTime() / 1000}`,
       source: 'relay:sacct-watcher',
       type: 'slurm.jobcomp',
       data: { jobId: '57', state: 'CANCELLED', exitCode: '0:15', timeLimit: '00:01:00' },

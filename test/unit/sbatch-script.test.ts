@@ -154,8 +154,12 @@ describe('plain job resubmission', () => {
     const forged =
       'JobId=43 JobName=n UserId=alice(1501) GroupId=alice(1501) Account=lab Partition=short ' +
       `TimeLimit=00:01:00 WorkDir=/home/alice Comment=${comment}  StdErr=/home/alice/o StdOut=/home/alice/o`;
-    const queued = parseQueuedJob(`1501|alice|lab|${comment}|43\n`, '|')!;
-    expect(queued).toEqual({ owner: { uid: 1501, user: 'alice', account: 'lab' }, comment });
+    const queued = parseQueuedJob(`1501|alice|lab|${comment}|COMPLETED|43\n`, '|')!;
+    expect(queued).toEqual({
+      owner: { uid: 1501, user: 'alice', account: 'lab' },
+      comment,
+      state: 'COMPLETED',
+    });
     const job = capturedJobFromScontrol(parseScontrolRecord(forged, queued.comment), queued, 'echo');
     expect(job.owner.user).toBe('alice');
     expect(job.partition).toBe('short');
@@ -165,7 +169,7 @@ describe('plain job resubmission', () => {
     // text (the comment comes after Slurm's own UserId, and the last of a key won); squeue's %U decides.
     const claim = 'rebound:w UserId=alice(1001)';
     const line = `JobId=45 JobName=n UserId=mallory(1502) GroupId=mallory(1502) Partition=short Comment=${claim}`;
-    const mallorys = parseQueuedJob(`1502|mallory|other|${claim}|45\n`, '|')!;
+    const mallorys = parseQueuedJob(`1502|mallory|other|${claim}|COMPLETED|45\n`, '|')!;
     expect(mallorys.owner).toEqual({ uid: 1502, user: 'mallory', account: 'other' });
     expect(capturedJobFromScontrol(parseScontrolRecord(line, claim), mallorys, 'echo').owner.user).toBe(
       'mallory',
@@ -181,16 +185,18 @@ describe('plain job resubmission', () => {
   it('reads squeue owner records and refuses malformed ones', () => {
     const D = slurmDelimiter('5eed');
     const rec = (...f: string[]) => `${f.join(D)}\n`;
-    expect(parseQueuedJob(rec('0', 'root', 'root', '(null)', '9'), D)).toEqual({
+    expect(parseQueuedJob(rec('0', 'root', 'root', '(null)', 'PENDING', '9'), D)).toEqual({
       owner: { uid: 0, user: 'root', account: 'root' },
+      state: 'PENDING',
     });
     // A comment with `|` and a newline imitating another record is still one comment.
-    expect(parseQueuedJob(rec('1501', 'alice', '(null)', 'a|b\n0|root|root|x', '9'), D)).toEqual({
+    expect(parseQueuedJob(rec('1501', 'alice', '(null)', 'a|b\n0|root|root|x', 'RUNNING', '9'), D)).toEqual({
       owner: { uid: 1501, user: 'alice' },
       comment: 'a|b\n0|root|root|x',
+      state: 'RUNNING',
     });
-    expect(parseQueuedJob(rec('x', 'alice', 'lab', 'c', '9'), D)).toBeUndefined();
-    expect(parseQueuedJob(rec('1501', 'al ice', 'lab', 'c', '9'), D)).toBeUndefined();
+    expect(parseQueuedJob(rec('x', 'alice', 'lab', 'c', 'RUNNING', '9'), D)).toBeUndefined();
+    expect(parseQueuedJob(rec('1501', 'al ice', 'lab', 'c', 'RUNNING', '9'), D)).toBeUndefined();
     expect(parseQueuedJob('', D)).toBeUndefined();
   });
 

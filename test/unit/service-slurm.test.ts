@@ -28,7 +28,8 @@ describe('plain Slurm recovery in the service', () => {
     const deps = testDeps();
     const end = loadEvent('jobcomp/oom', 'slurm.jobcomp');
     await handleEvents(deps, [end, end]);
-    expect(sentIds(deps)).toEqual(['enrich:lab:2']);
+    // The enrichment of this run of the job (its end, from the event's END).
+    expect(sentIds(deps)).toEqual(['enrich:lab:2:e1795619549']);
     expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 2 });
     expect(await deps.store.getJob('lab:2')).toMatchObject({
       decided: false,
