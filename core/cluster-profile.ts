@@ -40,6 +40,12 @@ function nodesOf(nodeText: string): NodeFacts[] {
     });
 }
 
+/** A list scontrol gives (`AllowAccounts=a,b`); "ALL" and an unset one restrict nothing. */
+function listed<K extends string>(key: K, value: string | undefined): Partial<Record<K, string[]>> {
+  if (!value || value === 'ALL' || value === '(null)') return {};
+  return { [key]: value.split(',').filter(Boolean) } as Partial<Record<K, string[]>>;
+}
+
 /**
  * A profile of the partitions a job can be sent to: per partition the largest node's CPUs, memory (within
  * MaxMemPerNode, or MaxMemPerCPU × CPUs) and GPUs, MaxTime and MaxNodes. Partitions that are not UP, are
@@ -78,6 +84,17 @@ export function discoveredProfile(
     );
     const gpusPerNode = Math.max(...members.map((n) => n.gpus));
     const maxNodes = number(r.MaxNodes);
+    const who = {
+      ...listed('allowAccounts', r.AllowAccounts),
+      ...listed('denyAccounts', r.DenyAccounts),
+      ...listed('allowQos', r.AllowQos),
+      ...listed('denyQos', r.DenyQos),
+    };
+    // Groups are Unix groups of the job's owner, which the service does not know: said, not checked.
+    if (r.AllowGroups && r.AllowGroups !== 'ALL')
+      notes.push(
+        `partition ${name} allows groups ${r.AllowGroups} only: not checked (plans may use it for any owner)`,
+      );
     partitions.push({
       name,
       cpusPerNode,
@@ -87,6 +104,7 @@ export function discoveredProfile(
       ...(maxNodes !== undefined ? { maxNodes } : {}),
       requiresExplicitRequest: false,
       shared: r.OverSubscribe !== undefined && r.OverSubscribe !== 'NO' && r.OverSubscribe !== 'EXCLUSIVE',
+      ...who,
     });
   }
   return {

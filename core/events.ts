@@ -80,6 +80,8 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     environment: z.enum(['stored', 'not-stored']).optional(),
     /** The nodes it ran on (sacct's NodeList). */
     nodes: Text.optional(),
+    /** Its QOS (a partition may admit some QOS only). */
+    qos: Text.optional(),
     /**
      * Slurm requeued the job itself (a node failure, a preemption): this end is one run's, the job is
      * queued again under the same id, and Rebound follows it instead of resubmitting it.
@@ -105,6 +107,21 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
       .optional(),
   }),
 });
+
+const DependentSchema = z.object({
+  jobId: SlurmJobId,
+  user: UserNameSchema,
+  /** Its dependency with the new job in place of the old one. */
+  dependency: z.string().max(1000),
+});
+
+/** What a resubmission did to the jobs waiting on the job it replaced (relay/dependents.ts). */
+const DependentsReportSchema = z.object({
+  rewired: z.array(DependentSchema).max(1000),
+  /** Dependents of owners this relay does not act for: not changed, and why. */
+  reported: z.array(DependentSchema.extend({ reason: Text })).max(1000),
+});
+export type DependentsReport = z.infer<typeof DependentsReportSchema>;
 
 /** The relay saw a job Rebound submitted pending for a reason that never resolves (core/pending.ts). */
 const SlurmJobStuckEventSchema = EnvelopeSchema.extend({
@@ -275,6 +292,8 @@ const CommandResultEventSchema = EnvelopeSchema.extend({
     alreadyDone: z.boolean().default(false),
     output: Text.default(''),
     error: Text.optional(),
+    /** A resubmission's pending dependents: made to wait on the new job, or (another's) reported. */
+    dependents: DependentsReportSchema.optional(),
   }),
 });
 

@@ -43,6 +43,35 @@ export function bestPartition(profile: Profile, r: ResourceRequest): Partition |
   return candidates[0]?.p;
 }
 
+/** Whose job it is, for the partitions that admit some accounts or QOS only (unknown: undefined). */
+export interface Admission {
+  account?: string;
+  qos?: string;
+}
+
+/** Slurm's AllowAccounts/DenyAccounts and AllowQos/DenyQos: an unknown value passes no allow list. */
+export function admits(p: Partition, who: Admission): boolean {
+  const allowed = (list: string[] | undefined, value: string | undefined) =>
+    !list || (value !== undefined && list.includes(value));
+  const denied = (list: string[] | undefined, value: string | undefined) =>
+    value !== undefined && (list ?? []).includes(value);
+  return (
+    allowed(p.allowAccounts, who.account) &&
+    !denied(p.denyAccounts, who.account) &&
+    allowed(p.allowQos, who.qos) &&
+    !denied(p.denyQos, who.qos)
+  );
+}
+
+export const describeAdmission = (who: Admission) =>
+  [`account ${who.account ?? '(unknown)'}`, ...(who.qos ? [`QOS ${who.qos}`] : [])].join(' and ');
+
+/** The profile as one job sees it: only the partitions that admit its account and QOS. */
+export function admitting(profile: Profile, who: Admission): Profile | undefined {
+  const partitions = profile.partitions.filter((p) => admits(p, who));
+  return partitions.length ? { ...profile, partitions } : undefined;
+}
+
 /** Keep the job's partition while it fits; otherwise move to the best one that does; else say why not. */
 export function choosePartition(profile: Profile, r: ResourceRequest, current?: string): PartitionChoice {
   const here = profile.partitions.find((p) => p.name === current);

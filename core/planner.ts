@@ -2,7 +2,7 @@ import { RUNNER_BUFFER_SECONDS } from './allocation.ts';
 import { type Diagnosis, diagnose } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import { escalate, type Limits } from './heuristics.ts';
-import { bestPartition, choosePartition, describeMisfit } from './partition.ts';
+import { admitting, bestPartition, choosePartition, describeAdmission, describeMisfit } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
 import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
@@ -211,15 +211,23 @@ function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
     memoryBytes: next.memoryBytes,
     walltimeSeconds: next.runtimeSeconds,
   };
+  // Only the partitions that admit the job's account and QOS (a Torc allocation's are not known here).
+  const who = job.admission ?? {};
+  const profile = admitting(state.profile, who);
+  if (!profile)
+    return {
+      ok: false as const,
+      reason: `fits no partition of ${state.profile.name}: none admits ${describeAdmission(who)}`,
+    };
   if (state.kind === 'slurm') {
-    const choice = choosePartition(state.profile, request, job.partition);
+    const choice = choosePartition(profile, request, job.partition);
     return choice.ok ? { ok: true as const, partition: choice.partition.name } : choice;
   }
   const torcRequest = { ...request, walltimeSeconds: next.runtimeSeconds + bufferOf(state) };
-  const best = bestPartition(state.profile, torcRequest);
+  const best = bestPartition(profile, torcRequest);
   return best
     ? { ok: true as const, partition: best.name }
-    : { ok: false as const, reason: describeMisfit(state.profile, torcRequest) };
+    : { ok: false as const, reason: describeMisfit(profile, torcRequest) };
 }
 
 function describeChanges(kind: RecoveryState['kind'], job: FailedJob, next: Limits, partition?: string) {

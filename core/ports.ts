@@ -96,6 +96,8 @@ export interface JobRecord {
   partition?: string;
   /** Plain Slurm: whose job it is, as sacct accounted it (relay-read, never from a hook's event). */
   owner?: Owner;
+  /** Plain Slurm: its QOS, as sacct accounted it (its account is the owner's). */
+  qos?: string;
   /** Plain Slurm: whether the cluster kept the environment it was submitted with (core/recovery-state.ts). */
   environment?: JobEnvironment;
   /**

@@ -14,6 +14,14 @@ const PartitionSchema = z.strictObject({
   requiresExplicitRequest: z.boolean().default(false),
   shared: z.boolean().default(false),
   defaultQos: z.string().optional(),
+  /**
+   * Who may use it, as Slurm's AllowAccounts/DenyAccounts and AllowQos/DenyQos say (absent: everyone). A
+   * job whose account is not known is never sent where only listed accounts may go.
+   */
+  allowAccounts: z.array(z.string()).optional(),
+  denyAccounts: z.array(z.string()).optional(),
+  allowQos: z.array(z.string()).optional(),
+  denyQos: z.array(z.string()).optional(),
 });
 
 const ProfileSchema = z.strictObject({

@@ -2,6 +2,7 @@ import type { PendingJob, ResourceGroup } from './allocation.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import type { Limits } from './heuristics.ts';
+import type { Admission } from './partition.ts';
 import type { Profile } from './profiles.ts';
 
 // What the planner takes (core/planner.ts): the failed jobs of a workload with what they ran with, and for
@@ -29,6 +30,8 @@ export interface FailedJob {
   problem?: string;
   /** Plain Slurm: whose job it is (a cancellation by its owner is their decision, not a failure). */
   owner?: { uid: number; user: string };
+  /** Plain Slurm: the account and QOS it ran under: partitions that admit others only are not for it. */
+  admission?: Admission;
   /**
    * Plain Slurm: whether the cluster kept the environment it was submitted with (sacct --env-vars), which
    * its retry then runs with exactly; unknown for a relay that did not say.

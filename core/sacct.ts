@@ -23,6 +23,7 @@ export const SACCT_FIELDS = [
   'Partition',
   'JobName',
   'Comment',
+  'QOS',
   'NodeList',
   'JobIDRaw',
 ] as const;
@@ -90,6 +91,7 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
     reason: opt(job.Reason),
     partition: opt(job.Partition),
     nodes: opt(job.NodeList),
+    qos: opt(job.QOS),
   };
 }
 

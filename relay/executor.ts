@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
-import type { Event } from '../core/events.ts';
+import type { DependentsReport, Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { exportFile } from '../core/job-environment.ts';
 import { assertNever } from '../core/never.ts';
@@ -12,6 +12,7 @@ import { type CapturedJob, CapturedJobSchema, requeuedBySlurm } from '../core/sc
 import { parseTag } from '../core/tag.ts';
 import type { CommandEnvelope } from './command-check.ts';
 import type { HookConfig } from './config.ts';
+import { rewireDependents } from './dependents.ts';
 import { ExecError, Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { failure, type ResultData, resultEvent } from './result.ts';
@@ -189,7 +190,17 @@ export class Executor {
     if (refused) return failure(`job ${command.jobId} is not resubmitted: it is ${refused}`);
     const { user } = captured.owner;
     const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
-    if (existing.length) return { ok: true, slurmJobIds: existing, alreadyDone: true, output: '' };
+    if (existing.length) {
+      // Submitted before a crash: its dependents may not have been rewired yet.
+      const { dependents, note } = await this.rewire(command, existing[0]!);
+      return {
+        ok: true,
+        slurmJobIds: existing,
+        alreadyDone: true,
+        output: note,
+        ...(dependents ? { dependents } : {}),
+      };
+    }
     // A node failure's retry keeps off the nodes it ran on, unless that leaves its partition none.
     let resources = command.resources;
     let kept = '';
@@ -216,12 +227,39 @@ export class Executor {
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
     const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
     const environment = exact ? 'its original environment' : `a login environment of ${user}`;
+    const { dependents, note } = await this.rewire(command, id);
     return {
       ok: true,
       slurmJobIds: [id],
       alreadyDone: false,
-      output: `submitted ${id}${tasks}${as} with ${environment}${kept}`,
+      output: `submitted ${id}${tasks}${as} with ${environment}${kept}${note}`,
+      ...(dependents ? { dependents } : {}),
     };
+  }
+
+  /**
+   * The pending jobs waiting on the resubmitted job (or array, or array task) wait on the new one. The
+   * submission stands whatever happens here: a failure is said in the output, not made the command's.
+   */
+  private async rewire(
+    command: CommandOf<'slurm.resubmit'>,
+    newId: string,
+  ): Promise<{ dependents?: DependentsReport; note: string }> {
+    const array = command.jobId.split('_')[0]!;
+    const replacements = command.tasks
+      ? [
+          { from: array, to: newId },
+          ...command.tasks.map((t) => ({ from: `${array}_${t}`, to: `${newId}_${t}` })),
+        ]
+      : [{ from: command.jobId, to: newId }];
+    try {
+      const dependents = await rewireDependents(replacements, this.opts.actingFor);
+      const n = dependents.rewired.length + dependents.reported.length;
+      return n ? { dependents, note: `; ${n} dependent job(s)` } : { note: '' };
+    } catch (error) {
+      if (!(error instanceof ExecError)) throw error;
+      return { note: `; its dependents could not be rewired: ${error.message}` };
+    }
   }
 
   private async runHook(command: CommandOf<'hook.run'>): Promise<ResultData> {

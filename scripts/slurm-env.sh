@@ -199,8 +199,10 @@ InactiveLimit=0
 ReturnToService=2
 SlurmdParameters=config_overrides
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$MEM State=UNKNOWN
-PartitionName=short Nodes=ALL Default=YES MaxTime=00:01:00 State=UP
-PartitionName=long  Nodes=ALL Default=NO  MaxTime=INFINITE State=UP
+PartitionName=short Nodes=ALL Default=YES MaxTime=00:01:00 State=UP DenyAccounts=capped
+PartitionName=long  Nodes=ALL Default=NO  MaxTime=INFINITE State=UP DenyAccounts=capped
+# For account "capped" only, and the only partition it may use: a limit above every partition it offers.
+PartitionName=capped Nodes=ALL Default=NO MaxTime=INFINITE MaxMemPerNode=300 AllowAccounts=capped State=UP
 EOF
 cmp -s "$new" "$ETC/slurm.conf" || mv "$new" "$ETC/slurm.conf"
 rm -f "$new"; chmod 644 "$ETC/slurm.conf"
@@ -289,12 +291,16 @@ fi
 # ---------------------------------------------------------------- the test users' associations
 # As on every real site, each user has an association (account "lab"): slurmdbd hands an ordinary user the
 # environment their jobs were submitted with (sacct --env-vars) only for jobs of their own associations.
-if [ "$ACCOUNTING" = slurmdbd ] && ! sacctmgr -n -P list assoc user=alice format=user | grep -q alice; then
+# alice may also charge account "capped", which only partition "capped" admits.
+if [ "$ACCOUNTING" = slurmdbd ] && ! sacctmgr -n -P list assoc user=alice account=capped format=user | grep -q alice; then
   # slurmctld registers its cluster with slurmdbd as it starts: associations need it.
   wait_for 30 sh -c 'sacctmgr -n -P list cluster format=cluster | grep -q .' || die "no cluster in slurmdbd"
-  sacctmgr -i add account lab Description=lab Organization=lab >/dev/null
-  sacctmgr -i add user alice,mallory account=lab DefaultAccount=lab >/dev/null
-  say "associations: alice and mallory in account lab"
+  # Each says "nothing new" (and fails) for what an earlier start already added.
+  sacctmgr -i add account lab,capped Description=lab Organization=lab >/dev/null || true
+  sacctmgr -i add user alice,mallory account=lab DefaultAccount=lab >/dev/null || true
+  sacctmgr -i add user alice account=capped >/dev/null || true
+  sacctmgr -n -P list assoc user=alice account=capped format=user | grep -q alice || die "could not add the test users' associations"
+  say "associations: alice and mallory in account lab, alice in capped"
 fi
 SLURMD_T=0
 if ! running "$RUN/slurmd.pid" slurmd; then

@@ -1,3 +1,4 @@
+import { dependentLines } from '../core/dependency.ts';
 import type { EventOf } from '../core/events.ts';
 import { commandIds, jobKey, tagNameOf } from '../core/ids.ts';
 import type { ArrayWait, JobRecord, WorkloadRecord } from '../core/ports.ts';
@@ -185,7 +186,10 @@ export async function onArrayResubmitResult(
       });
     }
     const verb = r.alreadyDone ? 'were already resubmitted as' : 'resubmitted as';
-    await history(deps, r.workload, [`Array ${entry.jobId} tasks ${tasks} ${verb} array ${newId}`]);
+    await history(deps, r.workload, [
+      `Array ${entry.jobId} tasks ${tasks} ${verb} array ${newId}`,
+      ...dependentLines(r.dependents, `array ${entry.jobId}`, `array ${newId}`),
+    ]);
   } else {
     await updateWorkload(deps, r.workload, (w) =>
       w ? { ...w, status: 'needs-attention', updatedAt: deps.now().toISOString() } : undefined,

@@ -104,6 +104,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   job.name ||= event.data.jobName ?? '';
   if (event.data.owner) job.owner = event.data.owner;
   if (event.data.environment) job.environment = event.data.environment;
+  if (event.data.qos) job.qos = event.data.qos;
   const tag = parseTag(event.data.comment);
   const foreign = foreignReason(deps, event.data);
   // In site mode every user's tags share one service: the owner is part of the workload's key.
@@ -241,6 +242,10 @@ export function toFailedJob(job: JobRecord): FailedJob {
     ...(job.partition ? { partition: job.partition } : {}),
     ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
     ...(job.environment ? { environment: job.environment } : {}),
+    admission: {
+      ...(job.owner?.account ? { account: job.owner.account } : {}),
+      ...(job.qos ? { qos: job.qos } : {}),
+    },
   };
 }
 

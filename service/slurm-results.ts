@@ -1,3 +1,4 @@
+import { dependentLines } from '../core/dependency.ts';
 import type { EventOf } from '../core/events.ts';
 import { jobKey } from '../core/ids.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -38,7 +39,10 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
       });
     }
     const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
-    await history(deps, attempt.workload, [`Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`]);
+    await history(deps, attempt.workload, [
+      `Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`,
+      ...dependentLines(r.dependents, `job ${from}`, `job ${newId}`),
+    ]);
     return;
   }
   await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');

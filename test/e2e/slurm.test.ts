@@ -42,7 +42,18 @@ const waitForOom = (id: string) =>
 // have their own (they stop it, or need its state untouched), so every scenario stands alone and all run
 // at once. Each process gets the hook events of its own workloads only (the test cluster's hook router).
 const CANARY = `canary-${RUN}-must-not-leak`;
-const MAIN = ['oom', 'timeout', 'exit3', 'always-oom', 'idem', 'cancelled', 'array', 'env'].map(w);
+const MAIN = [
+  'oom',
+  'timeout',
+  'exit3',
+  'always-oom',
+  'idem',
+  'cancelled',
+  'array',
+  'env',
+  'chain',
+  'capped',
+].map(w);
 // A variable of the relay's own that sbatch would pass on (relay/exec.ts lets LANG through): a retry that
 // replays the job's own environment must not have it (scenario 14).
 const DECOY_LANG = 'C.decoy';
@@ -259,6 +270,65 @@ describe.concurrent('recovery of plain Slurm jobs', () => {
     expect(readFileSync(join(dir, `pwd-${retry}`), 'utf8').trim()).toBe(dir);
     expect(existsSync(join(dir, `o-envjob-${retry}.out`))).toBe(true);
   }, 150_000);
+
+  it('15. A → B (afterok:A) → C (afterok:B): A runs out of memory and is resubmitted, B is rewired to the new A, then B and C complete in order, each once', async () => {
+    const workload = w('chain');
+    const tag = `--comment=rebound:${workload}`;
+    const a = submit(['-J', 'chainA', '--mem=200M', tag, ...out('chainA')], HOG(250));
+    const b = submit(['-J', 'chainB', `--dependency=afterok:${a}`, tag, ...out('chainB')], 'sleep 1');
+    const c = submit(['-J', 'chainC', `--dependency=afterok:${b}`, tag, ...out('chainC')], 'sleep 1');
+    const jobs = await waitFor('A, its retry, B and C', completed(workload, 4), 150_000);
+    const retry = jobs.find((j) => ![a, b, c].includes(j.jobId))!.jobId;
+    expect(jobs.map((j) => [j.jobId, j.name, j.state])).toEqual([
+      [a, 'chainA', 'OUT_OF_MEMORY'],
+      [b, 'chainB', 'COMPLETED'],
+      [c, 'chainC', 'COMPLETED'],
+      [retry, 'chainA', 'COMPLETED'],
+    ]);
+    // In order: B started once the new A had ended, C once B had.
+    const times = Object.fromEntries(
+      slurm(['sacct', '-n', '-P', '-X', '-j', [retry, b, c].join(','), '--format=JobID,Start,End'])
+        .split('\n')
+        .map((l) => l.split('|'))
+        .map(([id, start, end]) => [id!, { start: start!, end: end! }]),
+    );
+    expect(times[b]!.start >= times[retry]!.end).toBe(true);
+    expect(times[c]!.start >= times[b]!.end).toBe(true);
+    expect(rebound.cli(['history', workload])).toContain(
+      `Job ${b} (alice) waited on job ${a}: it now waits on job ${retry} (Dependency=afterok:${retry})`,
+    );
+  }, 180_000);
+
+  it('16. a limit above every partition the job may use (account capped: only partition capped, MaxMemPerNode 300M) needs attention naming it; nothing submitted', async () => {
+    const workload = w('capped');
+    submit(
+      [
+        '-J',
+        'capped',
+        '-A',
+        'capped',
+        '-p',
+        'capped',
+        '--mem=250M',
+        `--comment=rebound:${workload}`,
+        ...out('capped'),
+      ],
+      HOG(280),
+    );
+    const view = await waitFor(
+      'the verdict',
+      async () => {
+        const v = (await rebound.get<View>(`/v1/workloads/${workload}`)).body;
+        return v.status === 'needs-attention' && v;
+      },
+      90_000,
+    );
+    expect(view.history.map((h) => h.line).join('\n')).toMatch(
+      /not retried: the new request needs 375\.0 MiB memory.*the largest partitions of discovered:\S+ offer 300\.0 MiB memory \(capped\)/,
+    );
+    await rebound.idle();
+    expect(jobsOf(workload)).toHaveLength(1);
+  }, 120_000);
 });
 
 describe.concurrent('idempotency and hostile input', () => {
@@ -389,7 +459,8 @@ describe.concurrent('crash and outage', () => {
       const spool = join(down.dataDir, 'spool');
       await waitFor(
         'the spooled event',
-        () => existsSync(spool) && readdirSync(spool).some((f) => f.includes(`-${id}.json`)),
+        // jobcomp-<cluster>-<job>-e<end of its run>.json (hooks/jobcomp.sh)
+        () => existsSync(spool) && readdirSync(spool).some((f) => new RegExp(`-${id}-e\\d+\\.json$`).test(f)),
         60_000,
       );
       await down.start();

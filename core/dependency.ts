@@ -1,0 +1,58 @@
+// A pending job's dependency as Slurm shows it (`squeue -o %E`, `scontrol show job`'s `Dependency=`):
+// terms such as `afterok:4000(failed)` joined by `,` (all must hold) or `?` (any may), each naming one or
+// more jobs (`afterany:40:41`, `afterok:40_2`, `after:40+10`), each with its state in brackets. When a
+// prerequisite is resubmitted under a new id, a dependent waiting on the old one is given the same
+// expression with the new id in its place (`scontrol update JobId=<dependent> Dependency=<expression>`
+// replaces the whole expression: every other term and every dependency type is kept as it was).
+
+import type { DependentsReport } from './events.ts';
+
+/** A resubmission's dependents in words (history, status): which wait on the new job, which could not. */
+export function dependentLines(report: DependentsReport | undefined, from: string, to: string): string[] {
+  if (!report) return [];
+  return [
+    ...report.rewired.map(
+      (d) =>
+        `Job ${d.jobId} (${d.user}) waited on ${from}: it now waits on ${to} (Dependency=${d.dependency})`,
+    ),
+    ...report.reported.map(
+      (d) =>
+        `Job ${d.jobId} of ${d.user} waits on ${from}, now resubmitted as ${to}, and was not changed: it is ${d.reason}. Its owner can run: scontrol update JobId=${d.jobId} Dependency=${d.dependency}`,
+    ),
+  ];
+}
+
+/** What a dependency names, one id in place of another: a job, or an array task (`40_2`). */
+export interface Replacement {
+  from: string;
+  to: string;
+}
+
+const TERM = /^([a-z_]+)(?::(.+))?$/;
+
+/**
+ * The expression with each replaced id in its place, the states Slurm shows dropped (scontrol takes no
+ * brackets); undefined when it names none of them (nothing to change) or is not one Slurm writes.
+ */
+export function rewiredDependency(expression: string, replacements: Replacement[]): string | undefined {
+  const plain = expression.replace(/\([^)]*\)/g, '').trim();
+  if (!plain || plain === '(null)') return undefined;
+  const by = new Map(replacements.map((r) => [r.from, r.to]));
+  let changed = false;
+  const parts = plain.split(/([,?])/);
+  for (let i = 0; i < parts.length; i += 2) {
+    const m = TERM.exec(parts[i]!);
+    if (!m) return undefined;
+    const [, type, jobs] = m;
+    if (!jobs) continue;
+    const ids = jobs.split(':').map((job) => {
+      const [id, delay] = job.split('+') as [string, string | undefined];
+      const to = by.get(id);
+      if (!to) return job;
+      changed = true;
+      return delay === undefined ? to : `${to}+${delay}`;
+    });
+    parts[i] = `${type}:${ids.join(':')}`;
+  }
+  return changed ? parts.join('') : undefined;
+}
