@@ -82,6 +82,9 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     nodes: Text.optional(),
     /** Its QOS (a partition may admit some QOS only). */
     qos: Text.optional(),
+    /** What one of its nodes held (from the relay's capture): planned with these, not with one CPU. */
+    cpus: z.number().int().positive().optional(),
+    gpus: z.number().int().nonnegative().optional(),
     /**
      * Slurm requeued the job itself (a node failure, a preemption): this end is one run's, the job is
      * queued again under the same id, and Rebound follows it instead of resubmitting it.

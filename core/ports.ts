@@ -98,6 +98,9 @@ export interface JobRecord {
   owner?: Owner;
   /** Plain Slurm: its QOS, as sacct accounted it (its account is the owner's). */
   qos?: string;
+  /** Plain Slurm: CPUs and GPUs per node as it was submitted (the relay's capture). */
+  cpus?: number;
+  gpus?: number;
   /** Plain Slurm: whether the cluster kept the environment it was submitted with (core/recovery-state.ts). */
   environment?: JobEnvironment;
   /**

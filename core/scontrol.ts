@@ -45,6 +45,20 @@ export const CapturedJobSchema = z.object({
 export type CapturedJob = z.infer<typeof CapturedJobSchema>;
 
 /**
+ * What one node of the job holds, for planning: its tasks' CPUs spread over its nodes, and the GPUs its
+ * GRES asks per node (`gpu:2`, `gpu:a100:2`).
+ */
+export function perNode(job: CapturedJob): { cpus: number; gpus: number } {
+  const nodes = job.nodes ?? 1;
+  const cpus = Math.ceil(((job.cpusPerTask ?? 1) * (job.tasks ?? 1)) / nodes);
+  const gpus = (job.gres ?? '')
+    .split(',')
+    .map((g) => /^gpu(?::[^:]+)?:(\d+)$/.exec(g.trim())?.[1])
+    .reduce((sum, n) => sum + (n ? Number(n) : 0), 0);
+  return { cpus: Math.max(1, cpus), gpus };
+}
+
+/**
  * squeue's `-o` fields for a job's owner, comment and state (`-t all` lists an ended job for MinJobAge),
  * ended by the job id (core/slurm-records.ts).
  */

@@ -55,9 +55,13 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
         ...(torc.username ? { username: torc.username, password: torcPassword(torc) ?? '' } : {}),
       })
     : undefined;
+  // The cluster's own partitions, for the plans (read at start, then hourly, and again soon after anything
+  // says they are not what the plans took them for).
+  const discovery = new ClusterDiscovery({ cluster, post: (e) => poster.post(e) });
   const executor = new Executor({
     cluster,
     stateDir: relayDir,
+    partitionsChanged: () => discovery.stale(),
     hooks: o.config.hooks,
     actingFor,
     ...(torc && client
@@ -84,8 +88,6 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     relay: () => relay.health(),
     poster: () => poster.health,
   };
-  // The cluster's own partitions, for the plans (read at start, then hourly).
-  const discovery = new ClusterDiscovery({ cluster, post: (e) => poster.post(e) });
   const discovering = every('cluster discovery', 60_000, () => discovery.poll(), o.log);
   loops['cluster discovery'] = discovering.health;
   tasks.push(discovering);
@@ -125,6 +127,7 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
       ...(actingFor.mode === 'user' ? { user } : {}),
       post: (e) => poster.post(e),
       log: o.log,
+      partitionsChanged: () => discovery.stale(),
     });
     const watching = every('pending watch', o.pendingIntervalSeconds * 1000, () => pending.poll(), o.log);
     loops['pending watch'] = watching.health;

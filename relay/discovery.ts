@@ -23,6 +23,15 @@ export class ClusterDiscovery {
     },
   ) {}
 
+  /**
+   * Something said the partitions are not what the plans took them for (an sbatch refusal, a retry
+   * pending for a partition's limits): they are read again at the next poll (within a minute), not in
+   * an hour.
+   */
+  stale(): void {
+    this.postedAt = 0;
+  }
+
   async poll(): Promise<void> {
     const now = this.opts.now?.() ?? new Date();
     if (now.getTime() - this.postedAt < REFRESH_MS) return;

@@ -1,6 +1,6 @@
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
-import { neverStarts } from '../core/pending.ts';
+import { neverStarts, partitionsMayHaveChanged } from '../core/pending.ts';
 import { slurmRows } from '../core/slurm-records.ts';
 import { parseTag } from '../core/tag.ts';
 import { run } from './exec.ts';
@@ -12,6 +12,8 @@ export interface PendingWatchOptions {
   user?: string;
   post: (events: Event[]) => Promise<void>;
   log: (line: string) => void;
+  /** A retry pending for a partition's limits: the partitions may have changed (relay/discovery.ts). */
+  partitionsChanged?: () => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export class PendingWatch {
         !neverStarts(r.reason)
       )
         continue;
+      if (partitionsMayHaveChanged(r.reason)) this.opts.partitionsChanged?.();
       const id = eventIds.stuck(this.opts.cluster, jobId, r.reason);
       stuck.add(id);
       if (this.reported.has(id)) continue;

@@ -105,6 +105,8 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   if (event.data.owner) job.owner = event.data.owner;
   if (event.data.environment) job.environment = event.data.environment;
   if (event.data.qos) job.qos = event.data.qos;
+  if (event.data.cpus) job.cpus = event.data.cpus;
+  if (event.data.gpus !== undefined) job.gpus = event.data.gpus;
   const tag = parseTag(event.data.comment);
   const foreign = foreignReason(deps, event.data);
   // In site mode every user's tags share one service: the owner is part of the workload's key.
@@ -237,8 +239,8 @@ export function toFailedJob(job: JobRecord): FailedJob {
         ? { runtimeSeconds: job.evidence.timeLimitSeconds }
         : {}),
     },
-    cpus: 1,
-    gpus: 0,
+    cpus: job.cpus ?? 1,
+    gpus: job.gpus ?? 0,
     ...(job.partition ? { partition: job.partition } : {}),
     ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
     ...(job.environment ? { environment: job.environment } : {}),

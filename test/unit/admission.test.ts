@@ -3,6 +3,7 @@ import { discoveredProfile } from '../../core/cluster-profile.ts';
 import { admits } from '../../core/partition.ts';
 import { planRecovery } from '../../core/planner.ts';
 import { parsePolicy, policyFor } from '../../core/policy.ts';
+import { capturedJobFromScontrol, parseScontrolRecord, perNode } from '../../core/scontrol.ts';
 
 // Partitions that admit some accounts or QOS only (AllowAccounts/DenyAccounts, AllowQos/DenyQos) are
 // planned only for the jobs they admit; a limit above every partition a job may use stops before anything
@@ -45,7 +46,13 @@ describe('who a partition admits', () => {
 });
 
 describe('planning within what a job may use', () => {
-  const plan = (account: string, partition: string, memoryMb: number, slurmState = 'OUT_OF_MEMORY') =>
+  const plan = (
+    account: string,
+    partition: string,
+    memoryMb: number,
+    slurmState = 'OUT_OF_MEMORY',
+    cpus = 1,
+  ) =>
     planRecovery(
       {
         kind: 'slurm',
@@ -62,7 +69,7 @@ describe('planning within what a job may use', () => {
               elapsedSeconds: 60,
             },
             limits: { memoryBytes: memoryMb * 2 ** 20, runtimeSeconds: 60 },
-            cpus: 1,
+            cpus,
             gpus: 0,
             partition,
             admission: { account, qos: 'normal' },
@@ -78,6 +85,20 @@ describe('planning within what a job may use', () => {
     const p = plan('capped', 'capped', 250);
     expect(p).toMatchObject({ outcome: 'stop', stopReason: 'exceeds-partitions', actions: [] });
     expect(p.report.join('\n')).toContain('offer 300.0 MiB memory (capped)');
+  });
+
+  it('plans with the CPUs the job has per node, as captured (not one)', () => {
+    const job = capturedJobFromScontrol(
+      parseScontrolRecord(
+        'JobId=9 JobName=mpi NumNodes=2 NumTasks=8 CPUs/Task=4 TresPerNode=gres:gpu:a100:2',
+      ),
+      { owner: { uid: 1501, user: 'alice' } },
+      'x',
+    );
+    expect(perNode(job)).toEqual({ cpus: 16, gpus: 2 });
+    // 16 CPUs per node where nodes have 8: no partition can take it.
+    expect(plan('lab', 'long', 100, 'OUT_OF_MEMORY', 16)).toMatchObject({ stopReason: 'exceeds-partitions' });
+    expect(plan('lab', 'long', 100, 'OUT_OF_MEMORY', 8).outcome).toBe('recover');
   });
 
   it('a job of another account moves only to a partition that admits it', () => {
