@@ -1,7 +1,7 @@
 // bench:ingest — on loopback, in three phases against servers in their own processes:
 //   1. bare Hono answering 202 without reading the body: the ceiling;
-//   2. Rebound at saturation: signed events/s durably queued and POST latency (targets ≥ 10,000/s, ≥ 35 % of
-//      bare Hono, p99 < 15 ms), then how fast the worker turns the backlog into relay commands;
+//   2. Rebound at saturation: signed events/s durably queued and POST latency (targets ≥ 35 % of bare
+//      Hono, p99 < 15 ms), then how fast the worker turns the backlog into relay commands;
 //   3. Rebound at a steady rate far above any cluster's job completions: event → relay command latency
 //      (target < 1 s; Torc's watch polls every 60 s).
 
@@ -92,7 +92,7 @@ console.log(
   `bare Hono:     ${ceiling.requests.average.toFixed(0)} req/s, p50 ${ceiling.latency.p50} ms, p99 ${ceiling.latency.p99} ms`,
 );
 console.log(
-  `Rebound:       ${rps.toFixed(0)} events/s durably queued, p50 ${burst.latency.p50} ms, p99 ${burst.latency.p99} ms, non-202: ${burst.non2xx} (targets ≥ 10000/s, p99 < 15 ms)`,
+  `Rebound:       ${rps.toFixed(0)} events/s durably queued, p50 ${burst.latency.p50} ms, p99 ${burst.latency.p99} ms, non-202: ${burst.non2xx} (target p99 < 15 ms; the rate is the machine's, judged by its share below)`,
 );
 console.log(
   `ratio:         ${((rps / ceiling.requests.average) * 100).toFixed(1)} % of bare Hono (target ≥ 35 %)`,

@@ -42,6 +42,15 @@ export const SlurmResourcesSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/)
     .optional(),
+  /**
+   * What the retry waits on (`afterok:43`): a dependent Slurm cancelled because a job it waited on
+   * failed (kill_invalid_depend), resubmitted to wait on that job's resubmission.
+   */
+  dependency: z
+    .string()
+    .regex(/^[a-z_]+(:[0-9_+]+)*([,?][a-z_]+(:[0-9_+]+)*)*$/)
+    .max(1000)
+    .optional(),
   /** Nodes to keep off (a node failure's retry): a Slurm host list such as `node[01-03],gpu7`. */
   exclude: z
     .string()

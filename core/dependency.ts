@@ -22,6 +22,19 @@ export function dependentLines(report: DependentsReport | undefined, from: strin
   ];
 }
 
+/** The expression as `sbatch --dependency` takes it: Slurm's states in brackets dropped. */
+export const plainDependency = (expression: string) => expression.replace(/\([^)]*\)/g, '').trim();
+
+/** The jobs an expression names (`afterok:40:41_2,afterany:42+5` → 40, 41_2, 42). */
+export function dependencyJobIds(expression: string): string[] {
+  return [...plainDependency(expression).matchAll(/:([\d_:+]+)/g)].flatMap((m) =>
+    m[1]!
+      .split(':')
+      .map((job) => job.split('+')[0]!)
+      .filter((id) => /^\d+(_\d+)?$/.test(id)),
+  );
+}
+
 /** What a dependency names, one id in place of another: a job, or an array task (`40_2`). */
 export interface Replacement {
   from: string;
@@ -35,7 +48,7 @@ const TERM = /^([a-z_]+)(?::(.+))?$/;
  * brackets); undefined when it names none of them (nothing to change) or is not one Slurm writes.
  */
 export function rewiredDependency(expression: string, replacements: Replacement[]): string | undefined {
-  const plain = expression.replace(/\([^)]*\)/g, '').trim();
+  const plain = plainDependency(expression);
   if (!plain || plain === '(null)') return undefined;
   const by = new Map(replacements.map((r) => [r.from, r.to]));
   let changed = false;

@@ -120,7 +120,9 @@ export function diagnose(e: JobEvidence): Diagnosis {
       'high',
       e.cancelledByUid !== undefined
         ? `cancelled by uid ${e.cancelledByUid}`
-        : 'cancelled by a person or the scheduler',
+        : /^Dependency/.test(e.slurmReason ?? '')
+          ? 'cancelled by Slurm: a job it depended on failed'
+          : 'cancelled by a person or the scheduler',
     );
   }
   if (stateCause === 'oom') return verdict('oom', 'high', 'Slurm reports OUT_OF_MEMORY');

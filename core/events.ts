@@ -82,6 +82,8 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     nodes: Text.optional(),
     /** Its QOS (a partition may admit some QOS only). */
     qos: Text.optional(),
+    /** What it waited on, as captured (`afterok:40`): a dependent Slurm cancelled follows its prerequisite. */
+    dependency: Text.optional(),
     /** What one of its nodes held (from the relay's capture): planned with these, not with one CPU. */
     cpus: z.number().int().positive().optional(),
     gpus: z.number().int().nonnegative().optional(),

@@ -13,6 +13,8 @@ const STOP_TEXT = {
     'No recoverable jobs found: Rebound lacks what a retry needs for each failed job (reasons above).',
   'nothing-failed': () => 'Nothing to recover: no job failed.',
   'cancelled-by-owner': () => 'Nothing to recover: cancelled by its owner.',
+  'waits-for-prerequisite': () =>
+    'Nothing to submit yet: it is resubmitted once the job it waited on is (history says when).',
 } satisfies Record<StopReason, (maxRetries: number, unknown: number) => string>;
 
 /**

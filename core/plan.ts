@@ -49,6 +49,7 @@ const STOP_REASONS = [
   'records-incomplete',
   'nothing-failed',
   'cancelled-by-owner',
+  'waits-for-prerequisite',
 ] as const;
 
 export const PlanSchema = z.object({

@@ -1,4 +1,5 @@
 import { RUNNER_BUFFER_SECONDS } from './allocation.ts';
+import { rewiredDependency } from './dependency.ts';
 import { type Diagnosis, diagnose } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import { escalate, type Limits } from './heuristics.ts';
@@ -36,6 +37,7 @@ export function planRecovery(
   let unscalable = 0;
   let incomplete = 0;
   let cancelledByOwner = 0;
+  let waiting = 0;
 
   for (const job of state.jobs) {
     const diagnosis = job.diagnosis ?? diagnose(job.evidence);
@@ -48,6 +50,28 @@ export function planRecovery(
     };
     const skip = (note: string) => decisions.push({ ...base, retry: false, changes: [], note });
     if (diagnosis.cause === 'success') continue;
+    if (diagnosis.cause === 'cancelled' && cancelledForItsDependency(job)) {
+      // Slurm cancelled it because a job it waited on failed (kill_invalid_depend): once that job is
+      // resubmitted, so is this one, waiting on the new job; until then there is nothing to submit.
+      const dependency = job.prerequisites?.length
+        ? rewiredDependency(job.dependency!, job.prerequisites)
+        : undefined;
+      if (!dependency) {
+        waiting++;
+        skip(
+          `cancelled by Slurm because a job it waited on (${job.dependency}) failed: resubmitted once that job is`,
+        );
+        continue;
+      }
+      decisions.push({
+        ...base,
+        retry: true,
+        changes: [],
+        note: `cancelled by Slurm because a job it waited on failed: resubmitted to wait on its resubmission (${dependency})`,
+      });
+      candidates.push({ job, diagnosis, next: known(job.limits), dependency });
+      continue;
+    }
     if (diagnosis.cause === 'cancelled') {
       // The owner's own scancel is their decision: recorded, never retried, nobody to tell. Anyone else's
       // (an administrator, the scheduler) leaves the owner something to look at.
@@ -131,6 +155,7 @@ export function planRecovery(
   let result: Plan;
   if (decisions.length === 0) result = plan('stop', [], 'nothing-failed');
   else if (cancelledByOwner === decisions.length) result = plan('stop', [], 'cancelled-by-owner');
+  else if (waiting > 0 && candidates.length === 0) result = plan('stop', [], 'waits-for-prerequisite');
   else if (candidates.length === 0)
     result = plan(
       'stop',
@@ -273,8 +298,18 @@ function retryNote(d: Diagnosis, job: FailedJob): string {
   return 'retried as is (unknown causes are included)';
 }
 
+/**
+ * Cancelled by Slurm itself for a dependency that can never be met (kill_invalid_depend: no cancelling uid,
+ * sacct's reason `Dependency` — scontrol's `DependencyNeverSatisfied`, checked on the lab), with what it
+ * waited on known from its capture. A person's scancel carries their uid.
+ */
+const cancelledForItsDependency = (job: FailedJob) =>
+  job.evidence.cancelledByUid === undefined &&
+  /^Dependency/.test(job.evidence.slurmReason ?? '') &&
+  job.dependency !== undefined;
+
 function slurmActions(candidates: Candidate[]): PlanAction[] {
-  return candidates.map(({ job, next, partition }) => ({
+  return candidates.map(({ job, next, partition, dependency }) => ({
     type: 'resubmit-job' as const,
     jobId: job.id,
     resources: {
@@ -284,6 +319,7 @@ function slurmActions(candidates: Candidate[]): PlanAction[] {
       ...(partition ? { partition } : {}),
       // The relay leaves this out where it would leave the partition no node (relay/executor.ts).
       ...(failedNodes(job) ? { exclude: failedNodes(job) } : {}),
+      ...(dependency ? { dependency } : {}),
     },
   }));
 }

@@ -57,6 +57,11 @@ export interface WorkloadRecord {
   notices?: Notice[];
   /** Commands sent to the relay whose result has not come back (service/command-watch.ts). */
   awaiting?: AwaitedCommand[];
+  /**
+   * Plain Slurm: jobs Slurm cancelled because a job they waited on failed, each waiting for one of the jobs
+   * it names (`on`) to be resubmitted (service/slurm-dependents.ts).
+   */
+  waitingDependents?: { key: string; on: string[] }[];
   /** Plain Slurm: arrays whose failed tasks are resubmitted together (service/slurm-arrays.ts), by `<cluster>:<array>`. */
   arrays?: Record<string, ArrayWait>;
 }
@@ -98,6 +103,10 @@ export interface JobRecord {
   owner?: Owner;
   /** Plain Slurm: its QOS, as sacct accounted it (its account is the owner's). */
   qos?: string;
+  /** Plain Slurm: what it waited on, as captured (`afterok:40`). */
+  dependency?: string;
+  /** Plain Slurm: the job its failure was resubmitted as (its dependents then wait on that one). */
+  retriedAs?: string;
   /** Plain Slurm: CPUs and GPUs per node as it was submitted (the relay's capture). */
   cpus?: number;
   gpus?: number;

@@ -1,4 +1,5 @@
 import type { PendingJob, ResourceGroup } from './allocation.ts';
+import type { Replacement } from './dependency.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import type { Limits } from './heuristics.ts';
@@ -30,6 +31,12 @@ export interface FailedJob {
   problem?: string;
   /** Plain Slurm: whose job it is (a cancellation by its owner is their decision, not a failure). */
   owner?: { uid: number; user: string };
+  /**
+   * Plain Slurm: what it waited on (`afterok:40`), and the resubmissions so far of the jobs that names
+   * (40 → 43): a dependent Slurm cancelled because one of them failed is resubmitted to wait on the new one.
+   */
+  dependency?: string;
+  prerequisites?: Replacement[];
   /** Plain Slurm: the account and QOS it ran under: partitions that admit others only are not for it. */
   admission?: Admission;
   /**
@@ -59,6 +66,8 @@ export interface Candidate {
   diagnosis: Diagnosis;
   next: Limits;
   partition?: string;
+  /** A dependent resubmitted to wait on its prerequisite's resubmission: what it waits on now. */
+  dependency?: string;
 }
 
 /** An unknown limit as 0: never escalated (its cause is another), never changed, never requested. */

@@ -142,6 +142,7 @@ export function plainJobResubmission(
       ...memory,
       time: resources.time,
       exclude: resources.exclude,
+      dependency: resources.dependency,
       constraint: job.constraint,
       reservation: job.reservation,
       licenses: job.licenses,

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { plainDependency } from './dependency.ts';
 import { type Owner, OwnerSchema } from './owner.ts';
 import { slurmRecords } from './slurm-records.ts';
 import { parseSlurmMemory, parseSlurmTime } from './units.ts';
@@ -28,6 +29,8 @@ export const CapturedJobSchema = z.object({
   exclusive: z.boolean().optional(),
   mailType: z.string().optional(),
   mailUser: z.string().optional(),
+  /** What it waited on when captured (`afterok:40`, Slurm's states dropped). */
+  dependency: z.string().optional(),
   comment: z.string().optional(),
   /** An array task: its array and index, and the array's throttle (`%3`), kept by a resubmitted array. */
   array: z
@@ -156,6 +159,7 @@ export function capturedJobFromScontrol(
     memoryPerCpuBytes: perCpu ? parseSlurmMemory(perCpu) : undefined,
     timeLimitSeconds: time !== undefined && Number.isFinite(time) ? time : undefined,
     constraint: present(record.Features),
+    dependency: present(record.Dependency) && plainDependency(record.Dependency!),
     reservation: present(record.Reservation),
     licenses: present(record.Licenses),
     gres,

@@ -101,7 +101,12 @@ export class SlurmExecutor {
     job.comment ||= captured?.comment;
     // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID); what a node of
     // it held, for the plan.
-    if (captured) Object.assign(job, { owner: captured.owner, ...perNode(captured) });
+    if (captured)
+      Object.assign(job, {
+        owner: captured.owner,
+        ...perNode(captured),
+        ...(captured.dependency ? { dependency: captured.dependency } : {}),
+      });
     const foreign = job.owner
       ? refusal(job.owner, this.opts.actingFor)
       : 'sacct reported no owner for this job, so nobody is acted for';

@@ -112,7 +112,10 @@ type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;
 export const command = (c: Unversioned<Command>): Command =>
   ({
     ...c,
-    protocol: c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude) ? PROTOCOL : 2,
+    protocol:
+      c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude || c.resources.dependency)
+        ? PROTOCOL
+        : 2,
   }) as Command;
 
 /** A plan's retried jobs, counted by cause (the Recoveries metric). */
@@ -131,6 +134,8 @@ export function statusAfterStop(plan: Plan): WorkloadStatus {
     // The owner's decision: nothing wrong, nothing to tell anyone.
     case 'cancelled-by-owner':
       return 'watching';
+    case 'waits-for-prerequisite':
+      return 'recovering';
     case 'max-retries':
       return 'exhausted';
     case 'nothing-recoverable':

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from '../core/commands.ts';
+import type { Replacement } from '../core/dependency.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
@@ -15,6 +16,7 @@ import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
 import { arrayTaskDecided } from './slurm-arrays.ts';
+import { prerequisitesOf, takeWaitingDependents, waitForPrerequisite } from './slurm-dependents.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
 
 // The plain-Slurm path of the worker: a job end becomes an enrich command (the relay reads sacct and
@@ -107,6 +109,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   if (event.data.qos) job.qos = event.data.qos;
   if (event.data.cpus) job.cpus = event.data.cpus;
   if (event.data.gpus !== undefined) job.gpus = event.data.gpus;
+  if (event.data.dependency) job.dependency = event.data.dependency;
   const tag = parseTag(event.data.comment);
   const foreign = foreignReason(deps, event.data);
   // In site mode every user's tags share one service: the owner is part of the workload's key.
@@ -139,22 +142,63 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     return;
   }
 
+  await decide(deps, job, {
+    workload,
+    tagName: tag.workload,
+    cluster: event.cluster,
+    array: event.data.array,
+  });
+}
+
+interface DecisionContext {
+  workload: string;
+  /** The tag's workload name (policy overrides are keyed by it). */
+  tagName: string;
+  cluster: string;
+  array?: EventOf<'slurm.sacct'>['data']['array'];
+}
+
+/**
+ * A dependent that waited for its prerequisite's resubmission (service/slurm-dependents.ts), decided again
+ * now that it is known: its record has all it had when it was first decided.
+ */
+export async function redecide(deps: ServiceDeps, key: string) {
+  const job = await deps.store.getJob(key);
+  if (!job?.workload || job.decided) return;
+  await decide(deps, job, {
+    workload: job.workload,
+    tagName: tagNameOf(job.workload),
+    cluster: parseJobKey(key).cluster,
+  });
+}
+
+/** Plans a tagged job's failure and acts on it: at most one attempt per failure, whoever redelivers it. */
+async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionContext): Promise<void> {
+  const { store } = deps;
+  const { workload, array, cluster } = ctx;
+  const d = job.diagnosis ?? diagnose(job.evidence);
+  const label = `Job ${job.jobId} (${job.name})`;
   // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
   // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
   // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
-  const array = event.data.array;
   const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
   if (prior?.source === job.key) {
     job.decided = true;
     await store.putJob(job);
-    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
     else await send(deps, resubmitCommands(prior.plan, job));
     return;
   }
   const used = await store.countAttempts(job.lineage);
-  const policy = policyFor(deps.config.policy, tag.workload);
+  const policy = policyFor(deps.config.policy, ctx.tagName);
+  const prerequisites = await prerequisitesOf(deps, cluster, job);
   const plan = planRecovery(
-    { kind: 'slurm', workload, profile: await profileFor(deps, event.cluster), jobs: [toFailedJob(job)] },
+    {
+      kind: 'slurm',
+      workload,
+      profile: await profileFor(deps, cluster),
+      jobs: [toFailedJob(job, prerequisites)],
+    },
     policy,
     { attemptsUsed: used },
     deps.now(),
@@ -163,6 +207,19 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   const retryNote =
     job.attempt > 0 ? ` (${chainWords(job.attempt, policy.maxRetries, parseJobKey(job.lineage).jobId)})` : '';
 
+  if (plan.stopReason === 'waits-for-prerequisite') {
+    await store.putJob(job);
+    const current = (await store.getWorkload(workload))?.status;
+    await ensureWorkload(deps, workload, 'slurm', current ?? statusAfterStop(plan));
+    await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    await waitForPrerequisite(deps, workload, job);
+    // Its prerequisite may have been resubmitted while it was being parked: then it goes now.
+    if ((await prerequisitesOf(deps, cluster, job)).length) {
+      await takeWaitingDependents(deps, workload, (w) => w.key === job.key);
+      return decide(deps, job, ctx);
+    }
+    return;
+  }
   if (plan.outcome === 'stop') {
     job.decided = true;
     await store.putJob(job);
@@ -173,7 +230,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     }
     await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
     await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
-    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
     return;
   }
 
@@ -201,7 +258,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
     // stops between its claim and its send. A claim for another job of the chain: that one recovers.
     if (error.existing.source !== job.key) return;
-    if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
     else await send(deps, resubmitCommands(error.existing.plan, job));
     return;
   }
@@ -211,7 +268,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   await ensureWorkload(deps, workload, 'slurm', 'recovering');
   const waits = array ? [`Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`] : [];
   await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report, ...waits]);
-  if (array) await arrayTaskDecided(deps, workload, event.cluster, array);
+  if (array) await arrayTaskDecided(deps, workload, cluster, array);
   else await send(deps, commands);
 }
 
@@ -227,7 +284,7 @@ function foreignReason(deps: ServiceDeps, data: EventOf<'slurm.sacct'>['data']):
 }
 
 /** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */
-export function toFailedJob(job: JobRecord): FailedJob {
+export function toFailedJob(job: JobRecord, prerequisites: Replacement[] = []): FailedJob {
   return {
     id: job.jobId,
     name: job.name,
@@ -244,6 +301,8 @@ export function toFailedJob(job: JobRecord): FailedJob {
     ...(job.partition ? { partition: job.partition } : {}),
     ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
     ...(job.environment ? { environment: job.environment } : {}),
+    ...(job.dependency ? { dependency: job.dependency } : {}),
+    ...(prerequisites.length ? { prerequisites } : {}),
     admission: {
       ...(job.owner?.account ? { account: job.owner.account } : {}),
       ...(job.qos ? { qos: job.qos } : {}),

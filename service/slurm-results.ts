@@ -4,6 +4,8 @@ import { jobKey } from '../core/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ensureWorkload, history } from './effects.ts';
 import { onArrayResubmitResult } from './slurm-arrays.ts';
+import { takeWaitingDependents } from './slurm-dependents.ts';
+import { redecide } from './slurm-recovery.ts';
 
 // The relay's answer to a plain job's resubmission (service/slurm-recovery.ts sent it): this is the only
 // way a job joins a chain — Rebound submitted it, and the relay said which job it became.
@@ -38,11 +40,19 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
         ...(nonce ? { nonce } : {}),
       });
     }
+    // Its dependents that Slurm cancelled wait on the new job now (service/slurm-dependents.ts).
+    const source = attempt.source ? await deps.store.getJob(attempt.source) : undefined;
+    if (source && source.retriedAs !== newId) await deps.store.putJob({ ...source, retriedAs: newId });
     const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
     await history(deps, attempt.workload, [
       `Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`,
       ...dependentLines(r.dependents, `job ${from}`, `job ${newId}`),
     ]);
+    if (source)
+      for (const key of await takeWaitingDependents(deps, attempt.workload, (w) =>
+        w.on.includes(source.jobId),
+      ))
+        await redecide(deps, key);
     return;
   }
   await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');

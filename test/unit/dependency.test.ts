@@ -80,3 +80,58 @@ describe('the rewiring in history', () => {
     );
   });
 });
+
+describe('dependents Slurm cancelled (kill_invalid_depend)', () => {
+  // B waited on A (afterok:33), C on B (afterok:44); A ran out of memory, so Slurm cancelled B, then C.
+  const cancelled = (id: string, dependency: string) =>
+    sacctEvent(id, {
+      jobName: `dep${id}`,
+      state: 'CANCELLED',
+      exitCode: '0:0',
+      // As sacct shows a job Slurm cancelled under kill_invalid_depend (lab, 22.05): no uid, reason Dependency.
+      reason: 'Dependency',
+      maxRss: '0',
+      dependency,
+    });
+  const resubmits = (deps: ReturnType<typeof testDeps>) =>
+    deps.commands.sent().filter((c) => c.type === 'slurm.resubmit') as CommandOf<'slurm.resubmit'>[];
+
+  it('each is resubmitted, as its own chain, once the job it waited on is, waiting on the new one', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, cancelled('44', 'afterok:33'));
+    await handleEvent(deps, cancelled('55', 'afterok:44'));
+    expect(resubmits(deps)).toEqual([]);
+    expect((await deps.store.getWorkload('nightly'))?.waitingDependents).toEqual([
+      { key: 'lab:44', on: ['33'] },
+      { key: 'lab:55', on: ['44'] },
+    ]);
+    expect((await deps.store.listHistory('nightly')).map((h) => h.line)).toContain(
+      'Job 44 (dep44): Cancelled (cancelled by Slurm: a job it depended on failed); cancelled by Slurm because a job it waited on (afterok:33) failed: resubmitted once that job is',
+    );
+
+    // A fails and is resubmitted as 43: B goes, waiting on 43.
+    await handleEvent(deps, sacctEvent('33'));
+    const a = resubmits(deps)[0]!;
+    await handleEvent(deps, resultEvent(a, { slurmJobIds: ['43'] }));
+    const b = resubmits(deps)[1]!;
+    expect(b).toMatchObject({
+      id: 'lab:44:a1',
+      jobId: '44',
+      resources: { dependency: 'afterok:43' },
+      protocol: 3,
+    });
+    // B is resubmitted as 45: C goes, waiting on 45.
+    await handleEvent(deps, resultEvent(b, { slurmJobIds: ['45'] }));
+    expect(resubmits(deps)[2]).toMatchObject({ id: 'lab:55:a1', resources: { dependency: 'afterok:45' } });
+    expect((await deps.store.getWorkload('nightly'))?.waitingDependents).toEqual([]);
+    expect(resubmits(deps)).toHaveLength(3);
+  });
+
+  it('one cancelled after its prerequisite was already resubmitted goes at once', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacctEvent('33'));
+    await handleEvent(deps, resultEvent(resubmits(deps)[0]!, { slurmJobIds: ['43'] }));
+    await handleEvent(deps, cancelled('44', 'afterok:33'));
+    expect(resubmits(deps)[1]).toMatchObject({ jobId: '44', resources: { dependency: 'afterok:43' } });
+  });
+});
