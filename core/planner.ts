@@ -8,6 +8,13 @@ import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
 import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
 import { type Candidate, type FailedJob, known, type RecoveryState } from './recovery-state.ts';
+import {
+  cancelledForItsDependency,
+  environmentCaveat,
+  environmentProblem,
+  failedNodes,
+  slurmActions,
+} from './slurm-retry.ts';
 import { torcActions } from './torc-actions.ts';
 import { formatIsoDuration, formatSlurmMemory, formatSlurmTime, formatTorcMemory } from './units.ts';
 
@@ -272,54 +279,10 @@ function describeChanges(kind: RecoveryState['kind'], job: FailedJob, next: Limi
   return changes;
 }
 
-const NOT_STORED =
-  "the environment it was submitted with could not be read from Slurm's accounting (AccountingStoreFlags=job_env)";
-
-/** A job whose environment is lost may not be retried without it, where the policy says so. */
-function environmentProblem(job: FailedJob, policy: EffectivePolicy): string | undefined {
-  return job.environment === 'not-stored' && policy.requireEnvironment
-    ? `${NOT_STORED}, and the policy requires it (requireEnvironment)`
-    : undefined;
-}
-
-const environmentCaveat = (job: FailedJob) =>
-  `${NOT_STORED}: the retry runs with a login environment of ${job.owner?.user ?? 'its owner'} instead`;
-
-/** Slurm states that blame the node: the retry keeps off the nodes the job ran on (a preemption does not). */
-const NODE_STATES = new Set(['NODE_FAIL', 'BOOT_FAIL']);
-const failedNodes = (job: FailedJob) =>
-  job.evidence.slurmState && NODE_STATES.has(job.evidence.slurmState) ? job.evidence.nodes : undefined;
-
 function retryNote(d: Diagnosis, job: FailedJob): string {
   if (d.cause === 'oom' || d.cause === 'timeout') return 'retried with more resources';
   const nodes = failedNodes(job);
   if (d.cause === 'transient')
     return `retried with the same resources${nodes ? `, away from ${nodes} (where the relay can)` : ''}`;
   return 'retried as is (unknown causes are included)';
-}
-
-/**
- * Cancelled by Slurm itself for a dependency that can never be met (kill_invalid_depend: no cancelling uid,
- * sacct's reason `Dependency` — scontrol's `DependencyNeverSatisfied`, checked on the lab), with what it
- * waited on known from its capture. A person's scancel carries their uid.
- */
-const cancelledForItsDependency = (job: FailedJob) =>
-  job.evidence.cancelledByUid === undefined &&
-  /^Dependency/.test(job.evidence.slurmReason ?? '') &&
-  job.dependency !== undefined;
-
-function slurmActions(candidates: Candidate[]): PlanAction[] {
-  return candidates.map(({ job, next, partition, dependency }) => ({
-    type: 'resubmit-job' as const,
-    jobId: job.id,
-    resources: {
-      // An unknown limit stays as the job asked for it (the captured script's own options).
-      ...(next.memoryBytes ? { mem: formatSlurmMemory(next.memoryBytes) } : {}),
-      ...(next.runtimeSeconds ? { time: formatSlurmTime(next.runtimeSeconds) } : {}),
-      ...(partition ? { partition } : {}),
-      // The relay leaves this out where it would leave the partition no node (relay/executor.ts).
-      ...(failedNodes(job) ? { exclude: failedNodes(job) } : {}),
-      ...(dependency ? { dependency } : {}),
-    },
-  }));
 }

@@ -20,6 +20,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A fresh delimiter for one sacct/squeue call (core/slurm-records.ts): no job can contain it. */
 export const freshDelimiter = () => slurmDelimiter(randomBytes(6).toString('hex'));
 
+/** sacct's `fields` for `args`, parsable, with a fresh delimiter (core/slurm-records.ts reads them). */
+async function sacct(args: string[], fields: readonly string[]): Promise<{ stdout: string; d: string }> {
+  const d = freshDelimiter();
+  const { stdout } = await run([
+    'sacct',
+    ...args,
+    '-P',
+    '-n',
+    `--delimiter=${d}`,
+    `--format=${fields.join(',')}`,
+  ]);
+  return { stdout, d };
+}
+
 /**
  * sacct for one job, waiting (up to `waitMs`) until slurmdbd has its final state and the batch step's
  * MaxRSS: both reach the database a moment after jobcomp fires.
@@ -28,16 +42,7 @@ export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJ
   const deadline = Date.now() + waitMs;
   let finalSince: number | undefined;
   for (;;) {
-    const d = freshDelimiter();
-    const { stdout } = await run([
-      'sacct',
-      '-j',
-      jobId,
-      '-P',
-      '-n',
-      `--delimiter=${d}`,
-      `--format=${SACCT_FIELDS.join(',')}`,
-    ]);
+    const { stdout, d } = await sacct(['-j', jobId], SACCT_FIELDS);
     const job = parseSacct(stdout, jobId, d);
     if (job?.maxRss) return job;
     if (job) finalSince ??= Date.now();
@@ -61,17 +66,7 @@ export async function arrayStatus(arrayJobId: string): Promise<{ failed: number[
       throw error;
     },
   );
-  const d = freshDelimiter();
-  const { stdout } = await run([
-    'sacct',
-    '-X',
-    '-j',
-    arrayJobId,
-    '-P',
-    '-n',
-    `--delimiter=${d}`,
-    `--format=${ARRAY_FIELDS.join(',')}`,
-  ]);
+  const { stdout, d } = await sacct(['-X', '-j', arrayJobId], ARRAY_FIELDS);
   const { failed, live } = arrayProgress(stdout, d);
   return { failed, live: live || queued };
 }

@@ -4,8 +4,8 @@ import { jobKey } from '../core/ids.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ensureWorkload, history } from './effects.ts';
 import { onArrayResubmitResult } from './slurm-arrays.ts';
+import { redecide } from './slurm-decision.ts';
 import { takeWaitingDependents } from './slurm-dependents.ts';
-import { redecide } from './slurm-recovery.ts';
 
 // The relay's answer to a plain job's resubmission (service/slurm-recovery.ts sent it): this is the only
 // way a job joins a chain — Rebound submitted it, and the relay said which job it became.

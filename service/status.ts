@@ -7,7 +7,7 @@ import type { JobRecord } from '../core/ports.ts';
 import { arrayTaskOf } from '../core/sacct.ts';
 import { profileFor } from './cluster.ts';
 import type { ReadDeps } from './deps.ts';
-import { toFailedJob } from './slurm-recovery.ts';
+import { toFailedJob } from './slurm-decision.ts';
 import { lastCompletion, planTorc } from './torc-recovery.ts';
 
 /** A workload as the status API serves it and `rebound status` reads it (and checks it: they may differ in release). */

@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import type { Command } from '../core/commands.ts';
+import type { Replacement } from '../core/dependency.ts';
+import { diagnose } from '../core/diagnose.ts';
+import type { EventOf } from '../core/events.ts';
+import { commandIds, parseJobKey, tagNameOf } from '../core/ids.ts';
+import type { Plan } from '../core/plan.ts';
+import { chainWords } from '../core/plan-report.ts';
+import { planRecovery } from '../core/planner.ts';
+import { policyFor } from '../core/policy.ts';
+import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
+import type { FailedJob } from '../core/recovery-state.ts';
+import { formatTag } from '../core/tag.ts';
+import { profileFor } from './cluster.ts';
+import type { ServiceDeps } from './deps.ts';
+import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import { arrayTaskDecided } from './slurm-arrays.ts';
+import { prerequisitesOf, takeWaitingDependents, waitForPrerequisite } from './slurm-dependents.ts';
+
+// The decision for one tagged plain job whose end was read (service/slurm-recovery.ts): diagnosed,
+// planned, and at most one attempt claimed and sent — or, for an array task, kept for its array's
+// resubmission (service/slurm-arrays.ts), or, for a dependent Slurm cancelled, parked until its
+// prerequisite is resubmitted (service/slurm-dependents.ts).
+
+interface DecisionContext {
+  workload: string;
+  /** The tag's workload name (policy overrides are keyed by it). */
+  tagName: string;
+  cluster: string;
+  array?: EventOf<'slurm.sacct'>['data']['array'];
+}
+
+/**
+ * A dependent that waited for its prerequisite's resubmission (service/slurm-dependents.ts), decided again
+ * now that it is known: its record has all it had when it was first decided.
+ */
+export async function redecide(deps: ServiceDeps, key: string) {
+  const job = await deps.store.getJob(key);
+  if (!job?.workload || job.decided) return;
+  await decide(deps, job, {
+    workload: job.workload,
+    tagName: tagNameOf(job.workload),
+    cluster: parseJobKey(key).cluster,
+  });
+}
+
+/** Plans a tagged job's failure and acts on it: at most one attempt per failure, whoever redelivers it. */
+export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionContext): Promise<void> {
+  const { store } = deps;
+  const { workload, array, cluster } = ctx;
+  const d = job.diagnosis ?? diagnose(job.evidence);
+  const label = `Job ${job.jobId} (${job.name})`;
+  // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
+  // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
+  // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
+  const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
+  if (prior?.source === job.key) {
+    job.decided = true;
+    await store.putJob(job);
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
+    else await send(deps, resubmitCommands(prior.plan, job));
+    return;
+  }
+  const used = await store.countAttempts(job.lineage);
+  const policy = policyFor(deps.config.policy, ctx.tagName);
+  const prerequisites = await prerequisitesOf(deps, cluster, job);
+  const plan = planRecovery(
+    {
+      kind: 'slurm',
+      workload,
+      profile: await profileFor(deps, cluster),
+      jobs: [toFailedJob(job, prerequisites)],
+    },
+    policy,
+    { attemptsUsed: used },
+    deps.now(),
+  );
+  const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
+  const retryNote =
+    job.attempt > 0 ? ` (${chainWords(job.attempt, policy.maxRetries, parseJobKey(job.lineage).jobId)})` : '';
+
+  if (plan.stopReason === 'waits-for-prerequisite') {
+    await store.putJob(job);
+    const current = (await store.getWorkload(workload))?.status;
+    await ensureWorkload(deps, workload, 'slurm', current ?? statusAfterStop(plan));
+    await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    await waitForPrerequisite(deps, workload, job);
+    // Its prerequisite may have been resubmitted while it was being parked: then it goes now.
+    if ((await prerequisitesOf(deps, cluster, job)).length) {
+      await takeWaitingDependents(deps, workload, (w) => w.key === job.key);
+      return decide(deps, job, ctx);
+    }
+    return;
+  }
+  if (plan.outcome === 'stop') {
+    job.decided = true;
+    await store.putJob(job);
+    if (plan.stopReason === 'nothing-failed') {
+      await ensureWorkload(deps, workload, 'slurm', 'healthy');
+      await history(deps, workload, [`${label}${retryNote}: completed`]);
+      return;
+    }
+    await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
+    await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
+    return;
+  }
+
+  // Stored before the claim: a redelivery after a crash between the two builds the same tags again.
+  if (!job.nonce) {
+    job.nonce = randomBytes(8).toString('hex');
+    await store.putJob(job);
+  }
+  const commands = resubmitCommands(plan, job);
+  const retry = plan.actions.find((a) => a.type === 'resubmit-job');
+  // An array task's retry goes with its array's (service/slurm-arrays.ts): kept on its record, sent later.
+  if (array && retry) job.arrayRetry = { attempt: plan.attempt, resources: retry.resources };
+  try {
+    await store.claimAttempt({
+      lineage: job.lineage,
+      attempt: plan.attempt,
+      workload,
+      source: job.key,
+      plan,
+      commandIds: commands.map((c) => c.id),
+      createdAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
+    // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
+    // stops between its claim and its send. A claim for another job of the chain: that one recovers.
+    if (error.existing.source !== job.key) return;
+    if (array) await arrayTaskDecided(deps, workload, cluster, array);
+    else await send(deps, resubmitCommands(error.existing.plan, job));
+    return;
+  }
+  job.decided = true;
+  await store.putJob(job);
+  countRecoveries(deps, plan);
+  await ensureWorkload(deps, workload, 'slurm', 'recovering');
+  const waits = array ? [`Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`] : [];
+  await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report, ...waits]);
+  if (array) await arrayTaskDecided(deps, workload, cluster, array);
+  else await send(deps, commands);
+}
+
+/** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */
+export function toFailedJob(job: JobRecord, prerequisites: Replacement[] = []): FailedJob {
+  return {
+    id: job.jobId,
+    name: job.name,
+    evidence: job.evidence,
+    ...(job.diagnosis ? { diagnosis: job.diagnosis } : {}),
+    limits: {
+      ...(job.evidence.memoryLimitBytes !== undefined ? { memoryBytes: job.evidence.memoryLimitBytes } : {}),
+      ...(job.evidence.timeLimitSeconds !== undefined
+        ? { runtimeSeconds: job.evidence.timeLimitSeconds }
+        : {}),
+    },
+    cpus: job.cpus ?? 1,
+    gpus: job.gpus ?? 0,
+    ...(job.partition ? { partition: job.partition } : {}),
+    ...(job.owner ? { owner: { uid: job.owner.uid, user: job.owner.user } } : {}),
+    ...(job.environment ? { environment: job.environment } : {}),
+    ...(job.dependency ? { dependency: job.dependency } : {}),
+    ...(prerequisites.length ? { prerequisites } : {}),
+    admission: {
+      ...(job.owner?.account ? { account: job.owner.account } : {}),
+      ...(job.qos ? { qos: job.qos } : {}),
+    },
+  };
+}
+
+function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
+  return plan.actions.flatMap((a): Command[] => {
+    if (a.type !== 'resubmit-job') return [];
+    const id = commandIds.resubmit(job.lineage, plan.attempt);
+    const commandTag = commandIds.resubmitTag(id, job.nonce ?? '');
+    return [
+      command({
+        type: 'slurm.resubmit',
+        id,
+        workload: plan.workload,
+        createdAt: plan.createdAt,
+        jobId: a.jobId,
+        comment: formatTag({ workload: tagNameOf(plan.workload), commandTag }),
+        resources: a.resources,
+      }),
+    ];
+  });
+}
