@@ -11,6 +11,11 @@ import type { DependentsReport } from './events.ts';
 export function dependentLines(report: DependentsReport | undefined, from: string, to: string): string[] {
   if (!report) return [];
   return [
+    ...(report.error
+      ? [
+          `The jobs waiting on ${from} could not all be made to wait on ${to} (${report.error}): look with squeue -t PENDING -o '%i %E'`,
+        ]
+      : []),
     ...report.rewired.map(
       (d) =>
         `Job ${d.jobId} (${d.user}) waited on ${from}: it now waits on ${to} (Dependency=${d.dependency})`,

@@ -125,6 +125,8 @@ const DependentsReportSchema = z.object({
   rewired: z.array(DependentSchema).max(1000),
   /** Dependents of owners this relay does not act for: not changed, and why. */
   reported: z.array(DependentSchema.extend({ reason: Text })).max(1000),
+  /** Why the dependents could not be found or changed (squeue or scontrol failed): a person must look. */
+  error: Text.optional(),
 });
 export type DependentsReport = z.infer<typeof DependentsReportSchema>;
 

@@ -199,7 +199,8 @@ export class SlurmExecutor {
 
   /**
    * The pending jobs waiting on the resubmitted job (or array, or array task) wait on the new one. The
-   * submission stands whatever happens here: a failure is said in the output, not made the command's.
+   * submission stands whatever happens here: a failure is reported with it (the workload then needs
+   * attention: service/slurm-results.ts), not made the command's.
    */
   private async rewire(
     command: CommandOf<'slurm.resubmit'>,
@@ -218,7 +219,7 @@ export class SlurmExecutor {
       return n ? { dependents, note: `; ${n} dependent job(s)` } : { note: '' };
     } catch (error) {
       if (!(error instanceof ExecError)) throw error;
-      return { note: `; its dependents could not be rewired: ${error.message}` };
+      return { dependents: { rewired: [], reported: [], error: error.message }, note: '' };
     }
   }
 }

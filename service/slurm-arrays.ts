@@ -188,8 +188,13 @@ export async function onArrayResubmitResult(
     const verb = r.alreadyDone ? 'were already resubmitted as' : 'resubmitted as';
     await history(deps, r.workload, [
       `Array ${entry.jobId} tasks ${tasks} ${verb} array ${newId}`,
+      ...(r.output ? [`Relay: ${r.output}`] : []),
       ...dependentLines(r.dependents, `array ${entry.jobId}`, `array ${newId}`),
     ]);
+    if (r.dependents?.error)
+      await updateWorkload(deps, r.workload, (w) =>
+        w ? { ...w, status: 'needs-attention', updatedAt: deps.now().toISOString() } : undefined,
+      );
   } else {
     await updateWorkload(deps, r.workload, (w) =>
       w ? { ...w, status: 'needs-attention', updatedAt: deps.now().toISOString() } : undefined,

@@ -46,8 +46,10 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
     const verb = r.alreadyDone ? 'was already resubmitted as' : 'resubmitted as';
     await history(deps, attempt.workload, [
       `Attempt ${attempt.attempt}: job ${from} ${verb} job ${newId}`,
+      ...(r.output ? [`Relay: ${r.output}`] : []),
       ...dependentLines(r.dependents, `job ${from}`, `job ${newId}`),
     ]);
+    if (r.dependents?.error) await ensureWorkload(deps, attempt.workload, 'slurm', 'needs-attention');
     if (source)
       for (const key of await takeWaitingDependents(deps, attempt.workload, (w) =>
         w.on.includes(source.jobId),

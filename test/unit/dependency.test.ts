@@ -81,6 +81,28 @@ describe('the rewiring in history', () => {
   });
 });
 
+describe('a rewiring that failed', () => {
+  it('is said in history with what to look at, and the workload needs attention', async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacctEvent('33'));
+    const c = deps.commands.sent().at(-1) as CommandOf<'slurm.resubmit'>;
+    await handleEvent(
+      deps,
+      resultEvent(c, {
+        slurmJobIds: ['43'],
+        output: 'submitted 43 with its original environment',
+        dependents: { rewired: [], reported: [], error: 'squeue exited 1: Socket timed out' },
+      }),
+    );
+    const lines = (await deps.store.listHistory('nightly')).map((h) => h.line);
+    expect(lines).toContain('Relay: submitted 43 with its original environment');
+    expect(lines).toContain(
+      "The jobs waiting on job 33 could not all be made to wait on job 43 (squeue exited 1: Socket timed out): look with squeue -t PENDING -o '%i %E'",
+    );
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+  });
+});
+
 describe('dependents Slurm cancelled (kill_invalid_depend)', () => {
   // B waited on A (afterok:33), C on B (afterok:44); A ran out of memory, so Slurm cancelled B, then C.
   const cancelled = (id: string, dependency: string) =>
