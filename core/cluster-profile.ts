@@ -89,12 +89,8 @@ export function discoveredProfile(
       ...listed('denyAccounts', r.DenyAccounts),
       ...listed('allowQos', r.AllowQos),
       ...listed('denyQos', r.DenyQos),
+      ...listed('allowGroups', r.AllowGroups),
     };
-    // Groups are Unix groups of the job's owner, which the service does not know: said, not checked.
-    if (r.AllowGroups && r.AllowGroups !== 'ALL')
-      notes.push(
-        `partition ${name} allows groups ${r.AllowGroups} only: not checked (plans may use it for any owner)`,
-      );
     partitions.push({
       name,
       cpusPerNode,

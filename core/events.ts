@@ -82,6 +82,8 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     nodes: Text.optional(),
     /** Its QOS (a partition may admit some QOS only). */
     qos: Text.optional(),
+    /** Its owner's Unix groups, as the relay read them (`id -Gn`): a partition may admit some only. */
+    groups: z.array(z.string().max(100)).max(200).optional(),
     /** What it waited on, as captured (`afterok:40`): a dependent Slurm cancelled follows its prerequisite. */
     dependency: Text.optional(),
     /** What one of its nodes held (from the relay's capture): planned with these, not with one CPU. */

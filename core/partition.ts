@@ -43,13 +43,18 @@ export function bestPartition(profile: Profile, r: ResourceRequest): Partition |
   return candidates[0]?.p;
 }
 
-/** Whose job it is, for the partitions that admit some accounts or QOS only (unknown: undefined). */
+/** Whose job it is, for the partitions that admit some accounts, QOS or groups only (unknown: undefined). */
 export interface Admission {
   account?: string;
   qos?: string;
+  /** The owner's Unix groups. */
+  groups?: string[];
 }
 
-/** Slurm's AllowAccounts/DenyAccounts and AllowQos/DenyQos: an unknown value passes no allow list. */
+/**
+ * Slurm's AllowAccounts/DenyAccounts, AllowQos/DenyQos and AllowGroups: an unknown value passes no allow
+ * list (a job whose owner's groups are unknown is not sent where only some groups may go).
+ */
 export function admits(p: Partition, who: Admission): boolean {
   const allowed = (list: string[] | undefined, value: string | undefined) =>
     !list || (value !== undefined && list.includes(value));
@@ -59,12 +64,17 @@ export function admits(p: Partition, who: Admission): boolean {
     allowed(p.allowAccounts, who.account) &&
     !denied(p.denyAccounts, who.account) &&
     allowed(p.allowQos, who.qos) &&
-    !denied(p.denyQos, who.qos)
+    !denied(p.denyQos, who.qos) &&
+    (!p.allowGroups || (who.groups ?? []).some((g) => p.allowGroups!.includes(g)))
   );
 }
 
 export const describeAdmission = (who: Admission) =>
-  [`account ${who.account ?? '(unknown)'}`, ...(who.qos ? [`QOS ${who.qos}`] : [])].join(' and ');
+  [
+    `account ${who.account ?? '(unknown)'}`,
+    ...(who.qos ? [`QOS ${who.qos}`] : []),
+    `groups ${who.groups?.join(',') || '(unknown)'}`,
+  ].join(' and ');
 
 /** The profile as one job sees it: only the partitions that admit its account and QOS. */
 export function admitting(profile: Profile, who: Admission): Profile | undefined {

@@ -101,8 +101,9 @@ export interface JobRecord {
   partition?: string;
   /** Plain Slurm: whose job it is, as sacct accounted it (relay-read, never from a hook's event). */
   owner?: Owner;
-  /** Plain Slurm: its QOS, as sacct accounted it (its account is the owner's). */
+  /** Plain Slurm: its QOS, as sacct accounted it (its account is the owner's), and its owner's groups. */
   qos?: string;
+  groups?: string[];
   /** Plain Slurm: what it waited on, as captured (`afterok:40`). */
   dependency?: string;
   /** Plain Slurm: the job its failure was resubmitted as (its dependents then wait on that one). */

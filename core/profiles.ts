@@ -22,6 +22,8 @@ const PartitionSchema = z.strictObject({
   denyAccounts: z.array(z.string()).optional(),
   allowQos: z.array(z.string()).optional(),
   denyQos: z.array(z.string()).optional(),
+  /** Slurm's AllowGroups: Unix groups of the job's owner (the relay reads them with `id -Gn`). */
+  allowGroups: z.array(z.string()).optional(),
 });
 
 const ProfileSchema = z.strictObject({

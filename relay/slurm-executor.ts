@@ -16,6 +16,7 @@ import {
   arrayStatus,
   captureJob,
   findJobsByComment,
+  groupsOf,
   homeOf,
   leavesANode,
   queuedJob,
@@ -113,9 +114,13 @@ export class SlurmExecutor {
     if (foreign) job.foreign = foreign;
     // A failed job of ours: whether the cluster kept the environment it was submitted with (only that word
     // travels; the variables stay with Slurm until the resubmission reads them).
-    if (captured && !foreign && !job.state.startsWith('COMPLETED'))
+    // And its owner's groups, for the partitions that admit some groups only.
+    if (captured && !foreign && !job.state.startsWith('COMPLETED')) {
       job.environment =
         typeof (await submittedEnvironment(command.jobId)) === 'object' ? 'stored' : 'not-stored';
+      const groups = await groupsOf(captured.owner.user);
+      if (groups) job.groups = groups;
+    }
     // A failed array task: where its whole array stands, so its failed tasks are resubmitted together.
     if (job.array && !foreign && !job.state.startsWith('COMPLETED'))
       job.array = { ...job.array, progress: await arrayStatus(job.array.jobId) };

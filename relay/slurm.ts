@@ -215,6 +215,16 @@ export async function sbatch(
   return id;
 }
 
+/** A user's Unix groups (`id -Gn`), for the partitions that admit some groups only; none if unknown. */
+export async function groupsOf(user: string): Promise<string[] | undefined> {
+  try {
+    return (await run(['id', '-Gn', user])).stdout.trim().split(/\s+/).filter(Boolean);
+  } catch (error) {
+    if (error instanceof ExecError) return undefined;
+    throw error;
+  }
+}
+
 /** A user's home folder from the password database (`getent passwd`), for the environment of their jobs. */
 export async function homeOf(user: string): Promise<string> {
   const { stdout } = await run(['getent', 'passwd', user]);

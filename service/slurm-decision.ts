@@ -167,6 +167,7 @@ export function toFailedJob(job: JobRecord, prerequisites: Replacement[] = []): 
     admission: {
       ...(job.owner?.account ? { account: job.owner.account } : {}),
       ...(job.qos ? { qos: job.qos } : {}),
+      ...(job.groups ? { groups: job.groups } : {}),
     },
   };
 }

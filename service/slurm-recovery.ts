@@ -97,6 +97,7 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   if (event.data.owner) job.owner = event.data.owner;
   if (event.data.environment) job.environment = event.data.environment;
   if (event.data.qos) job.qos = event.data.qos;
+  if (event.data.groups) job.groups = event.data.groups;
   if (event.data.cpus) job.cpus = event.data.cpus;
   if (event.data.gpus !== undefined) job.gpus = event.data.gpus;
   if (event.data.dependency) job.dependency = event.data.dependency;

@@ -21,15 +21,13 @@ const NODES = 'NodeName=vm CPUTot=8 RealMemory=21694 Gres=(null) Partitions=shor
 const { profile, notes } = discoveredProfile('lab', PARTITIONS, NODES);
 
 describe('who a partition admits', () => {
-  it("reads Slurm's lists, and says that groups are not checked", () => {
+  it("reads Slurm's lists of accounts, QOS and groups", () => {
     const byName = Object.fromEntries(profile!.partitions.map((p) => [p.name, p]));
     expect(byName.short).toMatchObject({ denyAccounts: ['capped'] });
     expect(byName.short).not.toHaveProperty('allowAccounts');
     expect(byName.capped).toMatchObject({ allowAccounts: ['capped'], memoryMb: 300 });
-    expect(byName.gpu).toMatchObject({ allowQos: ['high'] });
-    expect(notes).toContain(
-      'partition gpu allows groups physics only: not checked (plans may use it for any owner)',
-    );
+    expect(byName.gpu).toMatchObject({ allowQos: ['high'], allowGroups: ['physics'] });
+    expect(notes).toEqual([]);
   });
 
   it('admits by account and QOS; an unknown account passes no allow list', () => {
@@ -40,8 +38,11 @@ describe('who a partition admits', () => {
     expect(admits(capped!, { account: 'capped' })).toBe(true);
     expect(admits(capped!, { account: 'lab' })).toBe(false);
     expect(admits(capped!, {})).toBe(false);
-    expect(admits(gpu!, { account: 'lab', qos: 'normal' })).toBe(false);
-    expect(admits(gpu!, { account: 'lab', qos: 'high' })).toBe(true);
+    expect(admits(gpu!, { account: 'lab', qos: 'normal', groups: ['physics'] })).toBe(false);
+    expect(admits(gpu!, { account: 'lab', qos: 'high', groups: ['alice', 'physics'] })).toBe(true);
+    // AllowGroups: the owner's groups (the relay's `id -Gn`); unknown ones pass no allow list.
+    expect(admits(gpu!, { account: 'lab', qos: 'high', groups: ['alice'] })).toBe(false);
+    expect(admits(gpu!, { account: 'lab', qos: 'high' })).toBe(false);
   });
 });
 
