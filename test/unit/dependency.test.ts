@@ -63,19 +63,21 @@ describe('rewiring a dependency', () => {
   });
 });
 
+/** Job 33 runs out of memory and is resubmitted as 43; the relay's result says this of its dependents. */
+async function resubmittedWith(result: Parameters<typeof resultEvent>[1]) {
+  const deps = testDeps();
+  await handleEvent(deps, sacctEvent('33'));
+  const c = deps.commands.sent().at(-1) as CommandOf<'slurm.resubmit'>;
+  await handleEvent(deps, resultEvent(c, { slurmJobIds: ['43'], ...result }));
+  return { deps, lines: (await deps.store.listHistory('nightly')).map((h) => h.line) };
+}
+
 describe('the rewiring in history', () => {
   it("a resubmission's result names the dependents the relay rewired", async () => {
-    const deps = testDeps();
-    await handleEvent(deps, sacctEvent('33'));
-    const c = deps.commands.sent().at(-1) as CommandOf<'slurm.resubmit'>;
-    await handleEvent(
-      deps,
-      resultEvent(c, {
-        slurmJobIds: ['43'],
-        dependents: { rewired: [{ jobId: '44', user: 'alice', dependency: 'afterok:43' }], reported: [] },
-      }),
-    );
-    expect((await deps.store.listHistory('nightly')).map((h) => h.line)).toContain(
+    const { lines } = await resubmittedWith({
+      dependents: { rewired: [{ jobId: '44', user: 'alice', dependency: 'afterok:43' }], reported: [] },
+    });
+    expect(lines).toContain(
       'Job 44 (alice) waited on job 33: it now waits on job 43 (Dependency=afterok:43)',
     );
   });
@@ -83,18 +85,10 @@ describe('the rewiring in history', () => {
 
 describe('a rewiring that failed', () => {
   it('is said in history with what to look at, and the workload needs attention', async () => {
-    const deps = testDeps();
-    await handleEvent(deps, sacctEvent('33'));
-    const c = deps.commands.sent().at(-1) as CommandOf<'slurm.resubmit'>;
-    await handleEvent(
-      deps,
-      resultEvent(c, {
-        slurmJobIds: ['43'],
-        output: 'submitted 43 with its original environment',
-        dependents: { rewired: [], reported: [], error: 'squeue exited 1: Socket timed out' },
-      }),
-    );
-    const lines = (await deps.store.listHistory('nightly')).map((h) => h.line);
+    const { deps, lines } = await resubmittedWith({
+      output: 'submitted 43 with its original environment',
+      dependents: { rewired: [], reported: [], error: 'squeue exited 1: Socket timed out' },
+    });
     expect(lines).toContain('Relay: submitted 43 with its original environment');
     expect(lines).toContain(
       "The jobs waiting on job 33 could not all be made to wait on job 43 (squeue exited 1: Socket timed out): look with squeue -t PENDING -o '%i %E'",
