@@ -49,3 +49,21 @@ export function parseEnvVars(output: string): SubmittedEnvironment | 'not-stored
 export function exportFile(env: SubmittedEnvironment): Buffer {
   return Buffer.from(env.variables.map(([n, v]) => `${n}=${v}`).join('\0'));
 }
+
+/**
+ * The variables a script's own `#SBATCH --export=` line names, when it names some without ALL or NONE:
+ * sbatch then loads its owner's login environment on the node and adds them (checked on the lab:
+ * SLURM_GET_USER_ENV=1 and the named values set). sbatch reads directives up to the script's first command.
+ */
+export function scriptExportsVariables(script: string): boolean {
+  let value: string | undefined;
+  for (const line of script.split('\n').slice(1)) {
+    const trimmed = line.trim();
+    if (trimmed && !trimmed.startsWith('#')) break;
+    const option = /^#SBATCH\s+--export(?:=|\s+)(\S+)/.exec(trimmed);
+    if (option) value = option[1];
+  }
+  if (!value) return false;
+  const terms = value.split(',').map((t) => t.replace(/^["']|["']$/g, '').toUpperCase());
+  return !terms.includes('ALL') && !terms.includes('NONE');
+}

@@ -1,6 +1,7 @@
 import type { PlannedAllocation } from './allocation.ts';
 import type { SlurmResources } from './commands.ts';
 import { UnsafeValueError } from './errors.ts';
+import { scriptExportsVariables } from './job-environment.ts';
 import type { CapturedJob } from './scontrol.ts';
 import { shellQuote } from './shell-quote.ts';
 import { formatSlurmMemory, MiB, parseSlurmMemory } from './units.ts';
@@ -102,7 +103,9 @@ export interface ResubmissionExtras {
   /**
    * `exact`: the environment the job was submitted with, on file descriptor 3 (`--export-file=3`: the job
    * gets exactly those variables). `login`: the owner's login environment, built by Slurm on the node
-   * (`--export=NONE`), when that environment could not be read. Absent: sbatch's own (minimal) one.
+   * (`--export=NONE`), when that environment could not be read — or, when the script's own `#SBATCH
+   * --export=` line names variables, that line left to apply (login environment plus those variables).
+   * Absent: sbatch's own (minimal) one.
    */
   environment?: 'exact' | 'login';
 }
@@ -152,7 +155,14 @@ export function plainJobResubmission(
       comment,
     }),
     ...(job.exclusive ? ['--exclusive'] : []),
-    ...(environment === 'exact' ? ['--export-file=3'] : environment === 'login' ? ['--export=NONE'] : []),
+    ...exportOption(environment, job.script),
   ];
   return { argv, script: job.script };
+}
+
+function exportOption(environment: ResubmissionExtras['environment'], script: string): string[] {
+  if (environment === 'exact') return ['--export-file=3'];
+  // A command-line --export would override the script's line and lose the variables it names.
+  if (environment === 'login') return scriptExportsVariables(script) ? [] : ['--export=NONE'];
+  return [];
 }

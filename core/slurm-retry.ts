@@ -18,7 +18,7 @@ export function environmentProblem(job: FailedJob, policy: EffectivePolicy): str
 }
 
 export const environmentCaveat = (job: FailedJob) =>
-  `${NOT_STORED}: the retry runs with a login environment of ${job.owner?.user ?? 'its owner'} instead`;
+  `${NOT_STORED}: the retry runs with a login environment of ${job.owner?.user ?? 'its owner'} instead (plus the variables its script's own #SBATCH --export line names)`;
 
 /** Slurm states that blame the node: the retry keeps off the nodes the job ran on (a preemption does not). */
 const NODE_STATES = new Set(['NODE_FAIL', 'BOOT_FAIL']);

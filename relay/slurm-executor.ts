@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { CommandOf } from '../core/commands.ts';
 import type { DependentsReport, Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
-import { exportFile } from '../core/job-environment.ts';
+import { exportFile, scriptExportsVariables } from '../core/job-environment.ts';
 import { type ActingFor, refusal } from '../core/owner.ts';
 import { partitionsMayHaveChanged } from '../core/pending.ts';
 import type { SacctJob } from '../core/sacct.ts';
@@ -191,7 +191,9 @@ export class SlurmExecutor {
     });
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
     const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
-    const environment = exact ? 'its original environment' : `a login environment of ${user}`;
+    const environment = exact
+      ? 'its original environment'
+      : `a login environment of ${user}${scriptExportsVariables(captured.script) ? " plus its script's --export variables" : ''}`;
     const { dependents, note } = await this.rewire(command, id);
     return {
       ok: true,

@@ -57,6 +57,30 @@ describe('the submission environment as accounting keeps it (lab, Slurm 22.05)',
       '--export=NONE',
     );
   });
+
+  // Checked on the lab: with no --export on sbatch's command line, a script line `#SBATCH
+  // --export=FOO=bar,MYVAR` gives the job its owner's login environment (SLURM_GET_USER_ENV=1) plus FOO;
+  // a command-line --export=NONE would override that line and lose FOO.
+  it('leaves a script’s own --export line naming variables to apply, and only such a line', () => {
+    const login = (script: string) =>
+      plainJobResubmission(
+        capturedJobFromScontrol(
+          { JobId: '7', JobName: 'e' },
+          { owner: { uid: 1501, user: 'alice' } },
+          script,
+        ),
+        {},
+        'rebound:w',
+        { environment: 'login' },
+      ).argv.filter((a) => a.startsWith('--export'));
+    expect(login('#!/bin/bash\n#SBATCH --mem=1G\n#SBATCH --export=FOO=bar,MYVAR\nrun\n')).toEqual([]);
+    expect(login('#!/bin/bash\n#SBATCH --export FOO=bar\nrun\n')).toEqual([]);
+    expect(login('#!/bin/bash\n#SBATCH --export=ALL,FOO=bar\nrun\n')).toEqual(['--export=NONE']);
+    expect(login('#!/bin/bash\n#SBATCH --export=none\nrun\n')).toEqual(['--export=NONE']);
+    // sbatch reads no directive after the first command.
+    expect(login('#!/bin/bash\nrun\n#SBATCH --export=FOO=bar\n')).toEqual(['--export=NONE']);
+    expect(login('#!/bin/bash\nrun\n')).toEqual(['--export=NONE']);
+  });
 });
 
 describe('a job whose environment could not be read', () => {
