@@ -138,10 +138,10 @@ export class DynamoStatusStore implements StatusStore {
     const items = await this.query({
       KeyConditionExpression: 'PK = :p AND begins_with(SK, :a)',
       ExpressionAttributeValues: { ':p': `LIN#${lineage}`, ':a': 'ATTEMPT#' },
-      ProjectionExpression: 'PK',
+      ProjectionExpression: 'PK, manual',
       ConsistentRead: true,
     });
-    return items.length;
+    return { claimed: items.length, manual: items.filter((i) => i.manual !== undefined).length };
   }
   async listAttempts(workload: string) {
     const items = await this.query({

@@ -42,15 +42,20 @@ export async function request(
       [String(body.error ?? `HTTP ${res.status}`), ...((body.fields as string[] | undefined) ?? [])].join(
         '\n  ',
       ),
+      { status: res.status },
     );
   return body;
 }
 
-/** A request to the status API with the reader's token (a GET unless told). */
-export function api(path: string, method: 'GET' | 'POST' = 'GET'): Promise<unknown> {
+/** A request to the status API with the reader's token (a GET unless told; a POST may carry JSON). */
+export function api(path: string, method: 'GET' | 'POST' = 'GET', body?: unknown): Promise<unknown> {
   return request(serviceAddress().url, path, {
     method,
-    headers: { authorization: `Bearer ${readerToken()}` },
+    headers: {
+      authorization: `Bearer ${readerToken()}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
 

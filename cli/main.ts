@@ -10,6 +10,7 @@ import { RELAY_VERSION } from '../relay/version.ts';
 import { type WorkloadView, WorkloadViewSchema } from '../service/status.ts';
 import { api, healthLines } from './api.ts';
 import { deadLetters, replayDeadLetter } from './dead-letters.ts';
+import { recover, sync } from './person-requests.ts';
 import { printable, printableCell } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
 import { UsageError } from './usage-error.ts';
@@ -22,6 +23,13 @@ const USAGE = `usage: rebound <command> [--json]
   status [workload]     workloads, or one workload's jobs, attempts and evidence
   history <workload>    the workload's decisions, oldest first
   plan <workload>       dry-run: what recovery would do now (changes nothing)
+  recover <workload> [--memory-multiplier X] [--runtime-multiplier Y] [--retry-unknown]
+          [--recovery-hook NAME] [--job ID] [--dry-run]
+                        one recovery by hand now, past max retries too (it uses up no automatic
+                        retry); exit 0 started or nothing to do, 1 nothing recoverable, 2 usage,
+                        3 unknown workload or job, 4 not allowed now
+  sync <workload> [--dry-run]
+                        Torc: clean up jobs left running by allocations Slurm no longer knows
   watch <workflow id> [--user <name>]
                         recover a Torc workflow on events (the running relay picks it up); in
                         site mode, as root, --user names whom its allocations run as
@@ -84,6 +92,12 @@ function parseCommandLine(argv: string[]) {
         user: { type: 'string' },
         replay: { type: 'string' },
         queue: { type: 'string' },
+        'memory-multiplier': { type: 'string' },
+        'runtime-multiplier': { type: 'string' },
+        'retry-unknown': { type: 'boolean' },
+        'recovery-hook': { type: 'string' },
+        job: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -203,6 +217,17 @@ async function main(argv: string[]): Promise<void> {
       return out(plans, () =>
         plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
       );
+    }
+    case 'recover':
+    case 'sync': {
+      if (!arg) throw new UsageError(`${command} needs a workload\n${USAGE}`);
+      const done =
+        command === 'recover' ? await recover(arg, values) : await sync(arg, values['dry-run'] === true);
+      // A refusal (usage, unknown, not allowed) goes to standard error, as every other CLI error does.
+      if (done.exitCode >= 2 && !values.json) console.error(printable(done.text));
+      else out(done.json, () => done.text);
+      process.exitCode = done.exitCode;
+      return;
     }
     case 'watch': {
       const { workflowId, added, user } = watchWorkflow(arg, values.user);

@@ -12,7 +12,7 @@ import { parseTag } from './tag.ts';
  * they are upgraded separately. A command whose protocol is newer than the relay's, or whose type the
  * relay does not know, is answered with a failed result (relay/relay.ts), never dropped.
  */
-export const PROTOCOL = 3;
+export const PROTOCOL = 4;
 
 const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
@@ -20,7 +20,8 @@ const CommandBaseSchema = z.object({
   /**
    * The relay protocol the command needs (commands from before versioning are protocol 1; 2 since 0.3:
    * a resubmission carries its whole comment, nonce included; 3 since 0.4: a resubmission of array tasks,
-   * which an older relay would submit as one plain job, or one kept off failed nodes).
+   * which an older relay would submit as one plain job, or one kept off failed nodes; 4 since 0.5: a
+   * person's requests through the relay, `torc.sync`).
    */
   protocol: z.number().int().positive().default(1),
   /** The workload it belongs to (one FIFO message group each). */
@@ -123,6 +124,16 @@ const CleanupTorcAllocationCommandSchema = CommandBaseSchema.extend({
   slurmJobId: SlurmJobIdSchema,
 });
 
+/**
+ * `rebound sync` (like `torc workflows sync-status`): every allocation Torc still counts as live that
+ * Slurm no longer knows is cleaned up as one that ended; with dryRun, only named.
+ */
+const SyncTorcWorkflowCommandSchema = CommandBaseSchema.extend({
+  type: z.literal('torc.sync'),
+  workflowId: z.number().int().positive(),
+  dryRun: z.boolean().default(false),
+});
+
 const RunHookCommandSchema = CommandBaseSchema.extend({
   type: z.literal('hook.run'),
   hook: HookNameSchema,
@@ -136,6 +147,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
   ResetTorcJobsCommandSchema,
   SubmitTorcAllocationsCommandSchema,
   CleanupTorcAllocationCommandSchema,
+  SyncTorcWorkflowCommandSchema,
   RunHookCommandSchema,
 ]);
 

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { CommandTypeSchema } from './commands.ts';
 import { ARRAY_TASKS_NAMED, IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
+import { ManualMarkSchema, ManualRecoverySchema } from './manual.ts';
 import { OwnerSchema, UserNameSchema } from './owner.ts';
 import { parseProfile } from './profiles.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
@@ -287,6 +288,32 @@ const SlurmAllocationEndedEventSchema = EnvelopeSchema.extend({
   }),
 });
 
+/**
+ * A person's request (`rebound recover`, `rebound sync`, an MCP write tool), put on the queue by the API
+ * after their token was checked — never accepted on the webhook (service/ingest.ts): who asked comes from
+ * the token, and the worker acts on it through the same claims as on any event.
+ */
+const PersonRequestEventSchema = EnvelopeSchema.extend({
+  type: z.literal('person.request'),
+  data: z.discriminatedUnion('action', [
+    z.object({
+      action: z.literal('recover'),
+      workload: z.string().min(1).max(200),
+      mark: ManualMarkSchema,
+      request: ManualRecoverySchema,
+    }),
+    z.object({
+      action: z.literal('sync'),
+      workload: z.string().min(1).max(200),
+      mark: ManualMarkSchema,
+      dryRun: z.boolean().default(false),
+    }),
+  ]),
+});
+
+/** Event types only the service itself makes: the webhook refuses them. */
+export const SERVICE_ONLY_EVENTS: ReadonlySet<string> = new Set(['person.request']);
+
 /** The relay's report on a command it executed. */
 const CommandResultEventSchema = EnvelopeSchema.extend({
   type: z.literal('relay.command.result'),
@@ -317,6 +344,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   TorcWorkflowCensusEventSchema,
   SlurmAllocationEndedEventSchema,
   CommandResultEventSchema,
+  PersonRequestEventSchema,
 ]);
 
 export type Event = z.infer<typeof EventSchema>;

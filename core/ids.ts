@@ -106,6 +106,8 @@ export const commandIds = {
     `${workload}:a${attempt}:${step}-${kind}`,
   /** Orphan cleanup of one allocation: the same id whichever source saw it end. */
   cleanup: (workload: string, slurmJobId: string) => `${workload}:cleanup:${slurmJobId}`,
+  /** A person's orphan clean-up (`rebound sync`), named by their request. */
+  sync: (workload: string, requestId: string) => `${workload}:sync:${requestId}`,
   /** The n-th auto-schedule of a workflow. */
   schedule: (workload: string, n: number) => `${workload}:sched:s${n}`,
 } as const;
@@ -138,4 +140,6 @@ export const eventIds = {
   /** The same partitions discovered again are the same event (`digest`: of the profile's JSON). */
   clusterDiscovered: (cluster: string, digest: string) => `cluster:${cluster}:${digest}`,
   allocationEnded: (workflowId: number, slurmJobId: string) => `allocation-ended:${workflowId}:${slurmJobId}`,
+  /** A person's request (core/manual.ts): its own random id, so a retried POST is a new request. */
+  personRequest: (requestId: string) => `request:${requestId}`,
 } as const;

@@ -27,10 +27,17 @@ export const REPORT_JOBS = 50;
 /** The plan in words: a decision line per job, then what recovery does (or why it stops). */
 export function planReport(plan: Plan, maxRetries: number, unknown: number): string[] {
   const lines: string[] = decisionLines(plan.decisions);
-  if (plan.outcome === 'stop')
-    return [...lines, STOP_TEXT[plan.stopReason ?? 'nothing-recoverable'](maxRetries, unknown)];
+  if (plan.outcome === 'stop') {
+    const reason = plan.stopReason ?? 'nothing-recoverable';
+    return [...lines, STOP_TEXT[reason](maxRetries, unknown), ...byHand(reason, plan.workload, unknown)];
+  }
   for (const a of plan.actions) lines.push(...actionLines(a, unknown));
-  lines.unshift(`Recovery attempt ${plan.attempt}/${maxRetries} for ${plan.workload}`);
+  const m = plan.manual;
+  lines.unshift(
+    m
+      ? `Manual recovery attempt ${plan.attempt} for ${plan.workload}, by ${m.by} via ${m.via === 'mcp' ? 'MCP' : 'the CLI'} (request ${m.requestId}; automatic retries used ${m.automaticUsed} of ${maxRetries}, this one not counted)`
+      : `Recovery attempt ${plan.attempt}/${maxRetries} for ${plan.workload}`,
+  );
   return lines;
 }
 
@@ -71,6 +78,18 @@ function actionLines(a: PlanAction, unknown: number): string[] {
     default:
       return assertNever(a, 'plan action');
   }
+}
+
+/**
+ * Where automatic recovery ends on purpose, what a person can run (as Torc names its own recover command):
+ * one attempt by hand, past max retries, with other multipliers or unknown causes included.
+ */
+function byHand(reason: StopReason, workload: string, unknown: number): string[] {
+  if (reason !== 'max-retries' && reason !== 'nothing-recoverable') return [];
+  const flags = reason === 'nothing-recoverable' && unknown > 0 ? ' --retry-unknown' : '';
+  return [
+    `By hand: \`rebound recover ${workload}${flags}\` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)`,
+  ];
 }
 
 /** Which try of a job's chain a resubmitted job is, counted as a person counts: "retry 1 of 3 for job 77's chain". */

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { PlannedAllocationSchema } from './allocation.ts';
 import { SlurmResourcesSchema } from './commands.ts';
 import { CauseSchema } from './diagnose.ts';
+import { ManualMarkSchema } from './manual.ts';
 
 // A plan is a value: what recovery would do and why, in words a person reads. The worker executes it,
 // `rebound plan` prints it, the status API shows it; all three call the same planner.
@@ -55,8 +56,10 @@ const STOP_REASONS = [
 export const PlanSchema = z.object({
   workload: z.string(),
   kind: z.enum(['slurm', 'torc']),
-  /** The attempt this plan would use (attempts used + 1). */
+  /** The attempt this plan would use (attempts claimed + 1). */
   attempt: z.number().int().positive(),
+  /** A person's attempt by hand (core/manual.ts): who, how, and how many automatic retries were used. */
+  manual: ManualMarkSchema.extend({ automaticUsed: z.number().int().nonnegative() }).optional(),
   createdAt: z.string(),
   outcome: z.enum(['recover', 'stop']),
   stopReason: z.enum(STOP_REASONS).optional(),

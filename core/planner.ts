@@ -3,10 +3,12 @@ import { rewiredDependency } from './dependency.ts';
 import { type Diagnosis, diagnose } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
 import { escalate, type Limits } from './heuristics.ts';
+import type { ManualMark } from './manual.ts';
 import { admitting, bestPartition, choosePartition, describeAdmission, describeMisfit } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
 import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
+import type { AttemptCount } from './ports.ts';
 import { type Candidate, type FailedJob, known, type RecoveryState } from './recovery-state.ts';
 import {
   cancelledForItsDependency,
@@ -19,8 +21,20 @@ import { torcActions } from './torc-actions.ts';
 import { formatIsoDuration, formatSlurmMemory, formatSlurmTime, formatTorcMemory } from './units.ts';
 
 export interface Counters {
+  /** Automatic attempts used (max retries counts these). */
   attemptsUsed: number;
+  /** Attempts claimed, manual ones included (the next attempt's number follows them); attemptsUsed if absent. */
+  claimed?: number;
+  /** A person's attempt by hand: planned past max retries, and marked as theirs. */
+  manual?: ManualMark;
 }
+
+/** A chain's claimed attempts as the planner counts them: max retries counts the automatic ones only. */
+export const countersOf = (count: AttemptCount, manual?: ManualMark): Counters => ({
+  attemptsUsed: count.claimed - count.manual,
+  claimed: count.claimed,
+  ...(manual ? { manual } : {}),
+});
 
 const bufferOf = (state: RecoveryState) => state.runnerBufferSeconds ?? RUNNER_BUFFER_SECONDS;
 
@@ -35,7 +49,7 @@ export function planRecovery(
   counters: Counters,
   now: Date,
 ): Plan {
-  const attempt = counters.attemptsUsed + 1;
+  const attempt = (counters.claimed ?? counters.attemptsUsed) + 1;
   const includeUnknown = policy.retryUnknown || policy.unknownFailureHook !== undefined;
   const decisions: Decision[] = [];
   const candidates: Candidate[] = [];
@@ -153,6 +167,7 @@ export function planRecovery(
     attempt,
     createdAt: now.toISOString(),
     outcome,
+    ...(counters.manual ? { manual: { ...counters.manual, automaticUsed: counters.attemptsUsed } } : {}),
     ...(stopReason ? { stopReason } : {}),
     decisions,
     actions,
@@ -175,7 +190,8 @@ export function planRecovery(
             ? 'records-incomplete'
             : 'nothing-recoverable',
     );
-  else if (counters.attemptsUsed >= policy.maxRetries) result = plan('stop', [], 'max-retries');
+  else if (!counters.manual && counters.attemptsUsed >= policy.maxRetries)
+    result = plan('stop', [], 'max-retries');
   else {
     const hook = unknown > 0 ? policy.unknownFailureHook : undefined;
     result = plan(

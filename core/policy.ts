@@ -5,7 +5,7 @@ import { WorkloadKeySchema } from './ids.ts';
 import { describeIssues } from './zod-errors.ts';
 
 // A multiplier ≤ 1 would shrink or freeze resources (Torc accepts any value).
-const Multiplier = z.number().gt(1, 'must be greater than 1').lte(10, 'must be at most 10');
+export const Multiplier = z.number().gt(1, 'must be greater than 1').lte(10, 'must be at most 10');
 
 const AutoScheduleSchema = z.strictObject({
   enabled: z.boolean().default(true),

@@ -3,6 +3,7 @@ import type { Command, CommandType, SlurmResources } from './commands.ts';
 import type { Diagnosis } from './diagnose.ts';
 import type { Event, TorcCompletionPage, TorcRr } from './events.ts';
 import type { JobEvidence } from './evidence.ts';
+import type { ManualMark } from './manual.ts';
 import type { Owner } from './owner.ts';
 import type { Plan } from './plan.ts';
 import type { JobEnvironment } from './recovery-state.ts';
@@ -134,10 +135,18 @@ export interface JobRecord {
   updatedAt: string;
 }
 
+/** Max retries counts automatic attempts only (claimed − manual); the next attempt's number follows all. */
+export interface AttemptCount {
+  claimed: number;
+  manual: number;
+}
+
 export interface AttemptRecord {
   lineage: string;
   attempt: number;
   workload: string;
+  /** A person's attempt by hand (core/manual.ts): it uses up no automatic retry. */
+  manual?: ManualMark;
   /** The event that made it (Torc: the completion), so a redelivery of that event finds it. */
   source?: string;
   plan: Plan;
@@ -194,8 +203,8 @@ export interface StatusStore {
   listWorkloads(): Promise<WorkloadRecord[]>;
   getJob(key: string): Promise<JobRecord | undefined>;
   listJobs(workload: string): Promise<JobRecord[]>;
-  /** Attempts used so far by a resubmission chain. */
-  countAttempts(lineage: string): Promise<number>;
+  /** Attempts a resubmission chain (or Torc workflow) has claimed, and how many of them were manual. */
+  countAttempts(lineage: string): Promise<AttemptCount>;
   listAttempts(workload: string): Promise<AttemptRecord[]>;
   /** The attempt whose command carried this tag (to link a resubmitted job to its chain). */
   findAttemptByCommand(commandId: string): Promise<AttemptRecord | undefined>;

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { TorcCompletionPage } from '../core/events.ts';
 import {
   AttemptAlreadyClaimedError,
+  type AttemptCount,
   type AttemptRecord,
   type ClusterRecord,
   type HistoryEntry,
@@ -83,9 +84,12 @@ export class SqliteStore implements StateStore {
     return this.all<JobRecord>('SELECT json FROM jobs WHERE workload = ? ORDER BY key', workload);
   }
   async countAttempts(lineage: string) {
-    return (
-      this.db.prepare('SELECT count(*) n FROM attempts WHERE lineage = ?').get(lineage) as { n: number }
-    ).n;
+    const row = this.db
+      .prepare(
+        "SELECT count(*) claimed, count(json_extract(json, '$.manual')) manual FROM attempts WHERE lineage = ?",
+      )
+      .get(lineage) as AttemptCount;
+    return { claimed: row.claimed, manual: row.manual };
   }
   async claimAttempt(r: AttemptRecord) {
     const json = JSON.stringify(r);

@@ -81,6 +81,11 @@ export class Executor {
             }),
           ];
         }
+        case 'torc.sync': {
+          if (!this.opts.torc) return [this.result(command, failure('no Torc server in the relay config'))];
+          const output = await this.opts.torc.syncOrphans(command.workflowId, command.dryRun);
+          return [this.result(command, { ok: true, slurmJobIds: [], alreadyDone: false, output })];
+        }
         default:
           return assertNever(command, 'command');
       }

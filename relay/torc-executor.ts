@@ -6,11 +6,11 @@ import { type ActingFor, refusal } from '../core/owner.ts';
 import { idList } from '../core/plan-report.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
-import { ORPHANED_RETURN_CODE, TORC_DONE, type TorcJob } from '../core/torc-model.ts';
+import { ORPHANED_RETURN_CODE, TORC_DONE, type TorcJob, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { inParallel } from './in-parallel.ts';
-import { findJobsByComment, homeOf, type Submitter, sbatch } from './slurm.ts';
+import { findJobsByComment, homeOf, queuedSlurmJobs, type Submitter, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 import { readRegistry } from './torc-registry.ts';
 
@@ -242,6 +242,42 @@ export class TorcExecutor {
     };
   }
 
+  /**
+   * `rebound sync`: the allocations Torc counts as pending or running that Slurm no longer knows
+   * (squeue), each cleaned up as an ended one — or, in a dry run, named with the jobs it would fail.
+   */
+  async syncOrphans(workflowId: number, dryRun: boolean): Promise<string> {
+    const { client } = this.opts;
+    const live = (await client.scheduledComputeNodes(workflowId)).filter(
+      (s) => s.status !== 'complete' && s.scheduler_id > 0,
+    );
+    const queued = live.length ? await queuedSlurmJobs() : new Set<string>();
+    const gone = [...new Set(live.map((s) => String(s.scheduler_id)).filter((id) => !queued.has(id)))];
+    if (!gone.length)
+      return `No orphans found: ${live.length} allocation(s) Torc counts as live, all known to Slurm`;
+    if (dryRun) {
+      const running: number[] = [];
+      for (const scn of live.filter((s) => gone.includes(String(s.scheduler_id))))
+        for (const { jobs } of await this.runningOn(workflowId, scn)) running.push(...jobs.map((j) => j.id));
+      return `Would clean up ${gone.length} allocation(s) no longer in Slurm (${idList(gone)}): ${running.length} running job(s) would be marked failed (orphaned)${running.length ? `: ${idList(running)}` : ''}`;
+    }
+    const failed: number[] = [];
+    for (const id of gone) failed.push(...(await this.cleanupAllocation(workflowId, id)));
+    return `Cleaned up ${gone.length} allocation(s) no longer in Slurm (${idList(gone)}): ${failed.length} job(s) marked failed (orphaned)${failed.length ? `: ${idList(failed)}` : ''}`;
+  }
+
+  /** An allocation's compute nodes, each with the jobs Torc marks running on it. */
+  private async runningOn(workflowId: number, scn: TorcScheduledComputeNode) {
+    const { client } = this.opts;
+    const nodes = await client.computeNodes(workflowId, scn.id!);
+    return Promise.all(
+      nodes.map(async (node) => ({
+        node,
+        jobs: await client.jobs(workflowId, { status: 'running', activeComputeNodeId: node.id! }),
+      })),
+    );
+  }
+
   /** Orphan cleanup for one dead allocation: its running jobs become failed with Torc's −128. */
   async cleanupAllocation(workflowId: number, slurmJobId: string): Promise<number[]> {
     const { client } = this.opts;
@@ -251,11 +287,8 @@ export class TorcExecutor {
     const status = await client.status(workflowId);
     const failed: number[] = [];
     for (const scn of scns) {
-      for (const node of await client.computeNodes(workflowId, scn.id!)) {
-        for (const job of await client.jobs(workflowId, {
-          status: 'running',
-          activeComputeNodeId: node.id!,
-        })) {
+      for (const { node, jobs } of await this.runningOn(workflowId, scn)) {
+        for (const job of jobs) {
           try {
             await client.completeJob(job.id, 'failed', status.run_id, {
               job_id: job.id,

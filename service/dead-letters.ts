@@ -26,6 +26,7 @@ async function workloadOf(deps: ServiceDeps, queue: 'events' | 'commands', body:
     case 'slurm.job.stuck':
       return (await deps.store.getJob(jobKey(e.cluster, e.data.jobId)))?.workload ?? UNTAGGED;
     case 'relay.command.result':
+    case 'person.request':
       return e.data.workload;
     case 'slurm.cluster.discovered':
       return CLUSTER;

@@ -1,11 +1,12 @@
 import type { Event, EventOf } from '../core/events.ts';
-import { jobKey, torcWorkload } from '../core/ids.ts';
+import { jobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
 import { onClusterDiscovered } from './cluster.ts';
 import { resultArrived } from './command-watch.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
+import { onPersonRequest, onSyncResult } from './person-requests.ts';
 import { onJobEnded, onSacct } from './slurm-recovery.ts';
 import { onResubmitResult } from './slurm-results.ts';
 import { onJobStuck } from './slurm-stalls.ts';
@@ -54,6 +55,9 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
     case 'slurm.allocation.ended':
       await onAllocationEnded(deps, event);
       break;
+    case 'person.request':
+      await onPersonRequest(deps, event);
+      break;
     default:
       assertNever(event, 'event');
   }
@@ -81,6 +85,8 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
     }
     case 'torc.cleanup-allocation':
       return history(deps, r.workload, [resultLine(r)]);
+    case 'torc.sync':
+      return onSyncResult(deps, event);
     default:
       return assertNever(r.commandType, 'command type');
   }
@@ -90,6 +96,7 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
 export function eventWorkload(event: Event): string | undefined {
   switch (event.type) {
     case 'relay.command.result':
+    case 'person.request':
       return event.data.workload;
     case 'torc.job.finished':
     case 'torc.workflow.completed':
@@ -125,6 +132,11 @@ function orderKey(event: Event): string {
     case 'slurm.allocation.ended':
       // A completion must follow the job events posted before it.
       return `${event.cluster}:${torcWorkload(event.data.workflowId)}`;
+    case 'person.request':
+      // With the workload's own events: a Torc workflow's are keyed by its cluster (the API uses it).
+      return torcWorkflowOf(event.data.workload) === undefined
+        ? `workload:${event.data.workload}`
+        : `${event.cluster}:${event.data.workload}`;
     default:
       return assertNever(event, 'event');
   }

@@ -1,4 +1,4 @@
-import { type Command, PROTOCOL } from '../core/commands.ts';
+import type { Command } from '../core/commands.ts';
 import type { EventOf } from '../core/events.ts';
 import { assertNever } from '../core/never.ts';
 import { notifies } from '../core/notice.ts';
@@ -113,9 +113,11 @@ export const command = (c: Unversioned<Command>): Command =>
   ({
     ...c,
     protocol:
-      c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude || c.resources.dependency)
-        ? PROTOCOL
-        : 2,
+      c.type === 'torc.sync'
+        ? 4
+        : c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude || c.resources.dependency)
+          ? 3
+          : 2,
   }) as Command;
 
 /** A plan's retried jobs, counted by cause (the Recoveries metric). */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { type Event, EventSchema } from '../core/events.ts';
+import { type Event, EventSchema, SERVICE_ONLY_EVENTS } from '../core/events.ts';
 import type { Sender } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 
@@ -30,6 +30,14 @@ export async function ingest(queue: Sender<Event>, body: string): Promise<Ingest
     return { ok: false, errors: describeIssues(parsed.error, 'event') };
   }
   const events: Event[] = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+  const refused = events.flatMap((e, i) =>
+    SERVICE_ONLY_EVENTS.has(e.type)
+      ? [
+          `${Array.isArray(parsed.data) ? `events[${i}]` : 'event'}.type: "${e.type}" is made by the service from a person's token, never accepted here`,
+        ]
+      : [],
+  );
+  if (refused.length) return { ok: false, errors: refused };
   await queue.send(events.map((e) => ({ id: e.id, body: e })));
   return { ok: true, accepted: events.length };
 }

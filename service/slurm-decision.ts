@@ -6,10 +6,11 @@ import type { EventOf } from '../core/events.ts';
 import { commandIds, parseJobKey, tagNameOf } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
 import { chainWords } from '../core/plan-report.ts';
-import { planRecovery } from '../core/planner.ts';
+import { countersOf, planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
 import type { FailedJob } from '../core/recovery-state.ts';
+import { arrayTaskOf } from '../core/sacct.ts';
 import { formatTag } from '../core/tag.ts';
 import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -61,7 +62,7 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
     else await send(deps, resubmitCommands(prior.plan, job));
     return;
   }
-  const used = await store.countAttempts(job.lineage);
+  const counters = countersOf(await store.countAttempts(job.lineage));
   const policy = policyFor(deps.config.policy, ctx.tagName);
   const prerequisites = await prerequisitesOf(deps, cluster, job);
   const plan = planRecovery(
@@ -72,7 +73,7 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
       jobs: [toFailedJob(job, prerequisites)],
     },
     policy,
-    { attemptsUsed: used },
+    counters,
     deps.now(),
   );
   const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
@@ -172,11 +173,13 @@ export function toFailedJob(job: JobRecord, prerequisites: Replacement[] = []): 
   };
 }
 
-function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
+/** A plan's resubmission as its command (an array task's by hand: an array of that one index). */
+export function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
   return plan.actions.flatMap((a): Command[] => {
     if (a.type !== 'resubmit-job') return [];
     const id = commandIds.resubmit(job.lineage, plan.attempt);
     const commandTag = commandIds.resubmitTag(id, job.nonce ?? '');
+    const task = arrayTaskOf(a.jobId);
     return [
       command({
         type: 'slurm.resubmit',
@@ -186,6 +189,7 @@ function resubmitCommands(plan: Plan, job: JobRecord): Command[] {
         jobId: a.jobId,
         comment: formatTag({ workload: tagNameOf(plan.workload), commandTag }),
         resources: a.resources,
+        ...(task ? { tasks: [task.taskId] } : {}),
       }),
     ];
   });

@@ -1,6 +1,7 @@
 import { dependentLines } from '../core/dependency.ts';
 import type { EventOf } from '../core/events.ts';
 import { jobKey } from '../core/ids.ts';
+import { arrayTaskOf } from '../core/sacct.ts';
 import type { ServiceDeps } from './deps.ts';
 import { ensureWorkload, history } from './effects.ts';
 import { onArrayResubmitResult } from './slurm-arrays.ts';
@@ -21,7 +22,10 @@ export async function onResubmitResult(deps: ServiceDeps, event: EventOf<'relay.
     return;
   }
   const from = attempt.plan.actions.find((a) => a.type === 'resubmit-job')?.jobId;
-  const [newId] = r.slurmJobIds;
+  const [submitted] = r.slurmJobIds;
+  // An array task retried by hand went as an array of its one index: its job is that task of the new array.
+  const task = from ? arrayTaskOf(from) : undefined;
+  const newId = submitted && task ? `${submitted}_${task.taskId}` : submitted;
   if (r.ok && newId) {
     const key = jobKey(event.cluster, newId);
     if (!(await deps.store.getJob(key))) {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { parseJobKey } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
-import { planRecovery } from '../core/planner.ts';
+import { countersOf, planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import type { JobRecord } from '../core/ports.ts';
 import { arrayTaskOf } from '../core/sacct.ts';
@@ -115,13 +115,10 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
       workload.lastRun !== undefined ? await lastCompletion(deps, key, workload.lastRun) : undefined;
     return completion && workload.cluster ? [await planTorc(deps, completion, workload.cluster)] : [];
   }
-  const jobs = await deps.store.listJobs(key);
-  const latest = new Map<string, JobRecord>();
-  for (const j of jobs) if ((latest.get(j.lineage)?.attempt ?? -1) < j.attempt) latest.set(j.lineage, j);
   const plans: Plan[] = [];
-  for (const job of latest.values()) {
+  for (const job of latestOfEachChain(await deps.store.listJobs(key))) {
     if (!job.diagnosis || job.diagnosis.cause === 'success') continue;
-    const used = await deps.store.countAttempts(job.lineage);
+    const counters = countersOf(await deps.store.countAttempts(job.lineage));
     plans.push(
       planRecovery(
         {
@@ -131,12 +128,19 @@ export async function planWorkload(deps: ReadDeps, key: string): Promise<Plan[]>
           jobs: [toFailedJob(job)],
         },
         policyFor(deps.config.policy, key),
-        { attemptsUsed: used },
+        counters,
         deps.now(),
       ),
     );
   }
   return plans;
+}
+
+/** Each resubmission chain's latest job: the one whose failure a retry would answer. */
+export function latestOfEachChain(jobs: JobRecord[]): JobRecord[] {
+  const latest = new Map<string, JobRecord>();
+  for (const j of jobs) if ((latest.get(j.lineage)?.attempt ?? -1) < j.attempt) latest.set(j.lineage, j);
+  return [...latest.values()];
 }
 
 /** Jobs in key order, except that an array's tasks follow one another by index (`9_2` before `9_10`). */

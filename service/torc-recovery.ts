@@ -3,9 +3,10 @@ import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromTorcEvent } from '../core/evidence.ts';
 import { commandIds, eventIds, torcJobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
+import { type ManualMark, type ManualRecovery, manualMarkOf, manualPolicy } from '../core/manual.ts';
 import { assertNever } from '../core/never.ts';
 import type { Plan } from '../core/plan.ts';
-import { planRecovery } from '../core/planner.ts';
+import { countersOf, planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
 import { AttemptAlreadyClaimedError, type AttemptRecord } from '../core/ports.ts';
 import {
@@ -74,10 +75,33 @@ async function failedJobs(
   return { recorded, missing: c.failedJobIds.filter((id) => !have.has(id)), lastAt };
 }
 
-/** Dry-run and the worker share this: the plan for a workflow's completion. */
-export async function planTorc(deps: ReadDeps, completion: TorcCompletion, cluster: string): Promise<Plan> {
+/** A person's attempt by hand (core/manual.ts): their overrides, and who asked. */
+export interface ByHand {
+  request: ManualRecovery;
+  mark: ManualMark;
+}
+
+/**
+ * Dry-run, the worker and a person's recovery share this: the plan for a workflow's completion (by hand:
+ * with the person's overrides, for the one job they name if they do).
+ */
+export async function planTorc(
+  deps: ReadDeps,
+  completion: TorcCompletion,
+  cluster: string,
+  byHand?: ByHand,
+): Promise<Plan> {
+  const only = byHand?.request.job;
   const { recorded } = await failedJobs(deps, completion);
-  return planFrom(deps, completion, recorded, cluster);
+  if (!only) return planFrom(deps, completion, recorded, cluster, byHand);
+  const one = { ...completion, failedJobIds: completion.failedJobIds.filter((id) => String(id) === only) };
+  return planFrom(
+    deps,
+    one,
+    recorded.filter((j) => String(j.id) === only),
+    cluster,
+    byHand,
+  );
 }
 
 async function planFrom(
@@ -85,6 +109,7 @@ async function planFrom(
   completion: TorcCompletion,
   recorded: RecordedTorcJob[],
   cluster: string,
+  byHand?: ByHand,
 ) {
   const workload = torcWorkload(completion.workflowId);
   const state = torcRecoveryState(
@@ -93,8 +118,9 @@ async function planFrom(
     await profileFor(deps, cluster),
     deps.config.torc.runnerBufferSeconds,
   );
-  const used = await deps.store.countAttempts(workload);
-  return planRecovery(state, policyFor(deps.config.policy, workload), { attemptsUsed: used }, deps.now());
+  const counters = countersOf(await deps.store.countAttempts(workload), byHand?.mark);
+  const policy = policyFor(deps.config.policy, workload);
+  return planRecovery(state, byHand ? manualPolicy(policy, byHand.request) : policy, counters, deps.now());
 }
 
 /** The completion of the run the worker last planned from, when all its pages are kept. */
@@ -170,26 +196,42 @@ export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: 
     await history(deps, workload, [head, ...plan.report]);
     return;
   }
-  const commands = torcCommands(plan, c.workflowId);
+  await startAttempt(deps, plan, c.workflowId, source, { ...keep, head });
+}
+
+/**
+ * Claims a plan's attempt and sends its first step; false when another worker claimed that attempt
+ * number first (for this completion or another): that one recovers.
+ */
+export async function startAttempt(
+  deps: ServiceDeps,
+  plan: Plan,
+  workflowId: number,
+  source: string,
+  opts: { head: string; lastRun?: number; cluster?: string; waiting?: undefined },
+): Promise<boolean> {
+  const { head, ...keep } = opts;
+  const commands = torcCommands(plan, workflowId);
   try {
     await deps.store.claimAttempt({
-      lineage: workload,
+      lineage: plan.workload,
       attempt: plan.attempt,
-      workload,
+      workload: plan.workload,
       source,
       plan,
       commandIds: commands.map((x) => x.id),
       createdAt: deps.now().toISOString(),
+      ...(plan.manual ? { manual: manualMarkOf(plan.manual) } : {}),
     });
   } catch (error) {
-    // Another worker claimed this attempt number first (for this completion or another): that one recovers.
-    if (error instanceof AttemptAlreadyClaimedError) return;
+    if (error instanceof AttemptAlreadyClaimedError) return false;
     throw error;
   }
   countRecoveries(deps, plan);
-  await ensureWorkload(deps, workload, 'torc', 'recovering', keep);
-  await history(deps, workload, [head, ...plan.report]);
+  await ensureWorkload(deps, plan.workload, 'torc', 'recovering', keep);
+  await history(deps, plan.workload, [head, ...plan.report]);
   await send(deps, commands.slice(0, 1));
+  return true;
 }
 
 /** The plan's actions as relay commands, in execution order, with ids fixed by workflow and attempt. */

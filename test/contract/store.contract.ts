@@ -90,11 +90,22 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect(lost.reason).toBeInstanceOf(AttemptAlreadyClaimedError);
       expect(lost.reason.existing.attempt).toBe(1);
       await s.claimAttempt(attempt('L', 2));
-      expect(await s.countAttempts('L')).toBe(2);
-      expect(await s.countAttempts('M')).toBe(0);
+      expect(await s.countAttempts('L')).toEqual({ claimed: 2, manual: 0 });
+      expect(await s.countAttempts('M')).toEqual({ claimed: 0, manual: 0 });
       expect((await s.findAttemptByCommand('L:a2'))?.attempt).toBe(2);
       expect(await s.findAttemptByCommand('missing')).toBeUndefined();
       expect((await s.listAttempts('w')).map((a) => a.attempt)).toEqual([1, 2]);
+    });
+
+    it('counts a manual attempt apart (it uses up no automatic retry) and keeps who asked', async () => {
+      const s = await make();
+      await s.claimAttempt(attempt('N', 1));
+      const manual = { by: 'alice', via: 'cli' as const, requestId: 'r-12345678' };
+      await s.claimAttempt({ ...attempt('N', 2), manual });
+      expect(await s.countAttempts('N')).toEqual({ claimed: 2, manual: 1 });
+      expect((await s.listAttempts('w')).find((a) => a.lineage === 'N' && a.attempt === 2)?.manual).toEqual(
+        manual,
+      );
     });
 
     it('keeps a 10,000-job plan whole (larger than one DynamoDB item, even zipped)', async () => {
@@ -112,7 +123,7 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       }));
       const big = { ...attempt('BIG', 1), plan: { ...plan, decisions } };
       await s.claimAttempt(big);
-      expect(await s.countAttempts('BIG')).toBe(1);
+      expect(await s.countAttempts('BIG')).toEqual({ claimed: 1, manual: 0 });
       expect((await s.findAttemptByCommand('BIG:a1'))?.plan).toEqual(big.plan);
       expect((await s.listAttempts('w')).find((a) => a.lineage === 'BIG')?.plan.decisions).toEqual(decisions);
     });

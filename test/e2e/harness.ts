@@ -349,6 +349,17 @@ export class ReboundProcess {
       ...this.identity,
     });
   }
+
+  /** `rebound <args>` as its own user, whatever its exit status: the status and both outputs. */
+  run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), ...args], {
+      env: this.env(),
+      cwd: this.dataDir,
+      encoding: 'utf8',
+      ...this.identity,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
 }
 
 /** A notification webhook for a test: refuses its first `refusals` deliveries (HTTP 500), keeps the rest. */

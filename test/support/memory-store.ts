@@ -64,7 +64,8 @@ export class MemoryStore implements StateStore {
       .map(copy);
   }
   async countAttempts(lineage: string) {
-    return [...this.attempts.values()].filter((a) => a.lineage === lineage).length;
+    const chain = [...this.attempts.values()].filter((a) => a.lineage === lineage);
+    return { claimed: chain.length, manual: chain.filter((a) => a.manual).length };
   }
   async claimAttempt(record: AttemptRecord) {
     const key = `${record.lineage}\u0000${record.attempt}`;

@@ -100,8 +100,8 @@ describe('array tasks in the service', () => {
     const c = resubmits(deps)[0]!;
     expect(c.comment).toMatch(/^rebound:nightly\/lab:40:g2\.[0-9a-f]{16}$/);
     // Each task used an attempt of its own chain.
-    expect(await deps.store.countAttempts('lab:40_2')).toBe(1);
-    expect(await deps.store.countAttempts('lab:40_4')).toBe(1);
+    expect(await deps.store.countAttempts('lab:40_2')).toEqual({ claimed: 1, manual: 0 });
+    expect(await deps.store.countAttempts('lab:40_4')).toEqual({ claimed: 1, manual: 0 });
     expect((await workloadView(deps, 'nightly'))?.arrays?.['lab:40']).toMatchObject({
       decided: [2, 4],
       groups: [{ commandId: 'lab:40:g2', tasks: [2, 4] }],
@@ -117,7 +117,7 @@ describe('array tasks in the service', () => {
     // The retried task 2 fails again: retry 2 of its own chain, sent alone once array 50 is done.
     await handleEvent(deps, task('50_2', { failed: [2], live: false }, { reqMem: '375M' }));
     expect(resubmits(deps).at(-1)).toMatchObject({ id: 'lab:50:g2', tasks: [2], resources: { mem: '563M' } });
-    expect(await deps.store.countAttempts('lab:40_2')).toBe(2);
+    expect(await deps.store.countAttempts('lab:40_2')).toEqual({ claimed: 2, manual: 0 });
     const view = await workloadView(deps, 'nightly');
     expect(view?.jobs.map((j) => `${j.array}:${j.jobId}`)).toEqual([
       '40:40_1',

@@ -18,6 +18,12 @@ describe('rebound usage errors', () => {
     [['frobnicate'], 'unknown command "frobnicate"'],
     [['history'], 'history needs a workload'],
     [['watch', 'x'], 'watch needs a Torc workflow id'],
+    [['recover'], 'recover needs a workload'],
+    [['sync'], 'sync needs a workload'],
+    [['recover', 'w', '--memory-multiplier', 'lots'], '--memory-multiplier: "lots" is not a number'],
+    [['recover', 'w', '--runtime-multiplier', '0.5'], '--runtime-multiplier: must be greater than 1'],
+    [['recover', 'w', '--memory-multiplier', '11'], '--memory-multiplier: must be at most 10'],
+    [['recover', 'w', '--job', 'abc'], '--job:'],
   ])(
     '%j exits 2 with a message',
     (args, message) => {

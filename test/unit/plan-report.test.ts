@@ -32,10 +32,29 @@ describe('plan report', () => {
   });
 
   it.each([
-    ['max-retries', 'Max retries (3) exceeded. Manual intervention required.'],
-    ['nothing-recoverable', 'No recoverable jobs found. 2 job(s) failed with unknown causes.'],
-    ['nothing-failed', 'Nothing to recover: no job failed.'],
-  ] as const)('says why it stops: %s', (stopReason, line) => {
-    expect(planReport({ ...plan({}), outcome: 'stop', stopReason, actions: [] }, 3, 2)).toEqual([line]);
+    [
+      'max-retries',
+      [
+        'Max retries (3) exceeded. Manual intervention required.',
+        'By hand: `rebound recover w` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)',
+      ],
+    ],
+    [
+      'nothing-recoverable',
+      [
+        'No recoverable jobs found. 2 job(s) failed with unknown causes.',
+        'By hand: `rebound recover w --retry-unknown` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)',
+      ],
+    ],
+    ['nothing-failed', ['Nothing to recover: no job failed.']],
+  ] as const)('says why it stops, and what a person can run: %s', (stopReason, lines) => {
+    expect(planReport({ ...plan({}), outcome: 'stop', stopReason, actions: [] }, 3, 2)).toEqual(lines);
+  });
+
+  it('names a manual attempt, who asked for it and how, and that it is not counted', () => {
+    const manual = { by: 'alice', via: 'cli' as const, requestId: 'r-12345678', automaticUsed: 2 };
+    expect(planReport({ ...plan({}), attempt: 3, manual }, 2, 0)[0]).toBe(
+      'Manual recovery attempt 3 for w, by alice via the CLI (request r-12345678; automatic retries used 2 of 2, this one not counted)',
+    );
   });
 });

@@ -111,7 +111,7 @@ describe('planRecovery: plain Slurm jobs', () => {
   it('leaves an unknown failure alone and says so', () => {
     const plan = planRecovery(slurm(slurmJob('13', EXIT3)), policy(), { attemptsUsed: 0 }, NOW);
     expect(plan).toMatchObject({ outcome: 'stop', stopReason: 'nothing-recoverable', actions: [] });
-    expect(plan.report).toEqual([
+    expect(plan.report.slice(0, 2)).toEqual([
       'Job 13 (job13): Unknown failure (failed with exit code 3); unknown cause; not retried (retryUnknown is off and no hook is set)',
       'No recoverable jobs found. 1 job(s) failed with unknown causes.',
     ]);
@@ -137,7 +137,24 @@ describe('planRecovery: plain Slurm jobs', () => {
       NOW,
     );
     expect(plan).toMatchObject({ outcome: 'stop', stopReason: 'max-retries', attempt: 3, actions: [] });
-    expect(plan.report.at(-1)).toBe('Max retries (2) exceeded. Manual intervention required.');
+    expect(plan.report.at(-2)).toBe('Max retries (2) exceeded. Manual intervention required.');
+    expect(plan.report.at(-1)).toMatch(/^By hand: `rebound recover w` /);
+  });
+
+  it('plans a manual attempt past max retries, numbered after every claimed attempt', () => {
+    const manual = { by: 'alice', via: 'cli' as const, requestId: 'r-12345678' };
+    const plan = planRecovery(
+      slurm(slurmJob('14', OOM)),
+      policy({ maxRetries: 2 }),
+      { attemptsUsed: 2, claimed: 3, manual },
+      NOW,
+    );
+    expect(plan).toMatchObject({
+      outcome: 'recover',
+      attempt: 4,
+      manual: { ...manual, automaticUsed: 2 },
+      actions: [{ type: 'resubmit-job', jobId: '14' }],
+    });
   });
 
   it('never retries a cancelled job, even with retryUnknown', () => {
@@ -336,7 +353,7 @@ describe('planRecovery: Torc workflows', () => {
       { attemptsUsed: 0 },
       NOW,
     );
-    expect(plan.report.at(-1)).toBe('No recoverable jobs found. 2 job(s) failed with unknown causes.');
+    expect(plan.report.at(-2)).toBe('No recoverable jobs found. 2 job(s) failed with unknown causes.');
   });
 
   it('plans allocations for the reset jobs together with jobs already pending', () => {

@@ -132,7 +132,7 @@ describe('plain Slurm recovery in the service', () => {
       workload: 'other',
     });
     // The chain's attempts are its own: job 90's failure made a chain of its own, not attempt 2 of 77's.
-    expect(await deps.store.countAttempts('lab:77')).toBe(1);
+    expect(await deps.store.countAttempts('lab:77')).toEqual({ claimed: 1, manual: 0 });
     expect(lastResubmit(deps)).toMatchObject({ id: 'lab:91:a1', jobId: '91' });
   });
 

@@ -163,6 +163,38 @@ describe('status API', () => {
     expect((await read('/v1/workloads/torc-wf9', mallory)).status).toBe(404);
   });
 
+  it("a person's requests act as the token's user, on their own workloads only; bad input is a 400 naming the field", async () => {
+    await workload('train@alice');
+    const alice = await mint('alice', 1501);
+    const mallory = await mint('mallory', 1502);
+    const ask = (path: string, body: unknown, token: string) =>
+      app.request(path, {
+        method: 'POST',
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+    const recover = '/v1/workloads/train@alice/recover';
+    expect((await ask(recover, {}, mallory)).status).toBe(404);
+    expect((await ask('/v1/workloads/train@alice/sync', {}, mallory)).status).toBe(404);
+    const negative = await ask(recover, { memoryMultiplier: -2 }, alice);
+    expect(negative.status).toBe(400);
+    expect((await negative.json()).fields).toEqual(['memoryMultiplier: must be greater than 1']);
+    const hook = await ask(recover, { recoveryHook: 'rm -rf /' }, alice);
+    expect((await hook.json()).fields[0]).toMatch(/^recoveryHook: a hook name/);
+    // Who asks comes from the token: a body naming someone is refused, not believed.
+    expect((await ask(recover, { by: 'root' }, alice)).status).toBe(400);
+    expect((await ask(recover, '{not json', alice)).status).toBe(400);
+    const unknown = await ask(recover, { job: '4242' }, alice);
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error).toBe('no job 4242 in train@alice');
+    const nothing = await ask(recover, { dryRun: true }, alice);
+    expect(nothing.status).toBe(200);
+    expect(await nothing.json()).toMatchObject({ outcome: 'nothing-to-do', plans: [] });
+    const sync = await ask('/v1/workloads/train@alice/sync', { dryRun: true }, alice);
+    expect(await sync.json()).toMatchObject({ outcome: 'nothing-to-do' });
+    expect(events.stats().ready).toBe(0);
+  });
+
   it('refuses a wrong, malformed, replaced or revoked token', async () => {
     const alice = await mint('alice', 1501);
     const [prefix, user, secret] = alice.split(':') as [string, string, string];

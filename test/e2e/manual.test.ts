@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completed, HOG, jobsOf, ReboundProcess, slurm, submit, tagged, waitFor } from './harness.ts';
+
+// A person's recovery by hand (issue 13), end to end on the real Slurm test cluster: automatic recovery
+// stops after max retries, `rebound recover` tries once more with the person's multiplier, the job completes.
+const RUN = Date.now().toString(36);
+const w = (name: string) => `${name}-${RUN}`;
+const MANUAL = w('manual');
+const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];
+
+type View = { status: string; attempts: unknown[]; history: { line: string }[] };
+
+let rebound: ReboundProcess;
+beforeAll(async () => {
+  rebound = new ReboundProcess(
+    18_805,
+    { policy: { overrides: { [MANUAL]: { maxRetries: 2 } } } },
+    { match: tagged(MANUAL), env: { REBOUND_SACCT_INTERVAL: '0' } },
+  );
+  await rebound.start();
+}, 30_000);
+afterAll(async () => rebound?.dispose());
+
+describe('recovery by hand', () => {
+  it('rebound recover after "Max retries (2) exceeded" with --memory-multiplier 3: the job completes, history shows the manual attempt; --dry-run and bad input change nothing', async () => {
+    // Needs 700M: 200M, 300M and 450M all run out of memory, and max retries (2) stops there.
+    submit(['-J', `big-${RUN}`, '--mem=200M', `--comment=rebound:${MANUAL}`, ...out('manual')], HOG(700));
+    const view = async () => (await rebound.get<View>(`/v1/workloads/${MANUAL}`)).body;
+    await waitFor('exhaustion', async () => (await view()).status === 'exhausted', 150_000);
+    const history = rebound.cli(['history', MANUAL]);
+    expect(history).toContain('Max retries (2) exceeded. Manual intervention required.');
+    expect(history).toContain(`By hand: \`rebound recover ${MANUAL}\``);
+
+    // A dry run and bad input: the store (the workload as the API shows it) and Slurm are as they were.
+    await rebound.idle();
+    const before = { view: await view(), jobs: jobsOf(MANUAL) };
+    const dry = rebound.run(['recover', MANUAL, '--memory-multiplier', '3', '--dry-run']);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain('Dry run: nothing changed.');
+    expect(dry.stdout).toContain('increasing memory 450M -> 1350M');
+    const refusals = [
+      { args: ['recover', MANUAL, '--memory-multiplier', '-3'], status: 2, says: /--memory-multiplier/ },
+      { args: ['recover', MANUAL, '--memory-multiplier', 'lots'], status: 2, says: /"lots" is not a number/ },
+      { args: ['recover', MANUAL, '--recovery-hook', 'rm -rf /'], status: 2, says: /--recovery-hook/ },
+      { args: ['recover', `nope-${RUN}`], status: 3, says: /no workload/ },
+      { args: ['recover', MANUAL, '--job', '999999999'], status: 3, says: /no job 999999999/ },
+      { args: ['recover'], status: 2, says: /recover needs a workload/ },
+    ];
+    for (const r of refusals) {
+      const done = rebound.run(r.args);
+      expect({ args: r.args, status: done.status }).toEqual({ args: r.args, status: r.status });
+      expect(done.stderr).toMatch(r.says);
+    }
+    await rebound.idle();
+    expect({ view: await view(), jobs: jobsOf(MANUAL) }).toEqual(before);
+
+    const done = rebound.run(['recover', MANUAL, '--memory-multiplier', '3']);
+    expect(done.status).toBe(0);
+    expect(done.stdout).toMatch(
+      /Manual recovery attempt 3 for \S+, by \S+ via the CLI \(request \S+; automatic retries used 2 of 2/,
+    );
+    const jobs = await waitFor('the manual retry', completed(MANUAL, 4), 120_000);
+    expect(jobs.map((j) => j.state)).toEqual([
+      'OUT_OF_MEMORY',
+      'OUT_OF_MEMORY',
+      'OUT_OF_MEMORY',
+      'COMPLETED',
+    ]);
+    expect(jobs.map((j) => j.reqMem)).toEqual(['200M', '300M', '450M', '1350M']);
+    await waitFor('healthy', async () => (await view()).status === 'healthy', 60_000);
+    const lines = rebound.cli(['history', MANUAL]);
+    expect(lines).toMatch(/Request \S+: recovery by hand by \S+ via the CLI \(memory x3\)/);
+    expect(lines).toMatch(/Attempt 3: job \d+ resubmitted as job \d+/);
+    // Asked again, there is nothing left to recover: exit 0, nothing submitted.
+    const again = rebound.run(['recover', MANUAL]);
+    expect(again.status).toBe(0);
+    expect(slurm(['squeue', '-h', '-n', `big-${RUN}`, '-o', '%i'])).toBe('');
+  }, 330_000);
+});
