@@ -7,6 +7,7 @@ import type {
   AttemptRecord,
   ClusterRecord,
   JobRecord,
+  RequestAnswer,
   StatusStore,
   TokenRecord,
   WorkloadRecord,
@@ -16,6 +17,7 @@ import type {
 //   PK WL#<workload>     SK META              the workload (Kind, Status → the byKind and byStatus indexes)
 //   PK WL#<workload>     SK HIST#<time>#<n>   one history line
 //   PK JOB#<job key>     SK JOB               a job (Workload → the byWorkload index)
+//   PK ANSWER#<request>  SK META              a person's read request answered by the relay (TTL: ExpiresAt)
 //   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction; its plan
 //                                             gzipped (PlanGz), in parts when large:
 //   PK LIN#<lineage>     SK PLAN#0003#<n>     part n (from 1) of that plan (a 10,000-job plan is ~3.5 MB of
@@ -181,6 +183,18 @@ export class DynamoStatusStore implements StatusStore {
       new GetCommand({ TableName: this.table, Key: { PK: `EVT#${id}`, SK: 'META' }, ConsistentRead: true }),
     );
     return Item !== undefined && (Item.ExpiresAt as number) >= Math.floor(Date.now() / 1000);
+  }
+  async getAnswer(requestId: string) {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { PK: `ANSWER#${requestId}`, SK: 'META' },
+        ConsistentRead: true,
+      }),
+    );
+    // TTL removes an expired item late: it counts as gone.
+    if (!Item || (Item.ExpiresAt as number) < Math.floor(Date.now() / 1000)) return undefined;
+    return strip<RequestAnswer>(Item, KEYS);
   }
   async putToken(r: TokenRecord) {
     await this.doc.send(

@@ -9,6 +9,7 @@ import {
   type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
+  type RequestAnswer,
   type StateStore,
   type WorkloadRecord,
 } from '../core/ports.ts';
@@ -159,6 +160,20 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
           SK: pageSk(page.runId, page.page.index),
           Type: 'completion-page',
           page,
+        },
+      }),
+    );
+  }
+  async putAnswer(a: RequestAnswer, expiresAt: Date) {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...a,
+          PK: `ANSWER#${a.requestId}`,
+          SK: 'META',
+          Type: 'answer',
+          ExpiresAt: Math.floor(expiresAt.getTime() / 1000),
         },
       }),
     );

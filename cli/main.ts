@@ -10,7 +10,7 @@ import { RELAY_VERSION } from '../relay/version.ts';
 import { type WorkloadView, WorkloadViewSchema } from '../service/status.ts';
 import { api, healthLines } from './api.ts';
 import { deadLetters, replayDeadLetter } from './dead-letters.ts';
-import { recover, sync } from './person-requests.ts';
+import { logs, recover, sync } from './person-requests.ts';
 import { printable, printableCell } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
 import { UsageError } from './usage-error.ts';
@@ -28,6 +28,9 @@ const USAGE = `usage: rebound <command> [--json]
                         one recovery by hand now, past max retries too (it uses up no automatic
                         retry); exit 0 started or nothing to do, 1 nothing recoverable, 2 usage,
                         3 unknown workload or job, 4 not allowed now
+  logs <workload> <job> [--stderr] [--tail N]
+                        the last N (100; at most 10000) lines of the job's output (or error),
+                        read on the login node by the relay as the job's owner
   sync <workload> [--dry-run]
                         Torc: clean up jobs left running by allocations Slurm no longer knows
   watch <workflow id> [--user <name>]
@@ -98,6 +101,8 @@ function parseCommandLine(argv: string[]) {
         'recovery-hook': { type: 'string' },
         job: { type: 'string' },
         'dry-run': { type: 'boolean' },
+        stderr: { type: 'boolean' },
+        tail: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -219,12 +224,17 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     case 'recover':
-    case 'sync': {
+    case 'sync':
+    case 'logs': {
       if (!arg) throw new UsageError(`${command} needs a workload\n${USAGE}`);
+      if (command === 'logs' && !third) throw new UsageError(`logs needs a workload and a job\n${USAGE}`);
       const done =
-        command === 'recover' ? await recover(arg, values) : await sync(arg, values['dry-run'] === true);
-      // A refusal (usage, unknown, not allowed) goes to standard error, as every other CLI error does.
-      if (done.exitCode >= 2 && !values.json) console.error(printable(done.text));
+        command === 'recover'
+          ? await recover(arg, values)
+          : command === 'sync'
+            ? await sync(arg, values['dry-run'] === true)
+            : await logs(arg, third!, values.stderr === true, values.tail);
+      if (done.error && !values.json) console.error(printable(done.text));
       else out(done.json, () => done.text);
       process.exitCode = done.exitCode;
       return;

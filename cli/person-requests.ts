@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ReboundError } from '../core/errors.ts';
-import { type ManualRecovery, ManualRecoverySchema } from '../core/manual.ts';
+import { LogsRequestSchema, type ManualRecovery, ManualRecoverySchema } from '../core/manual.ts';
 import { PlanSchema } from '../core/plan.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 import { WorkloadViewSchema } from '../service/status.ts';
@@ -15,6 +15,8 @@ export interface Outcome {
   json: unknown;
   text: string;
   exitCode: number;
+  /** A refusal or failure: the text goes to standard error, as every other CLI error does. */
+  error?: boolean;
 }
 
 /** `rebound recover` exit codes: 0 started or nothing to do, 1 nothing recoverable, 3 unknown, 4 not allowed. */
@@ -80,7 +82,7 @@ async function asking<T>(call: () => Promise<T>): Promise<T | Outcome> {
     const exitCode = status === 404 ? 3 : status === 403 ? 4 : status === 400 ? 2 : undefined;
     if (exitCode === undefined) throw error;
     const message = (error as Error).message;
-    return { json: { error: message }, text: `rebound: ${message}`, exitCode };
+    return { json: { error: message }, text: `rebound: ${message}`, exitCode, error: true };
   }
 }
 
@@ -135,6 +137,61 @@ export async function sync(workload: string, dryRun: boolean): Promise<Outcome> 
     ].join('\n'),
     exitCode: failed ? 1 : 0,
   };
+}
+
+const LogsAnswerSchema = z.object({ requestId: z.string() });
+const RequestAnswerSchema = z.object({
+  ok: z.boolean(),
+  text: z.string(),
+  path: z.string().optional(),
+  truncated: z.boolean().optional(),
+});
+
+/** `rebound logs`: the tail of a job's output, read by the relay as the job's owner. */
+export async function logs(
+  workload: string,
+  job: string,
+  stderr: boolean,
+  tail: string | undefined,
+): Promise<Outcome> {
+  const lines = tail === undefined ? undefined : Number(tail);
+  const request = LogsRequestSchema.safeParse({
+    job,
+    stderr,
+    ...(tail === undefined ? {} : { tail: lines }),
+  });
+  if (!request.success || (tail !== undefined && !/^\d+$/.test(tail)))
+    throw new UsageError(
+      request.success
+        ? `--tail: "${tail}" is not a number of lines`
+        : describeIssues(request.error)
+            .map((l) => (l.startsWith('tail') ? `--${l}` : l))
+            .join('\n'),
+    );
+  const raw = await asking(() =>
+    api(`/v1/workloads/${encodeURIComponent(workload)}/logs`, 'POST', request.data),
+  );
+  if (isOutcome(raw)) return raw;
+  const { requestId } = LogsAnswerSchema.parse(raw);
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const answer = await asking(() => api(`/v1/answers/${requestId}`));
+    if (!isOutcome(answer)) {
+      const a = RequestAnswerSchema.parse(answer);
+      if (!a.ok)
+        return { json: a, text: `rebound: the relay could not read it: ${a.text}`, exitCode: 1, error: true };
+      const head = `==> ${a.path}${a.truncated ? ` (its last ${request.data.tail} lines at most)` : ''} <==`;
+      return { json: a, text: `${head}\n${a.text}`, exitCode: 0 };
+    }
+    if (Date.now() > deadline)
+      return {
+        json: { requestId, error: 'no answer from the relay yet' },
+        text: `rebound: no answer from the relay after ${WAIT_MS / 1000} s (request ${requestId}): is it running?`,
+        exitCode: 1,
+        error: true,
+      };
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 const isOutcome = (x: unknown): x is Outcome =>

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PlannedAllocationSchema } from './allocation.ts';
 import { HookNameSchema } from './hook-name.ts';
-import { ARRAY_TASKS_NAMED, CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
+import { AnyJobIdSchema, ARRAY_TASKS_NAMED, CommandIdSchema, IdSchema, SlurmJobIdSchema } from './ids.ts';
 import { parseTag } from './tag.ts';
 
 // Commands to the relay are typed records, never command strings: the relay validates them again and maps
@@ -14,6 +14,10 @@ import { parseTag } from './tag.ts';
  */
 export const PROTOCOL = 4;
 
+/** `rebound logs --tail`: at most this many lines, and at most LOG_BYTES_MAX of them, come back. */
+export const LOG_LINES_MAX = 10_000;
+export const LOG_BYTES_MAX = 64 * 1024;
+
 const CommandBaseSchema = z.object({
   /** Idempotency key, also the message-deduplication id on the FIFO queue. */
   id: CommandIdSchema,
@@ -21,7 +25,7 @@ const CommandBaseSchema = z.object({
    * The relay protocol the command needs (commands from before versioning are protocol 1; 2 since 0.3:
    * a resubmission carries its whole comment, nonce included; 3 since 0.4: a resubmission of array tasks,
    * which an older relay would submit as one plain job, or one kept off failed nodes; 4 since 0.5: a
-   * person's requests through the relay, `torc.sync`).
+   * person's requests through the relay, `torc.sync` and `job.logs`).
    */
   protocol: z.number().int().positive().default(1),
   /** The workload it belongs to (one FIFO message group each). */
@@ -134,6 +138,26 @@ const SyncTorcWorkflowCommandSchema = CommandBaseSchema.extend({
   dryRun: z.boolean().default(false),
 });
 
+/**
+ * A person's `rebound logs`: the tail of a job's standard output or error, read by the relay from the path
+ * its own records give (a plain job's capture; Torc's output folder) — never a path from the wire.
+ */
+const JobLogsCommandSchema = CommandBaseSchema.extend({
+  type: z.literal('job.logs'),
+  /** A plain Slurm job id, or (with `torc`) a Torc job id. */
+  jobId: AnyJobIdSchema,
+  stream: z.enum(['stdout', 'stderr']),
+  lines: z.number().int().min(1).max(LOG_LINES_MAX),
+  /** A Torc job: which run and attempt wrote the file (`job_stdio/job_wf<W>_j<job>_r<run>_a<attempt>`). */
+  torc: z
+    .object({
+      workflowId: z.number().int().positive(),
+      runId: z.number().int().nonnegative(),
+      attempt: z.number().int().positive(),
+    })
+    .optional(),
+});
+
 const RunHookCommandSchema = CommandBaseSchema.extend({
   type: z.literal('hook.run'),
   hook: HookNameSchema,
@@ -148,6 +172,7 @@ export const CommandSchema = z.discriminatedUnion('type', [
   SubmitTorcAllocationsCommandSchema,
   CleanupTorcAllocationCommandSchema,
   SyncTorcWorkflowCommandSchema,
+  JobLogsCommandSchema,
   RunHookCommandSchema,
 ]);
 

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { CommandTypeSchema } from './commands.ts';
+import { CommandTypeSchema, LOG_BYTES_MAX } from './commands.ts';
 import { ARRAY_TASKS_NAMED, IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
-import { ManualMarkSchema, ManualRecoverySchema } from './manual.ts';
+import { LogsRequestSchema, ManualMarkSchema, ManualRecoverySchema } from './manual.ts';
 import { OwnerSchema, UserNameSchema } from './owner.ts';
 import { parseProfile } from './profiles.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
@@ -308,6 +308,12 @@ const PersonRequestEventSchema = EnvelopeSchema.extend({
       mark: ManualMarkSchema,
       dryRun: z.boolean().default(false),
     }),
+    z.object({
+      action: z.literal('logs'),
+      workload: z.string().min(1).max(200),
+      mark: ManualMarkSchema,
+      request: LogsRequestSchema,
+    }),
   ]),
 });
 
@@ -330,6 +336,8 @@ const CommandResultEventSchema = EnvelopeSchema.extend({
     error: Text.optional(),
     /** A resubmission's pending dependents: made to wait on the new job, or (another's) reported. */
     dependents: DependentsReportSchema.optional(),
+    /** `job.logs`: the tail of the file, where it was read, and whether more lines were there. */
+    log: z.object({ path: Text, text: z.string().max(LOG_BYTES_MAX), truncated: z.boolean() }).optional(),
   }),
 });
 

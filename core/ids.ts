@@ -15,6 +15,8 @@ export const CommandIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,199}$/, 'a command id (letters, digits and _ . : -, not a path)');
 export const SlurmJobIdSchema = z.string().regex(/^\d+(_\d+)?$/, 'a Slurm job id such as "1234" or "1234_5"');
+/** A job a person names: a plain Slurm job id (`123`, `123_4`) or a Torc job id. */
+export const AnyJobIdSchema = z.union([SlurmJobIdSchema, z.string().regex(/^[1-9]\d{0,17}$/)]);
 /** Of the most tasks of one array an event or command names (Slurm's MaxArraySize defaults to 1001). */
 export const ARRAY_TASKS_NAMED = 10_000;
 
@@ -108,6 +110,8 @@ export const commandIds = {
   cleanup: (workload: string, slurmJobId: string) => `${workload}:cleanup:${slurmJobId}`,
   /** A person's orphan clean-up (`rebound sync`), named by their request. */
   sync: (workload: string, requestId: string) => `${workload}:sync:${requestId}`,
+  /** A person's `rebound logs`, named by their request. */
+  logs: (workload: string, requestId: string) => `${workload}:logs:${requestId}`,
   /** The n-th auto-schedule of a workflow. */
   schedule: (workload: string, n: number) => `${workload}:sched:s${n}`,
 } as const;

@@ -1,6 +1,7 @@
 import * as z from 'zod';
+import { LOG_LINES_MAX } from './commands.ts';
 import { HookNameSchema } from './hook-name.ts';
-import { SlurmJobIdSchema } from './ids.ts';
+import { AnyJobIdSchema } from './ids.ts';
 import { type EffectivePolicy, Multiplier } from './policy.ts';
 
 // A person's recovery by hand (`rebound recover`, the MCP tool resubmit_workflow): one attempt now, like
@@ -17,11 +18,19 @@ export const ManualRecoverySchema = z.strictObject({
   /** A hook of the relay's allow-list, run for unknown failures (Torc) — a name, never a command. */
   recoveryHook: HookNameSchema.optional(),
   /** One job only (a plain Slurm job id, `123` or `123_4`, or a Torc job id); all failed jobs otherwise. */
-  job: z.union([SlurmJobIdSchema, z.string().regex(/^[1-9]\d{0,17}$/)]).optional(),
+  job: AnyJobIdSchema.optional(),
   /** Plan and print only: nothing is claimed, sent or written. */
   dryRun: z.boolean().default(false),
 });
 export type ManualRecovery = z.infer<typeof ManualRecoverySchema>;
+
+/** `rebound logs <workload> <job> [--stderr] [--tail N]`. */
+export const LogsRequestSchema = z.strictObject({
+  job: AnyJobIdSchema,
+  stderr: z.boolean().default(false),
+  tail: z.number().int().min(1).max(LOG_LINES_MAX, `must be at most ${LOG_LINES_MAX} lines`).default(100),
+});
+export type LogsRequest = z.infer<typeof LogsRequestSchema>;
 
 /** How a person reached Rebound: the CLI (or the HTTP API) or an assistant's MCP tool. */
 const ViaSchema = z.enum(['cli', 'mcp']);

@@ -186,6 +186,18 @@ export interface HistoryEntry {
   line: string;
 }
 
+/** The relay's answer to a person's read request (`rebound logs`), kept a day for the API to hand over. */
+export interface RequestAnswer {
+  requestId: string;
+  workload: string;
+  at: string;
+  ok: boolean;
+  /** The log's tail, or why there is none. */
+  text: string;
+  path?: string;
+  truncated?: boolean;
+}
+
 /** Raised by `claimAttempt` when another worker claimed that attempt first; carries the winner. */
 export class AttemptAlreadyClaimedError extends Error {
   constructor(readonly existing: AttemptRecord) {
@@ -217,6 +229,7 @@ export interface StatusStore {
   /** Stores a user's token record, replacing the one they had (a revocation is such a record too). */
   putToken(record: TokenRecord): Promise<void>;
   getToken(user: string): Promise<TokenRecord | undefined>;
+  getAnswer(requestId: string): Promise<RequestAnswer | undefined>;
 }
 
 /** The worker's store: the status half and every write of a decision. */
@@ -234,6 +247,8 @@ export interface StateStore extends StatusStore {
   /** Conditional write: exactly one caller wins an attempt number; the others get AttemptAlreadyClaimedError. */
   claimAttempt(record: AttemptRecord): Promise<void>;
   appendHistory(entries: HistoryEntry[]): Promise<void>;
+  /** Keeps a request's answer until `expiresAt` (the same request again replaces it). */
+  putAnswer(answer: RequestAnswer, expiresAt: Date): Promise<void>;
   /** Records an id once; false when it was already recorded (an event processed before). */
   markProcessed(id: string, expiresAt: Date): Promise<boolean>;
 }

@@ -4,11 +4,12 @@ import { bodyLimit } from 'hono/body-limit';
 import * as z from 'zod';
 import { PartitionsUnknownError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
-import { ManualRecoverySchema } from '../core/manual.ts';
+import { LogsRequestSchema, ManualRecoverySchema } from '../core/manual.ts';
 import type { DeadLetters, Sender, StatusStore } from '../core/ports.ts';
 import { describeIssues } from '../core/zod-errors.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
+import { requestLogs } from '../service/job-logs.ts';
 import { type RecoverOutcome, requestRecovery, requestSync } from '../service/person-requests.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
@@ -164,7 +165,13 @@ export function createApp(opts: AppOptions) {
   for (const path of ['/v1/events', '/v1/tokens', '/v1/tokens/*']) app.use(path, signed);
   // People read with their own token: a user sees their own workloads, and nobody else's exist for them.
   const reading = readerAuth(opts.store);
-  for (const path of ['/v1/workloads', '/v1/workloads/*', '/v1/dead-letters', '/v1/dead-letters/*'])
+  for (const path of [
+    '/v1/workloads',
+    '/v1/workloads/*',
+    '/v1/answers/*',
+    '/v1/dead-letters',
+    '/v1/dead-letters/*',
+  ])
     app.use(path, reading);
 
   app.post('/v1/events', async (c) => {
@@ -256,6 +263,22 @@ export function createApp(opts: AppOptions) {
     if (request instanceof Response) return request;
     const answer = await requestSync({ ...opts, now }, workload, request.dryRun, who(c));
     return c.json(answer, answer.requestId ? 202 : 200);
+  });
+  app.post('/v1/workloads/:key/logs', async (c) => {
+    const key = c.req.param('key');
+    const workload = await opts.store.getWorkload(key);
+    if (!workload || !canRead(c.get('reader'), workload)) return c.json(missing(key), 404);
+    const request = await parseBody(c, LogsRequestSchema, 'logs request');
+    if (request instanceof Response) return request;
+    const answer = await requestLogs({ ...opts, now }, workload, request, who(c));
+    return answer.outcome === 'sent' ? c.json(answer, 202) : c.json(answer, 404);
+  });
+  // What the relay answered to a person's read request, for whoever may read its workload.
+  app.get('/v1/answers/:id', async (c) => {
+    const answer = await opts.store.getAnswer(c.req.param('id'));
+    if (!answer || !canRead(c.get('reader'), await opts.store.getWorkload(answer.workload)))
+      return c.json({ error: `no answer (yet) to request "${c.req.param('id')}"` }, 404);
+    return c.json(answer);
   });
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');

@@ -7,6 +7,7 @@ import {
   type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
+  type RequestAnswer,
   type StateStore,
   type TokenRecord,
   type WorkloadRecord,
@@ -33,6 +34,7 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, workload TEXT NOT NULL, at TEXT NOT NULL, line TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS history_workload ON history (workload, seq);
       CREATE TABLE IF NOT EXISTS processed (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, json TEXT NOT NULL, expires_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tokens (user TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS clusters (name TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS completion_pages (workload TEXT NOT NULL, run INTEGER NOT NULL,
@@ -133,9 +135,29 @@ export class SqliteStore implements StateStore {
     return this.writer.run(() => this.sql.mark.run(id, expiresAt.getTime()).changes === 1);
   }
 
-  /** Housekeeping: drops expired processed-ids (DynamoDB's TTL does this by itself). */
+  /** Housekeeping: drops expired processed-ids and answers (DynamoDB's TTL does this by itself). */
   purgeExpired(): number {
-    return this.db.prepare('DELETE FROM processed WHERE expires_at < ?').run(Date.now()).changes;
+    const now = Date.now();
+    return (
+      this.db.prepare('DELETE FROM processed WHERE expires_at < ?').run(now).changes +
+      this.db.prepare('DELETE FROM answers WHERE expires_at < ?').run(now).changes
+    );
+  }
+
+  async putAnswer(a: RequestAnswer, expiresAt: Date) {
+    const json = JSON.stringify(a);
+    await this.writer.run(() =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO answers (id, json, expires_at) VALUES (?, ?, ?)')
+        .run(a.requestId, json, expiresAt.getTime()),
+    );
+  }
+  async getAnswer(requestId: string) {
+    return this.one<RequestAnswer>(
+      'SELECT json FROM answers WHERE id = ? AND expires_at >= ?',
+      requestId,
+      Date.now(),
+    );
   }
 
   async wasProcessed(id: string) {

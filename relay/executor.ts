@@ -81,6 +81,14 @@ export class Executor {
             }),
           ];
         }
+        case 'job.logs': {
+          const torc = command.torc ? this.opts.torc : undefined;
+          if (command.torc && !torc)
+            return [this.result(command, failure('no Torc server in the relay config'))];
+          const log = await (torc ? torc.logs(command) : this.slurm.logs(command));
+          const output = `${log.path}${log.truncated ? ` (last ${command.lines} lines at most)` : ''}`;
+          return [this.result(command, { ok: true, slurmJobIds: [], alreadyDone: false, output, log })];
+        }
         case 'torc.sync': {
           if (!this.opts.torc) return [this.result(command, failure('no Torc server in the relay config'))];
           const output = await this.opts.torc.syncOrphans(command.workflowId, command.dryRun);

@@ -10,7 +10,8 @@ import { plainJobResubmission } from '../core/sbatch-script.ts';
 import { type CapturedJob, CapturedJobSchema, perNode, requeuedBySlurm } from '../core/scontrol.ts';
 import { parseTag } from '../core/tag.ts';
 import { rewireDependents } from './dependents.ts';
-import { ExecError } from './errors.ts';
+import { ExecError, Refusal } from './errors.ts';
+import { type LogTail, tailOf } from './job-logs.ts';
 import { failure, type ResultData } from './result.ts';
 import {
   arrayStatus,
@@ -64,6 +65,28 @@ export class SlurmExecutor {
 
   captured(jobId: string): boolean {
     return existsSync(pathIn(this.opts.jobsDir, jobId, '.json'));
+  }
+
+  /**
+   * `rebound logs` for a plain job: its output file as its capture names it, read as its owner. Only a job
+   * this relay captured (so tagged, and its owner one it acts for) — never a path from the command.
+   */
+  async logs(command: CommandOf<'job.logs'>): Promise<LogTail> {
+    const captured = this.readCaptured(command.jobId);
+    if (!captured)
+      throw new Refusal(
+        `no capture of job ${command.jobId} on this relay (a tagged job is captured while Slurm knows it)`,
+      );
+    const refused = refusal(captured.owner, this.opts.actingFor);
+    if (refused) throw new Refusal(`the log of job ${command.jobId} is not read: ${refused}`);
+    const path = command.stream === 'stderr' ? (captured.stderr ?? captured.stdout) : captured.stdout;
+    if (!path) throw new Refusal(`Slurm named no ${command.stream} file for job ${command.jobId}`);
+    const user = captured.owner.user;
+    return tailOf(
+      path,
+      command.lines,
+      this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
+    );
   }
 
   /** A capture from before owners were kept (0.2) does not parse: it is as if there were none. */

@@ -6,10 +6,16 @@ import { type ActingFor, refusal } from '../core/owner.ts';
 import { idList } from '../core/plan-report.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
-import { ORPHANED_RETURN_CODE, TORC_DONE, type TorcJob, type TorcScheduledComputeNode } from '../core/torc-model.ts';
+import {
+  ORPHANED_RETURN_CODE,
+  TORC_DONE,
+  type TorcJob,
+  type TorcScheduledComputeNode,
+} from '../core/torc-model.ts';
 import { Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { inParallel } from './in-parallel.ts';
+import { type LogTail, tailOf } from './job-logs.ts';
 import { findJobsByComment, homeOf, queuedSlurmJobs, type Submitter, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
 import { readRegistry } from './torc-registry.ts';
@@ -33,6 +39,8 @@ export interface TorcExecutorOptions {
   actingFor: ActingFor;
   /** The watch list (relay/torc-registry.ts). */
   registryFile: string;
+  /** Slurm job ids still queued or running (squeue unless told: tests give their own). */
+  slurmJobs?: () => Promise<Set<string>>;
 }
 
 /** Who submits a workflow's allocations, and where their output goes. */
@@ -85,6 +93,15 @@ export class TorcExecutor {
     const dir = isAbsolute(outputDir) ? outputDir : join(home, outputDir);
     await run(['runuser', '-u', user, '--', 'mkdir', '-p', dir], { cwd: '/' });
     return { user, submitter: { as: 'owner', user, home }, outputDir: dir };
+  }
+
+  /** `rebound logs` for a Torc job: its stdio file in the output folder, read as the allocations' user. */
+  async logs(command: CommandOf<'job.logs'>): Promise<LogTail> {
+    const t = command.torc;
+    if (!t) throw new Refusal(`job ${command.jobId} is no Torc job`);
+    const owner = await this.allocationOwner(t.workflowId);
+    const file = `job_wf${t.workflowId}_j${command.jobId}_r${t.runId}_a${t.attempt}.${command.stream === 'stdout' ? 'o' : 'e'}`;
+    return tailOf(join(owner.outputDir, 'job_stdio', file), command.lines, owner.submitter);
   }
 
   async execute(command: CommandOf<TorcStep>): Promise<StepResult> {
@@ -251,7 +268,7 @@ export class TorcExecutor {
     const live = (await client.scheduledComputeNodes(workflowId)).filter(
       (s) => s.status !== 'complete' && s.scheduler_id > 0,
     );
-    const queued = live.length ? await queuedSlurmJobs() : new Set<string>();
+    const queued = live.length ? await (this.opts.slurmJobs ?? queuedSlurmJobs)() : new Set<string>();
     const gone = [...new Set(live.map((s) => String(s.scheduler_id)).filter((id) => !queued.has(id)))];
     if (!gone.length)
       return `No orphans found: ${live.length} allocation(s) Torc counts as live, all known to Slurm`;

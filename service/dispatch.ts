@@ -6,6 +6,7 @@ import { onClusterDiscovered } from './cluster.ts';
 import { resultArrived } from './command-watch.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
+import { onLogsResult } from './job-logs.ts';
 import { onPersonRequest, onSyncResult } from './person-requests.ts';
 import { onJobEnded, onSacct } from './slurm-recovery.ts';
 import { onResubmitResult } from './slurm-results.ts';
@@ -87,6 +88,8 @@ async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.
       return history(deps, r.workload, [resultLine(r)]);
     case 'torc.sync':
       return onSyncResult(deps, event);
+    case 'job.logs':
+      return onLogsResult(deps, event);
     default:
       return assertNever(r.commandType, 'command type');
   }

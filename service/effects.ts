@@ -113,7 +113,7 @@ export const command = (c: Unversioned<Command>): Command =>
   ({
     ...c,
     protocol:
-      c.type === 'torc.sync'
+      c.type === 'torc.sync' || c.type === 'job.logs'
         ? 4
         : c.type === 'slurm.resubmit' && (c.tasks || c.resources.exclude || c.resources.dependency)
           ? 3

@@ -1,20 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { Event, EventOf } from '../core/events.ts';
+import type { EventOf } from '../core/events.ts';
 import { commandIds, eventIds, parseJobKey, tagNameOf, torcWorkflowOf } from '../core/ids.ts';
 import { describeOverrides, type ManualMark, type ManualRecovery, manualPolicy } from '../core/manual.ts';
 import { assertNever } from '../core/never.ts';
 import type { Plan, StopReason } from '../core/plan.ts';
 import { countersOf, planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
-import {
-  AttemptAlreadyClaimedError,
-  type JobRecord,
-  type Sender,
-  type WorkloadRecord,
-} from '../core/ports.ts';
+import { AttemptAlreadyClaimedError, type JobRecord, type WorkloadRecord } from '../core/ports.ts';
 import { profileFor } from './cluster.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
 import { command, countRecoveries, ensureWorkload, history, resultLine, send } from './effects.ts';
+import { askRelayForLogs } from './job-logs.ts';
+import { newRequestId, queueRequest, type RequestDeps } from './person-request-event.ts';
 import { resubmitCommands, toFailedJob } from './slurm-decision.ts';
 import { latestOfEachChain } from './status.ts';
 import { lastCompletion, planTorc, startAttempt, torcCommands } from './torc-recovery.ts';
@@ -40,9 +37,6 @@ export interface RecoverAnswer {
   lines: string[];
   plans: Plan[];
 }
-
-/** What the API needs to queue a request: reading, and the events queue. */
-export type RequestDeps = ReadDeps & { events: Sender<Event> };
 
 type Preview = RecoverAnswer & {
   /** Plain Slurm: each retried job with its plan. Torc: the plan of the run's completion. */
@@ -151,25 +145,6 @@ function preview(deps: ReadDeps, w: WorkloadRecord, request: ManualRecovery, mar
   return w.kind === 'torc' ? previewTorc(deps, w, request, mark) : previewSlurm(deps, w, request, mark);
 }
 
-const newRequestId = () => randomBytes(9).toString('base64url');
-
-function requestEvent(
-  deps: ReadDeps,
-  w: WorkloadRecord,
-  data: EventOf<'person.request'>['data'],
-): EventOf<'person.request'> {
-  return {
-    id: eventIds.personRequest(data.mark.requestId),
-    version: 1,
-    source: 'service:api',
-    occurredAt: deps.now().toISOString(),
-    // A Torc workflow's events are ordered by its cluster (service/dispatch.ts): this one goes with them.
-    cluster: w.cluster ?? 'service',
-    type: 'person.request',
-    data,
-  };
-}
-
 /**
  * A person asks for one recovery by hand: the preview answers at once; unless it is a dry run or there
  * is nothing to do, the request is queued for the worker, which plans again and acts.
@@ -183,12 +158,7 @@ export async function requestRecovery(
   const mark = { ...who, requestId: request.dryRun ? 'dry-run' : newRequestId() };
   const { slurm: _, ...answer } = await preview(deps, w, request, mark);
   if (request.dryRun || answer.outcome !== 'started') return answer;
-  await deps.events.send([
-    {
-      id: eventIds.personRequest(mark.requestId),
-      body: requestEvent(deps, w, { action: 'recover', workload: w.key, mark, request }),
-    },
-  ]);
+  await queueRequest(deps, w, { action: 'recover', workload: w.key, mark, request });
   return { ...answer, requestId: mark.requestId };
 }
 
@@ -213,12 +183,7 @@ export async function requestSync(
       ],
     };
   const mark = { ...who, requestId: newRequestId() };
-  await deps.events.send([
-    {
-      id: eventIds.personRequest(mark.requestId),
-      body: requestEvent(deps, w, { action: 'sync', workload: w.key, mark, dryRun }),
-    },
-  ]);
+  await queueRequest(deps, w, { action: 'sync', workload: w.key, mark, dryRun });
   return {
     outcome: 'sent',
     requestId: mark.requestId,
@@ -254,6 +219,8 @@ export async function onPersonRequest(deps: ServiceDeps, event: EventOf<'person.
         }),
       ]);
     }
+    case 'logs':
+      return askRelayForLogs(deps, w, d.request, d.mark);
     default:
       return assertNever(d, 'person request');
   }

@@ -97,6 +97,24 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect((await s.listAttempts('w')).map((a) => a.attempt)).toEqual([1, 2]);
     });
 
+    it("keeps a request's answer until it expires", async () => {
+      const s = await make();
+      const answer = {
+        requestId: 'r-1',
+        workload: 'w',
+        at: 't',
+        ok: true,
+        text: 'MemoryError\n',
+        path: '/tmp/x.err',
+        truncated: false,
+      };
+      await s.putAnswer(answer, new Date(Date.now() + 60_000));
+      expect(await s.getAnswer('r-1')).toEqual(answer);
+      await s.putAnswer({ ...answer, requestId: 'r-old' }, new Date(Date.now() - 60_000));
+      expect(await s.getAnswer('r-old')).toBeUndefined();
+      expect(await s.getAnswer('r-none')).toBeUndefined();
+    });
+
     it('counts a manual attempt apart (it uses up no automatic retry) and keeps who asked', async () => {
       const s = await make();
       await s.claimAttempt(attempt('N', 1));

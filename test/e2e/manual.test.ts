@@ -31,6 +31,27 @@ describe('recovery by hand', () => {
     expect(history).toContain('Max retries (2) exceeded. Manual intervention required.');
     expect(history).toContain(`By hand: \`rebound recover ${MANUAL}\``);
 
+    // The failed job's error output, read by the relay on the login node (issue 13, acceptance 3).
+    const first = jobsOf(MANUAL)[0]!.jobId;
+    const log = rebound.run(['logs', MANUAL, first, '--stderr', '--tail', '5']);
+    expect(log.status).toBe(0);
+    expect(log.stdout).toContain(`/tmp/rebound-e2e-${RUN}-manual-${first}.out`);
+    expect(log.stdout).toMatch(/Detected 1 oom-kill event\(s\) in StepId=\d+\.batch/);
+    for (const bad of [
+      {
+        args: ['logs', MANUAL, first, '--tail', '100000'],
+        status: 2,
+        says: /--tail: must be at most 10000 lines/,
+      },
+      { args: ['logs', MANUAL, '424242'], status: 3, says: /no job 424242 in/ },
+      { args: ['logs', `nope-${RUN}`, first], status: 3, says: /no workload/ },
+      { args: ['logs', MANUAL], status: 2, says: /logs needs a workload and a job/ },
+    ]) {
+      const done = rebound.run(bad.args);
+      expect({ args: bad.args, status: done.status }).toEqual({ args: bad.args, status: bad.status });
+      expect(done.stderr).toMatch(bad.says);
+    }
+
     // A dry run and bad input: the store (the workload as the API shows it) and Slurm are as they were.
     await rebound.idle();
     const before = { view: await view(), jobs: jobsOf(MANUAL) };

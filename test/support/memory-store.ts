@@ -5,6 +5,7 @@ import {
   type ClusterRecord,
   type HistoryEntry,
   type JobRecord,
+  type RequestAnswer,
   type StateStore,
   type TokenRecord,
   type WorkloadRecord,
@@ -26,6 +27,7 @@ export class MemoryStore implements StateStore {
   readonly tokens = new Map<string, TokenRecord>();
   readonly pages = new Map<string, TorcCompletionPage>();
   readonly clusters = new Map<string, ClusterRecord>();
+  readonly answers = new Map<string, { answer: RequestAnswer; expiresAt: number }>();
   private crash?: (job: JobRecord) => boolean;
 
   /** A fault to inject: the next job write that matches throws, as a crash in the middle of a handler. */
@@ -90,6 +92,13 @@ export class MemoryStore implements StateStore {
   }
   async listHistory(workload: string) {
     return this.history.filter((h) => h.workload === workload).map(copy);
+  }
+  async putAnswer(answer: RequestAnswer, expiresAt: Date) {
+    this.answers.set(answer.requestId, { answer: copy(answer), expiresAt: expiresAt.getTime() });
+  }
+  async getAnswer(requestId: string) {
+    const kept = this.answers.get(requestId);
+    return kept && kept.expiresAt >= Date.now() ? copy(kept.answer) : undefined;
   }
   async markProcessed(id: string, expiresAt: Date) {
     if (await this.wasProcessed(id)) return false;
