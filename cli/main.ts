@@ -11,7 +11,8 @@ import { type WorkloadView, WorkloadViewSchema } from '../service/status.ts';
 import { api, healthLines } from './api.ts';
 import { deadLetters, replayDeadLetter } from './dead-letters.ts';
 import { logs, recover, sync } from './person-requests.ts';
-import { printable, printableCell } from './terminal.ts';
+import { report } from './report.ts';
+import { printable, table } from './terminal.ts';
 import { createToken, revokeToken } from './token.ts';
 import { UsageError } from './usage-error.ts';
 import { watchWorkflow } from './watch.ts';
@@ -28,6 +29,8 @@ const USAGE = `usage: rebound <command> [--json]
                         one recovery by hand now, past max retries too (it uses up no automatic
                         retry); exit 0 started or nothing to do, 1 nothing recoverable, 2 usage,
                         3 unknown workload or job, 4 not allowed now
+  report <workload>     resource utilization: per job and job name, peak memory and time against
+                        what was asked, CPU efficiency, and the core-hours and GB-hours wasted
   logs <workload> <job> [--stderr] [--tail N]
                         the last N (100; at most 10000) lines of the job's output (or error),
                         read on the login node by the relay as the job's owner
@@ -43,20 +46,6 @@ const USAGE = `usage: rebound <command> [--json]
   dead-letters [--replay <id> [--queue events|commands]]
                         events and commands given up after 5 tries, with their last error; --replay
                         puts one back as new (administrators; the local runtime)`;
-
-function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : printableCell(String(v)));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) =>
-    vals
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [
-    line(columns.map((c) => c.toUpperCase())),
-    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
-  ].join('\n');
-}
 
 /** Notices a person has not been sent yet, and why (README "Notifications"). */
 /** Arrays whose retries wait: for which tasks, or for the relay's answer. */
@@ -222,6 +211,11 @@ async function main(argv: string[]): Promise<void> {
       return out(plans, () =>
         plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
       );
+    }
+    case 'report': {
+      if (!arg) throw new UsageError(`report needs a workload\n${USAGE}`);
+      const r = await report(arg);
+      return out(r.json, r.text);
     }
     case 'recover':
     case 'sync':

@@ -68,6 +68,8 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
     reqMem: Text.optional(),
     elapsed: Text.optional(),
     timeLimit: Text.optional(),
+    /** CPU time its processes used (sacct's TotalCPU): with its CPUs and elapsed time, its efficiency. */
+    totalCpu: Text.optional(),
     comment: Text.optional(),
     /** The owner as Slurm accounts it (sacct's UID), read by the relay. */
     owner: OwnerSchema.optional(),

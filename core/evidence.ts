@@ -21,6 +21,8 @@ const JobEvidenceSchema = z.object({
   memoryLimitBytes: z.number().positive().optional(),
   elapsedSeconds: z.number().nonnegative().optional(),
   timeLimitSeconds: z.number().positive().optional(),
+  /** CPU time used (sacct's TotalCPU), for the utilization report. */
+  cpuSeconds: z.number().nonnegative().optional(),
   /** The nodes it ran on, as a Slurm host list (a node failure's retry keeps off them). */
   nodes: z.string().optional(),
 });
@@ -83,6 +85,7 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
         memoryLimitBytes: optional(d.reqMem, (s) => parseSlurmMemory(s)) || undefined,
         elapsedSeconds: optional(d.elapsed, parseSlurmTime),
         timeLimitSeconds: limit !== undefined && Number.isFinite(limit) ? limit : undefined,
+        cpuSeconds: optional(d.totalCpu, parseSlurmTime),
         nodes: hostList(d.nodes),
       });
     }

@@ -26,6 +26,7 @@ export const SACCT_FIELDS = [
   'QOS',
   'NodeList',
   'JobIDRaw',
+  'TotalCPU',
 ] as const;
 
 const FINAL_STATES = new Set([
@@ -92,6 +93,7 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
     partition: opt(job.Partition),
     nodes: opt(job.NodeList),
     qos: opt(job.QOS),
+    totalCpu: opt(job.TotalCPU),
   };
 }
 

@@ -11,6 +11,7 @@ import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
 import { requestLogs } from '../service/job-logs.ts';
 import { type RecoverOutcome, requestRecovery, requestSync } from '../service/person-requests.ts';
+import { workloadReport } from '../service/report.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
 import type { Telemetry } from '../service/telemetry.ts';
@@ -279,6 +280,11 @@ export function createApp(opts: AppOptions) {
     if (!answer || !canRead(c.get('reader'), await opts.store.getWorkload(answer.workload)))
       return c.json({ error: `no answer (yet) to request "${c.req.param('id')}"` }, 404);
     return c.json(answer);
+  });
+  app.get('/v1/workloads/:key/report', async (c) => {
+    const key = c.req.param('key');
+    if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);
+    return c.json(await workloadReport(opts, key));
   });
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');

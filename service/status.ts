@@ -92,7 +92,7 @@ export async function workloadView(
       changes: a.plan.decisions.flatMap((d) => d.changes.map((c) => `${c.what} ${c.from} -> ${c.to}`)),
       commands: a.commandIds,
     })),
-    jobs: byArray(jobs).map((j) => ({
+    jobs: inDisplayOrder(jobs).map((j) => ({
       jobId: j.jobId,
       ...(arrayTaskOf(j.jobId) ? { array: arrayTaskOf(j.jobId)!.jobId } : {}),
       name: j.name,
@@ -144,7 +144,7 @@ export function latestOfEachChain(jobs: JobRecord[]): JobRecord[] {
 }
 
 /** Jobs in key order, except that an array's tasks follow one another by index (`9_2` before `9_10`). */
-function byArray(jobs: JobRecord[]): JobRecord[] {
+export function inDisplayOrder(jobs: JobRecord[]): JobRecord[] {
   const order = (j: JobRecord) => {
     const task = arrayTaskOf(j.jobId);
     return task ? [task.jobId, task.taskId] : [j.jobId, -1];

@@ -92,6 +92,28 @@ describe('recovery by hand', () => {
     const lines = rebound.cli(['history', MANUAL]);
     expect(lines).toMatch(/Request \S+: recovery by hand by \S+ via the CLI \(memory x3\)/);
     expect(lines).toMatch(/Attempt 3: job \d+ resubmitted as job \d+/);
+    // The utilization report: the four jobs, three out of memory (their allocations wasted), the last a retry
+    // that completed, with sacct's CPU time.
+    const report = JSON.parse(rebound.cli(['report', MANUAL, '--json'])) as {
+      jobs: {
+        jobId: string;
+        cause: string;
+        retry: boolean;
+        memoryPercent?: number;
+        cpuEfficiencyPercent?: number;
+      }[];
+      totals: { jobs: number; failed: number; retries: number; wastedGbHours: number };
+    };
+    expect(report.jobs.map((j) => [j.jobId, j.cause, j.retry])).toEqual(
+      jobs.map((j, i) => [j.jobId, i < 3 ? 'oom' : 'success', i > 0]),
+    );
+    expect(report.totals).toMatchObject({ jobs: 4, failed: 3, retries: 3 });
+    expect(report.jobs[3]!.memoryPercent).toBeGreaterThan(40);
+    expect(report.jobs[3]!.cpuEfficiencyPercent).toBeGreaterThan(0);
+    expect(rebound.cli(['report', MANUAL])).toMatch(
+      /Resource utilization of \S+: 4 job\(s\), 3 failed, 3 retries/,
+    );
+
     // Asked again, there is nothing left to recover: exit 0, nothing submitted.
     const again = rebound.run(['recover', MANUAL]);
     expect(again.status).toBe(0);
