@@ -44,6 +44,7 @@ export default $config({
     alarms({ events, commands, workerName: deployed.workerName, topic });
     return {
       webhook: deployed.url,
+      mcp: deployed.mcpUrl,
       notifications: topic.arn,
       table: table.name,
       commandsQueue: commands.queue.url,

@@ -26,17 +26,24 @@ function linkedSecret(): string {
   return secret;
 }
 
-/** The API function's: the status half of the store, the events queue to send to, and the secret. */
-export function apiDeps(env: NodeJS.ProcessEnv = process.env) {
+/**
+ * What people's requests need (the MCP function's): the status half of the store and the events queue to
+ * put their requests on — no secret: nothing there checks a signature.
+ */
+export function readerDeps(env: NodeJS.ProcessEnv = process.env) {
   const table = need(env, 'REBOUND_TABLE');
   const { dynamo, sqs } = clients();
   return {
     store: new DynamoStatusStore(dynamo, table),
     config: serviceConfig(env),
-    secret: linkedSecret(),
     events: new SqsSender<Event>(sqs, {
       url: need(env, 'REBOUND_EVENTS_URL'),
       dedupe: new DynamoDedupe(dynamo, table, 'events'),
     }),
   };
+}
+
+/** The API function's: the status half of the store, the events queue to send to, and the secret. */
+export function apiDeps(env: NodeJS.ProcessEnv = process.env) {
+  return { ...readerDeps(env), secret: linkedSecret() };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { target, verdict } from './targets.ts';
 
-const FUNCTIONS = ['api', 'worker', 'auto-schedule'];
+const FUNCTIONS = ['api', 'worker', 'auto-schedule', 'mcp'];
 const out = mkdtempSync(join(tmpdir(), 'rebound-bundle-'));
 // Values only: init builds clients and parses config, it never calls AWS.
 const env = {

@@ -9,7 +9,7 @@ import { serviceAddress } from '../local/settings.ts';
  * The reader's token, first found of: REBOUND_TOKEN; the data folder's (whoever runs `rebound start`:
  * local/local-token.ts); the one an administrator made for this user (`rebound token create`).
  */
-function readerToken(env: NodeJS.ProcessEnv = process.env): string {
+export function readerToken(env: NodeJS.ProcessEnv = process.env): string {
   if (env.REBOUND_TOKEN) return env.REBOUND_TOKEN.trim();
   const places = [join(resolve(env.REBOUND_DATA ?? '.data'), 'token'), userTokenFile(homedir())];
   for (const file of places) if (existsSync(file)) return readFileSync(file, 'utf8').trim();

@@ -31,6 +31,7 @@ const USAGE = `usage: rebound <command> [--json]
                         3 unknown workload or job, 4 not allowed now
   report <workload>     resource utilization: per job and job name, peak memory and time against
                         what was asked, CPU efficiency, and the core-hours and GB-hours wasted
+  mcp                   MCP over stdio for a local assistant (its tools act with your token)
   logs <workload> <job> [--stderr] [--tail N]
                         the last N (100; at most 10000) lines of the job's output (or error),
                         read on the login node by the relay as the job's owner
@@ -212,6 +213,9 @@ async function main(argv: string[]): Promise<void> {
         plans.length ? plans.map((p) => p.report.join('\n')).join('\n\n') : 'Nothing to recover.',
       );
     }
+    case 'mcp':
+      // Loaded here: no other command needs the MCP SDK.
+      return (await import('./mcp.ts')).bridgeStdio();
     case 'report': {
       if (!arg) throw new UsageError(`report needs a workload\n${USAGE}`);
       const r = await report(arg);

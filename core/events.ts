@@ -1,7 +1,12 @@
 import * as z from 'zod';
 import { CommandTypeSchema, LOG_BYTES_MAX } from './commands.ts';
 import { ARRAY_TASKS_NAMED, IdSchema as Id, SlurmJobIdSchema as SlurmJobId } from './ids.ts';
-import { LogsRequestSchema, ManualMarkSchema, ManualRecoverySchema } from './manual.ts';
+import {
+  LogsRequestSchema,
+  ManualMarkSchema,
+  ManualRecoverySchema,
+  ResourcesRequestSchema,
+} from './manual.ts';
 import { OwnerSchema, UserNameSchema } from './owner.ts';
 import { parseProfile } from './profiles.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
@@ -309,6 +314,12 @@ const PersonRequestEventSchema = EnvelopeSchema.extend({
       workload: z.string().min(1).max(200),
       mark: ManualMarkSchema,
       dryRun: z.boolean().default(false),
+    }),
+    z.object({
+      action: z.literal('set-resources'),
+      workload: z.string().min(1).max(200),
+      mark: ManualMarkSchema,
+      request: ResourcesRequestSchema,
     }),
     z.object({
       action: z.literal('logs'),

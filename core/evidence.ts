@@ -4,7 +4,13 @@ import type { EventOf, SlurmJobEvent } from './events.ts';
 import { decodeWaitStatus, parseExitSignal } from './exit-status.ts';
 import { assertNever } from './never.ts';
 import { TorcResultStatusSchema } from './torc-model.ts';
-import { parseIsoDuration, parseSlurmMemory, parseSlurmTime, parseTorcMemory } from './units.ts';
+import {
+  parseIsoDuration,
+  parseSlurmMemory,
+  parseSlurmSeconds,
+  parseSlurmTime,
+  parseTorcMemory,
+} from './units.ts';
 
 /** Everything known about how one job ended, normalised from any source; diagnosis reads only this. */
 const JobEvidenceSchema = z.object({
@@ -85,7 +91,7 @@ export function evidenceFromSlurmEvent(event: SlurmJobEvent): JobEvidence {
         memoryLimitBytes: optional(d.reqMem, (s) => parseSlurmMemory(s)) || undefined,
         elapsedSeconds: optional(d.elapsed, parseSlurmTime),
         timeLimitSeconds: limit !== undefined && Number.isFinite(limit) ? limit : undefined,
-        cpuSeconds: optional(d.totalCpu, parseSlurmTime),
+        cpuSeconds: optional(d.totalCpu, parseSlurmSeconds),
         nodes: hostList(d.nodes),
       });
     }

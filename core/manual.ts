@@ -32,6 +32,25 @@ export const LogsRequestSchema = z.strictObject({
 });
 export type LogsRequest = z.infer<typeof LogsRequestSchema>;
 
+/**
+ * `update_job_resources` (MCP): the memory and time a job's next retry asks for, instead of escalating
+ * its last ones — a plain job's next resubmission, or a Torc job's row when the workflow is recovered.
+ */
+export const ResourcesRequestSchema = z
+  .strictObject({
+    job: AnyJobIdSchema,
+    memory: z
+      .string()
+      .regex(/^[1-9]\d{0,6}[KMGT]?$/i, 'a memory size such as "8G" or "500M" (no unit: megabytes)')
+      .optional(),
+    runtime: z
+      .string()
+      .regex(/^(\d+-)?\d+(:\d+){0,2}$/, 'a Slurm time such as "90" (minutes), "2:00:00" or "1-00:00:00"')
+      .optional(),
+  })
+  .refine((r) => r.memory !== undefined || r.runtime !== undefined, 'give memory, runtime or both');
+export type ResourcesRequest = z.infer<typeof ResourcesRequestSchema>;
+
 /** How a person reached Rebound: the CLI (or the HTTP API) or an assistant's MCP tool. */
 const ViaSchema = z.enum(['cli', 'mcp']);
 

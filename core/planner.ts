@@ -115,7 +115,7 @@ export function planRecovery(
       continue;
     }
     if (diagnosis.cause === 'unknown') unknown++;
-    if (diagnosis.cause === 'unknown' && !includeUnknown) {
+    if (diagnosis.cause === 'unknown' && !includeUnknown && !job.nextLimits) {
       skip('unknown cause; not retried (retryUnknown is off and no hook is set)');
       continue;
     }
@@ -123,7 +123,7 @@ export function planRecovery(
       skip('transient failure; retryTransient is off');
       continue;
     }
-    const missing = missingLimit(diagnosis, job.limits);
+    const missing = missingLimit(diagnosis, { ...job.limits, ...job.nextLimits });
     if (missing) {
       unscalable++;
       skip(`not retried: the ${missing} limit it ran with is unknown, so there is nothing to scale`);
@@ -135,13 +135,11 @@ export function planRecovery(
         ? job.limits.memoryBytes !== undefined
         : job.limits.runtimeSeconds !== undefined;
     const also = otherKnown ? diagnosis.also : undefined;
-    const next = escalate(
-      diagnosis.cause,
-      known(job.limits),
-      observed(state.kind, job.evidence),
-      policy,
-      also,
-    );
+    const { by, ...set } = job.nextLimits ?? { by: '' };
+    const next = {
+      ...escalate(diagnosis.cause, known(job.limits), observed(state.kind, job.evidence), policy, also),
+      ...set,
+    };
     const fit = fitFor(state, job, next);
     const changes = describeChanges(state.kind, job, next, fit.ok ? fit.partition : undefined);
     if (!fit.ok) {
@@ -154,7 +152,7 @@ export function planRecovery(
       ...base,
       retry: true,
       changes,
-      note: retryNote(diagnosis, job),
+      note: by ? `retried with the resources ${by} set` : retryNote(diagnosis, job),
       ...(caveats.length ? { caveats } : {}),
     });
     candidates.push({ job, diagnosis, next, partition: fit.partition });

@@ -6,7 +6,7 @@ import type { JobEvidence } from './evidence.ts';
 import type { ManualMark } from './manual.ts';
 import type { Owner } from './owner.ts';
 import type { Plan } from './plan.ts';
-import type { JobEnvironment } from './recovery-state.ts';
+import type { FailedJob, JobEnvironment } from './recovery-state.ts';
 
 // Ports: what the application service needs from storage and queues. Two adapters each (SQLite locally,
 // DynamoDB/SQS in AWS) pass one contract suite (test/contract).
@@ -125,6 +125,8 @@ export interface JobRecord {
   diagnosis?: Diagnosis;
   /** Plain Slurm: when the run its record is about ended (epoch seconds; a requeued job has several). */
   runEndedAt?: number;
+  /** The limits a person set for its next retry (MCP `update_job_resources`; core/recovery-state.ts). */
+  nextLimits?: FailedJob['nextLimits'];
   /** Plain Slurm, an array task (`jobId` `123_4`): the retry its decision claimed, sent with its array's. */
   arrayRetry?: { attempt: number; resources: SlurmResources };
   /** The first job of a resubmission chain: attempts are counted per chain. */

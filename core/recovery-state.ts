@@ -44,6 +44,11 @@ export interface FailedJob {
    * its retry then runs with exactly; unknown for a relay that did not say.
    */
   environment?: JobEnvironment;
+  /**
+   * The limits a person set for its next retry (MCP `update_job_resources`): used instead of escalating
+   * them, and a failure of unknown cause with them is retried (the person looked at it).
+   */
+  nextLimits?: { memoryBytes?: number; runtimeSeconds?: number; by: string };
 }
 
 export interface RecoveryState {

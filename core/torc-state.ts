@@ -17,6 +17,8 @@ export interface RecordedTorcJob {
   diagnosis?: Diagnosis;
   /** Absent when Torc gave the job no resource-requirements row. */
   rr?: TorcRr;
+  /** The limits a person set for its next retry (core/recovery-state.ts). */
+  nextLimits?: FailedJob['nextLimits'];
 }
 
 /**
@@ -125,6 +127,7 @@ export function torcRecoveryState(
       cpus: g.cpus,
       gpus: g.gpus,
       rr: { id: j.rr.id, name: j.rr.name },
+      ...(j.nextLimits ? { nextLimits: j.nextLimits } : {}),
     };
   });
   const canceled = completion.canceled.filter((c) => rrs.has(c.rrId));

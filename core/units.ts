@@ -99,6 +99,11 @@ export function formatIsoDuration(seconds: number): string {
  * Elapsed may carry fractional seconds. UNLIMITED/INFINITE → Infinity.
  */
 export function parseSlurmTime(input: string): number {
+  return Math.floor(parseSlurmSeconds(input));
+}
+
+/** As parseSlurmTime, keeping fractions of a second (sacct's TotalCPU: "00:00.337"). */
+export function parseSlurmSeconds(input: string): number {
   const s = input.trim();
   if (/^(UNLIMITED|INFINITE)$/i.test(s)) return Number.POSITIVE_INFINITY;
   const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+(?:\.\d+)?))?$/.exec(s);
@@ -118,7 +123,7 @@ export function parseSlurmTime(input: string): number {
   } else if (parts.length === 1) seconds = parts[0]! * MINUTE;
   else if (parts.length === 2) seconds = parts[0]! * MINUTE + parts[1]!;
   else seconds = parts[0]! * HOUR + parts[1]! * MINUTE + parts[2]!;
-  return Math.floor(seconds);
+  return seconds;
 }
 
 /** Seconds → a Slurm --time value rounded up to whole minutes: "2" below an hour, else "[D-]HH:MM:SS". */

@@ -24,7 +24,7 @@ import {
   TokenRequestSchema,
 } from '../service/tokens.ts';
 
-const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_BODY_BYTES = 256 * 1024;
 
 /** A recovery by hand's answer, by outcome (`rebound recover` turns it into its exit code). */
 const RECOVER_STATUS = {
@@ -107,7 +107,7 @@ function signatureAuth(opts: { secret: string; log?: (line: string) => void }): 
 }
 
 /** People read with a token of their own (service/tokens.ts), never with the webhook secret. */
-function readerAuth(store: StatusStore): MiddlewareHandler<{ Variables: { reader: Reader } }> {
+export function readerAuth(store: StatusStore): MiddlewareHandler<{ Variables: { reader: Reader } }> {
   return async function readerAuth(c, next) {
     const token = /^Bearer (\S+)$/.exec(c.req.header('authorization') ?? '')?.[1];
     const reader = await authenticate(store, token);
@@ -129,7 +129,7 @@ function readerAuth(store: StatusStore): MiddlewareHandler<{ Variables: { reader
  * bodyLimit touches `req.raw.body`, which makes @hono/node-server build a full web Request and stream for
  * every POST (a fifth of the webhook's CPU under load). Chunked bodies still go through bodyLimit.
  */
-function limitBody(maxSize: number): MiddlewareHandler {
+export function limitBody(maxSize: number): MiddlewareHandler {
   const onError = (c: Context) => c.json({ error: `body larger than ${maxSize} bytes` }, 413);
   const streamed = bodyLimit({ maxSize, onError });
   return async function limitBody(c, next) {

@@ -4,7 +4,7 @@
 // it is granted here. (The worker's SQS trigger gets its poller's rights from SST's queue subscription.)
 
 /** The functions in functions/<name>.ts that SST deploys (infra/service.ts). */
-export const FUNCTIONS = ['api', 'worker', 'auto-schedule'] as const;
+export const FUNCTIONS = ['api', 'worker', 'auto-schedule', 'mcp'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 export interface FunctionPermissions {
@@ -29,6 +29,8 @@ export const PERMISSIONS = {
   worker: { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: [] },
   // The tick: auto-schedule's commands, and the notices people are owed (to SNS when a channel says so).
   'auto-schedule': { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: ['sns:Publish'] },
+  // The MCP tools: read state and queue people's requests, as the API does (its store class can keep tokens).
+  mcp: { table: STATE, events: ['sqs:SendMessage'], commands: [], topic: [] },
 } as const satisfies Record<FunctionName, FunctionPermissions>;
 
 /** The Function URL's cap on concurrent executions: a flood of requests cannot take the account's pool. */

@@ -16,7 +16,7 @@ interface ServiceArgs {
 }
 
 /**
- * The three functions, bundled with esbuild (ESM builds of the SDK: bench:bundle measures them), each with
+ * The four functions, bundled with esbuild (ESM builds of the SDK: bench:bundle measures them), each with
  * exactly the permissions its code uses (infra/permissions.ts). The HMAC secret is an SST secret
  * (`npx sst secret set WebhookSecret …`) linked to the API function alone: the only one that checks
  * signatures, and no other function's environment holds it.
@@ -78,5 +78,15 @@ export function service({ table, events, commands, config, topic }: ServiceArgs)
     },
   });
 
-  return { url: api.url, workerName: worker.nodes.function.name };
+  // The MCP tools (functions/mcp.ts): their own URL; a tool may wait up to 30 s for the worker or the relay.
+  const mcp = new sst.aws.Function('Mcp', {
+    ...common,
+    handler: 'functions/mcp.handler',
+    timeout: '60 seconds',
+    url: true,
+    concurrency: { reserved: API_RESERVED_CONCURRENCY },
+    permissions: permissions('mcp'),
+  });
+
+  return { url: api.url, mcpUrl: mcp.url, workerName: worker.nodes.function.name };
 }

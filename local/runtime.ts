@@ -7,6 +7,7 @@ import { ReboundError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { describeActingFor } from '../core/owner.ts';
 import { createApp } from '../functions/app.ts';
+import { mountMcp } from '../functions/mcp-server.ts';
 import { startRelayDaemon, whomToActFor } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
@@ -66,6 +67,8 @@ export async function startLocal(
       metrics: telemetry.counts(),
     }),
   });
+  // The MCP tools on the same app (in AWS they have their own function: functions/mcp.ts).
+  mountMcp(app, { events, store, config: settings.config, now: () => new Date() });
   const webhook = ingestFirst(app.fetch);
   const server = serve({ fetch: webhook.fetch, hostname: settings.host, port: settings.port });
   await new Promise<void>((ok, fail) =>

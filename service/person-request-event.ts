@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Event, EventOf } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
+import type { ManualMark } from '../core/manual.ts';
 import type { Sender, WorkloadRecord } from '../core/ports.ts';
 import type { ReadDeps } from './deps.ts';
 
@@ -9,6 +10,9 @@ export type RequestDeps = ReadDeps & { events: Sender<Event> };
 
 /** A request's own random id: a retried POST is a new request; its history lines and answer carry it. */
 export const newRequestId = () => randomBytes(9).toString('base64url');
+
+/** Who asked and how, as history says it ("by alice via MCP"). */
+export const byWhom = (m: ManualMark) => `by ${m.by} via ${m.via === 'mcp' ? 'MCP' : 'the CLI'}`;
 
 /** Puts a person's request on the events queue, for the worker (service/person-requests.ts). */
 export async function queueRequest(

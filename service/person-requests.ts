@@ -11,7 +11,8 @@ import { profileFor } from './cluster.ts';
 import type { ReadDeps, ServiceDeps } from './deps.ts';
 import { command, countRecoveries, ensureWorkload, history, resultLine, send } from './effects.ts';
 import { askRelayForLogs } from './job-logs.ts';
-import { newRequestId, queueRequest, type RequestDeps } from './person-request-event.ts';
+import { onSetResources } from './job-resources.ts';
+import { byWhom, newRequestId, queueRequest, type RequestDeps } from './person-request-event.ts';
 import { resubmitCommands, toFailedJob } from './slurm-decision.ts';
 import { latestOfEachChain } from './status.ts';
 import { lastCompletion, planTorc, startAttempt, torcCommands } from './torc-recovery.ts';
@@ -193,8 +194,6 @@ export async function requestSync(
   };
 }
 
-const byWhom = (m: ManualMark) => `by ${m.by} via ${m.via === 'mcp' ? 'MCP' : 'the CLI'}`;
-
 /** The worker's side of a person's request. */
 export async function onPersonRequest(deps: ServiceDeps, event: EventOf<'person.request'>) {
   const d = event.data;
@@ -221,6 +220,8 @@ export async function onPersonRequest(deps: ServiceDeps, event: EventOf<'person.
     }
     case 'logs':
       return askRelayForLogs(deps, w, d.request, d.mark);
+    case 'set-resources':
+      return onSetResources(deps, w, d.request, d.mark);
     default:
       return assertNever(d, 'person request');
   }

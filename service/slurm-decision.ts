@@ -165,6 +165,7 @@ export function toFailedJob(job: JobRecord, prerequisites: Replacement[] = []): 
     ...(job.environment ? { environment: job.environment } : {}),
     ...(job.dependency ? { dependency: job.dependency } : {}),
     ...(prerequisites.length ? { prerequisites } : {}),
+    ...(job.nextLimits ? { nextLimits: job.nextLimits } : {}),
     admission: {
       ...(job.owner?.account ? { account: job.owner.account } : {}),
       ...(job.qos ? { qos: job.qos } : {}),

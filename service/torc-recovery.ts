@@ -69,6 +69,7 @@ async function failedJobs(
     evidence: r.evidence,
     ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
     ...(r.torc?.rr ? { rr: r.torc.rr } : {}),
+    ...(r.nextLimits ? { nextLimits: r.nextLimits } : {}),
   }));
   const have = new Set(recorded.map((r) => r.id));
   const lastAt = Math.max(0, ...records.map((r) => Date.parse(r.updatedAt)));

@@ -4,6 +4,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { signedHeaders } from '../../service/signature.ts';
 
 const SLURM_DIR = process.env.REBOUND_SLURM_DIR ?? '/var/tmp/rebound-slurm';
@@ -386,4 +388,20 @@ export async function noticeReceiver(refusals: number) {
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** The MCP SDK's own client, connected to a Rebound's MCP endpoint with a token (its own unless told). */
+export async function mcpClient(rebound: ReboundProcess, token = rebound.token) {
+  const client = new Client({ name: 'rebound-e2e', version: '1' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${rebound.url}/v1/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const r = await client.callTool({ name, arguments: args });
+    const text = (r.content as { text: string }[]).map((c) => c.text).join('\n');
+    return { isError: r.isError === true, text, json: () => JSON.parse(text) as unknown };
+  };
+  return { client, call };
 }

@@ -1,11 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completed, HOG, jobsOf, ReboundProcess, slurm, submit, tagged, waitFor } from './harness.ts';
+import {
+  completed,
+  HOG,
+  jobsOf,
+  mcpClient,
+  ReboundProcess,
+  slurm,
+  submit,
+  tagged,
+  waitFor,
+} from './harness.ts';
 
 // A person's recovery by hand (issue 13), end to end on the real Slurm test cluster: automatic recovery
 // stops after max retries, `rebound recover` tries once more with the person's multiplier, the job completes.
 const RUN = Date.now().toString(36);
 const w = (name: string) => `${name}-${RUN}`;
 const MANUAL = w('manual');
+const VIA_MCP = w('mcp');
 const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];
 
 type View = { status: string; attempts: unknown[]; history: { line: string }[] };
@@ -14,14 +25,14 @@ let rebound: ReboundProcess;
 beforeAll(async () => {
   rebound = new ReboundProcess(
     18_805,
-    { policy: { overrides: { [MANUAL]: { maxRetries: 2 } } } },
-    { match: tagged(MANUAL), env: { REBOUND_SACCT_INTERVAL: '0' } },
+    { policy: { overrides: { [MANUAL]: { maxRetries: 2 }, [VIA_MCP]: { maxRetries: 0 } } } },
+    { match: tagged(MANUAL, VIA_MCP), env: { REBOUND_SACCT_INTERVAL: '0' } },
   );
   await rebound.start();
 }, 30_000);
 afterAll(async () => rebound?.dispose());
 
-describe('recovery by hand', () => {
+describe.concurrent('recovery by hand', () => {
   it('rebound recover after "Max retries (2) exceeded" with --memory-multiplier 3: the job completes, history shows the manual attempt; --dry-run and bad input change nothing', async () => {
     // Needs 700M: 200M, 300M and 450M all run out of memory, and max retries (2) stops there.
     submit(['-J', `big-${RUN}`, '--mem=200M', `--comment=rebound:${MANUAL}`, ...out('manual')], HOG(700));
@@ -119,4 +130,69 @@ describe('recovery by hand', () => {
     expect(again.status).toBe(0);
     expect(slurm(['squeue', '-h', '-n', `big-${RUN}`, '-o', '%i'])).toBe('');
   }, 330_000);
+
+  it('an assistant with the MCP SDK client reads a job that needs attention with every read tool, gives it more memory, and it is recovered', async () => {
+    const id = submit(
+      ['-J', `mcp-${RUN}`, '--mem=200M', `--comment=rebound:${VIA_MCP}`, ...out('mcp')],
+      HOG(700),
+    );
+    const view = async () => (await rebound.get<View>(`/v1/workloads/${VIA_MCP}`)).body;
+    // Max retries 0: automatic recovery stops at the first OOM.
+    await waitFor('exhaustion', async () => (await view()).status === 'exhausted', 90_000);
+    const { client, call } = await mcpClient(rebound);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(
+        [
+          'check_resource_utilization',
+          'get_history',
+          'get_job_logs',
+          'get_recovery_plan',
+          'get_workflow_status',
+          'list_failed_jobs',
+          'resubmit_workflow',
+          'update_job_resources',
+        ].sort(),
+      );
+      const workload = VIA_MCP;
+      expect((await call('get_workflow_status', { workload })).json()).toMatchObject({ status: 'exhausted' });
+      expect((await call('list_failed_jobs', { workload })).json()).toMatchObject([
+        { jobId: id, cause: 'oom' },
+      ]);
+      const log = await call('get_job_logs', { workload, job: id, stderr: true, tail: 3 });
+      expect(log.isError).toBe(false);
+      expect(log.text).toMatch(/Detected 1 oom-kill event/);
+      expect((await call('check_resource_utilization', { workload })).json()).toMatchObject({
+        totals: { jobs: 1, failed: 1 },
+      });
+      expect((await call('get_recovery_plan', { workload })).json()).toMatchObject([
+        { stopReason: 'max-retries' },
+      ]);
+      expect((await call('get_history', { workload, last: 5 })).text).toContain('Max retries (0) exceeded.');
+      // Bad input changes nothing.
+      for (const args of [
+        { workload, job: id, memory: '-1G' },
+        { workload, job: '999999999', memory: '1G' },
+        { workload: `nope-${RUN}`, job: id, memory: '1G' },
+      ])
+        expect((await call('update_job_resources', args)).isError).toBe(true);
+      expect((await call('resubmit_workflow', { workload, memoryMultiplier: 0.5 })).isError).toBe(true);
+      expect(jobsOf(VIA_MCP)).toHaveLength(1);
+
+      const set = await call('update_job_resources', { workload, job: id, memory: '1G' });
+      expect(set.text).toMatch(/next retry set to memory 1G, by \S+ via MCP/);
+      const again = await call('resubmit_workflow', { workload });
+      expect(again.json()).toMatchObject({ outcome: 'started' });
+      const jobs = await waitFor('the retry', completed(VIA_MCP, 2), 120_000);
+      expect(jobs.map((j) => [j.state, j.reqMem])).toEqual([
+        ['OUT_OF_MEMORY', '200M'],
+        ['COMPLETED', '1G'],
+      ]);
+      expect((await call('get_history', { workload })).text).toMatch(
+        /Manual recovery attempt 1 for \S+, by \S+ via MCP/,
+      );
+    } finally {
+      await client.close();
+    }
+  }, 240_000);
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_PROFILE } from '../support/lab-profile.ts';
 import { TorcDouble, type WorkflowSpec } from '../support/torc-double.ts';
-import { ALICE, HOG, ReboundProcess, slurm, TORC_RUNNER, waitFor } from './harness.ts';
+import { ALICE, HOG, mcpClient, ReboundProcess, slurm, TORC_RUNNER, waitFor } from './harness.ts';
 
 // Torc workflows end to end on the real Slurm: a Torc server (test double, validated against Torc's
 // OpenAPI), Rebound (`rebound start` + `rebound watch`), and Torc's runner (a stand-in, also a test
@@ -34,7 +34,7 @@ const bug = (name: string, command: string): WorkflowSpec => ({
 
 // Every scenario's workflow, created before Rebound starts so that the policy can name them; Torc's ids
 // (the test double's) start anywhere, and no scenario assumes which.
-const WF = {} as Record<'twenty' | 'stuck' | 'flaky' | 'hooked' | 'killed' | 'retried', number>;
+const WF = {} as Record<'twenty' | 'stuck' | 'flaky' | 'hooked' | 'killed' | 'retried' | 'mcp', number>;
 let rebound: ReboundProcess;
 
 beforeAll(async () => {
@@ -63,6 +63,9 @@ beforeAll(async () => {
   });
   WF.stuck = torc.createWorkflow(bug('stuck', 'exit 3'));
   WF.flaky = torc.createWorkflow(bug('flaky', `test -f ${marker} || { touch ${marker}; exit 3; }`));
+  WF.mcp = torc.createWorkflow(
+    bug('mcp', `test -f ${marker}-mcp || { touch ${marker}-mcp; echo "first try fails" >&2; exit 3; }`),
+  );
   WF.hooked = torc.createWorkflow({
     name: 'hooked',
     resourceRequirements: small,
@@ -236,4 +239,49 @@ describe.concurrent('Torc workflows', () => {
     expect(ours()).toHaveLength(1);
     expect((await lines(id)).filter((l) => l.startsWith('Auto-schedule:'))).toHaveLength(1);
   }, 400_000);
+
+  it('6. via MCP (the SDK client): every read tool on a workflow that needs attention, then update_job_resources and resubmit_workflow recover it', async () => {
+    const id = WF.mcp;
+    const workload = `torc-wf${id}`;
+    rebound.cli(['watch', String(id)]);
+    await waitFor('needs attention', async () => (await view(id)).status === 'needs-attention', 180_000);
+    const broken = torc.jobsOf(id).find((j) => j.name === 'broken')!;
+    const { client, call } = await mcpClient(rebound);
+    try {
+      expect((await client.listTools()).tools).toHaveLength(8);
+      expect((await call('get_workflow_status', { workload })).json()).toMatchObject({
+        status: 'needs-attention',
+      });
+      expect((await call('list_failed_jobs', { workload })).json()).toMatchObject([
+        { jobId: String(broken.id), name: 'broken', cause: 'unknown' },
+      ]);
+      // The job's stderr, from Torc's output folder (job_stdio), read by the relay.
+      const log = await call('get_job_logs', { workload, job: String(broken.id), stderr: true });
+      expect(log.isError).toBe(false);
+      expect(log.text).toContain('first try fails');
+      expect((await call('check_resource_utilization', { workload })).json()).toMatchObject({
+        totals: { failed: 1 },
+      });
+      expect((await call('get_recovery_plan', { workload })).json()).toMatchObject([
+        { stopReason: 'nothing-recoverable' },
+      ]);
+      expect((await call('get_history', { workload })).text).toContain(
+        'No recoverable jobs found. 1 job(s) failed with unknown causes.',
+      );
+
+      const set = await call('update_job_resources', { workload, job: String(broken.id), memory: '300M' });
+      expect(set.text).toMatch(/next retry set to memory 300M, by alice via MCP/);
+      expect((await call('resubmit_workflow', { workload })).json()).toMatchObject({ outcome: 'started' });
+      await waitFor('the workflow recovered', allComplete(id), 300_000);
+      const history = await lines(id);
+      expect(
+        history.some((l) => l.startsWith(`Manual recovery attempt 1 for ${workload}, by alice via MCP`)),
+      ).toBe(true);
+      // Its row was copied with the memory the assistant set.
+      const row = torc.rrs.get(torc.jobs.get(broken.id)!.resource_requirements_id)!;
+      expect(row.memory).toBe('300m');
+    } finally {
+      await client.close();
+    }
+  }, 500_000);
 });

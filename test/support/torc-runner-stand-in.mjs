@@ -5,12 +5,15 @@
 // (test double) server, runs each with `bash -c`, kills a job whose memory passes its resource
 // requirements (as a per-job cgroup would: return code 137), terminates jobs when the allocation is
 // about to end (status terminated, -15), reports each result with complete_job, and exits when idle.
+// Each job's output goes where Torc's runner puts it: <output dir>/job_stdio/job_wf<W>_j<job>_r<run>_a<attempt>.{o,e}.
 //
 //   torc-runner-stand-in.mjs <torc url> <workflow id> <output dir> [--poll-interval N]
 import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 
-const [url, workflowArg] = process.argv.slice(2);
+const [url, workflowArg, outputDir = '.'] = process.argv.slice(2);
 const workflowId = Number(workflowArg);
 const slurmJobId = Number(process.env.SLURM_JOB_ID);
 const scnId = Number((process.env.SLURM_JOB_NAME ?? '').split('_').pop());
@@ -92,7 +95,16 @@ let stopping = false;
 function runJob(job, rr, runId) {
   const limit = parseMemory(rr.memory);
   const started = Date.now();
-  const child = spawn('bash', ['-c', job.command], { detached: true, stdio: 'inherit' });
+  mkdirSync(join(outputDir, 'job_stdio'), { recursive: true });
+  const base = join(
+    outputDir,
+    'job_stdio',
+    `job_wf${workflowId}_j${job.id}_r${runId}_a${job.attempt_id ?? 1}`,
+  );
+  const [out, err] = [openSync(`${base}.o`, 'a'), openSync(`${base}.e`, 'a')];
+  const child = spawn('bash', ['-c', job.command], { detached: true, stdio: ['ignore', out, err] });
+  closeSync(out);
+  closeSync(err);
   const entry = { job, rr, runId, child, peak: 0, killedFor: undefined, cpus: rr.num_cpus, memory: limit };
   running.set(job.id, entry);
   const sampler = setInterval(() => {

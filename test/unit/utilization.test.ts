@@ -124,5 +124,17 @@ describe('a workload’s report', () => {
       { jobId: '78', retry: true, cause: 'success', cpuEfficiencyPercent: 50, timePercent: 20 },
     ]);
     expect(r.totals).toMatchObject({ jobs: 2, failed: 1, retries: 1 });
+    // sacct's TotalCPU keeps fractions of a second (a short job's efficiency is not rounded to 0).
+    await handleEvent(
+      deps,
+      sacctEvent('90', {
+        comment: 'rebound:short',
+        state: 'COMPLETED',
+        exitCode: '0:0',
+        elapsed: '00:00:02',
+        totalCpu: '00:00.401',
+      }),
+    );
+    expect((await workloadReport(deps, 'short')).jobs[0]!.cpuEfficiencyPercent).toBe(20.1);
   });
 });
