@@ -120,7 +120,7 @@ export async function sync(workload: string, dryRun: boolean): Promise<Outcome> 
   const answer = SyncAnswerSchema.parse(raw);
   if (!answer.requestId) return { json: answer, text: answer.lines.join('\n'), exitCode: 0 };
   // The relay's answer is the result of a command named by the request (core/ids.ts, `sync`).
-  const id = `:sync:${answer.requestId}`;
+  const id = `sync:${answer.requestId}`;
   const done = await workerLines(
     path,
     answer.requestId,

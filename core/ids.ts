@@ -108,10 +108,12 @@ export const commandIds = {
     `${workload}:a${attempt}:${step}-${kind}`,
   /** Orphan cleanup of one allocation: the same id whichever source saw it end. */
   cleanup: (workload: string, slurmJobId: string) => `${workload}:cleanup:${slurmJobId}`,
-  /** A person's orphan clean-up (`rebound sync`), named by their request. */
-  sync: (workload: string, requestId: string) => `${workload}:sync:${requestId}`,
-  /** A person's `rebound logs`, named by their request. */
-  logs: (workload: string, requestId: string) => `${workload}:logs:${requestId}`,
+  /**
+   * A person's orphan clean-up (`rebound sync`) and log request (`rebound logs`), named by their request
+   * alone (a site-mode workload's key holds '@', which no command id may).
+   */
+  sync: (requestId: string) => `sync:${requestId}`,
+  logs: (requestId: string) => `logs:${requestId}`,
   /** The n-th auto-schedule of a workflow. */
   schedule: (workload: string, n: number) => `${workload}:sched:s${n}`,
 } as const;

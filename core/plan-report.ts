@@ -88,13 +88,15 @@ function byHand(reason: StopReason, workload: string, unknown: number): string[]
   if (reason !== 'max-retries' && reason !== 'nothing-recoverable') return [];
   const flags = reason === 'nothing-recoverable' && unknown > 0 ? ' --retry-unknown' : '';
   return [
-    `By hand: \`rebound recover ${workload}${flags}\` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)`,
+    `By hand: \`rebound recover ${workload}${flags}\` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first), or an AI assistant's MCP tool resubmit_workflow (/v1/mcp; \`rebound mcp\`)`,
   ];
 }
 
 /** Which try of a job's chain a resubmitted job is, counted as a person counts: "retry 1 of 3 for job 77's chain". */
-export const chainWords = (attempt: number, maxRetries: number, rootJobId: string) =>
-  `retry ${attempt} of ${maxRetries} for job ${rootJobId}'s chain`;
+export const chainWords = (attempt: number, maxRetries: number, rootJobId: string, byHand = 0) =>
+  byHand
+    ? `retry ${attempt} for job ${rootJobId}'s chain, ${byHand} of them by hand (not counted against max retries ${maxRetries})`
+    : `retry ${attempt} of ${maxRetries} for job ${rootJobId}'s chain`;
 
 /** At most REPORT_JOBS ids, then how many more (history lines and command outputs stay short). */
 export const idList = (ids: (number | string)[]) =>

@@ -23,6 +23,7 @@ import {
   revokeToken,
   TokenRequestSchema,
 } from '../service/tokens.ts';
+import { mountStatusPage } from './status-page.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -286,6 +287,9 @@ export function createApp(opts: AppOptions) {
     if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);
     return c.json(await workloadReport(opts, key));
   });
+  // The status page, for people's browsers (functions/status-page.ts).
+  app.use('/ui/*', limitBody(16 * 1024));
+  mountStatusPage(app, opts.store);
   app.get('/v1/workloads/:key/plan', async (c) => {
     const key = c.req.param('key');
     if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);

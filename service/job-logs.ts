@@ -4,14 +4,12 @@ import type { LogsRequest, ManualMark } from '../core/manual.ts';
 import type { WorkloadRecord } from '../core/ports.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, send } from './effects.ts';
-import { newRequestId, queueRequest, type RequestDeps } from './person-request-event.ts';
+import { type JobRequestAnswer, queueAboutJob, type RequestDeps } from './person-request-event.ts';
 
 // `rebound logs` (and the MCP tool get_job_logs): the relay reads the tail of a job's output, where its own
 // records say it is, and the answer is kept a day for the API to hand over (StateStore `putAnswer`).
 
 const ANSWER_TTL_MS = 86_400_000;
-
-export type LogsAnswer = { outcome: 'sent'; requestId: string } | { outcome: 'unknown-job'; error: string };
 
 /** A person asks for a job's log: the job must be one of the workload's, as its records say. */
 export async function requestLogs(
@@ -19,12 +17,14 @@ export async function requestLogs(
   w: WorkloadRecord,
   request: LogsRequest,
   who: Omit<ManualMark, 'requestId'>,
-): Promise<LogsAnswer> {
+): Promise<JobRequestAnswer> {
   const job = (await deps.store.listJobs(w.key)).find((j) => j.jobId === request.job);
-  if (!job) return { outcome: 'unknown-job', error: `no job ${request.job} in ${w.key}` };
-  const mark = { ...who, requestId: newRequestId() };
-  await queueRequest(deps, w, { action: 'logs', workload: w.key, mark, request });
-  return { outcome: 'sent', requestId: mark.requestId };
+  return queueAboutJob(deps, w, who, job ? undefined : `no job ${request.job} in ${w.key}`, (mark) => ({
+    action: 'logs',
+    workload: w.key,
+    mark,
+    request,
+  }));
 }
 
 /** The worker sends the relay what to read: the job, its stream, how many lines (never a path). */
@@ -40,7 +40,7 @@ export async function askRelayForLogs(
   await send(deps, [
     command({
       type: 'job.logs',
-      id: commandIds.logs(w.key, mark.requestId),
+      id: commandIds.logs(mark.requestId),
       workload: w.key,
       createdAt: deps.now().toISOString(),
       jobId: job.jobId,
@@ -56,11 +56,10 @@ export async function askRelayForLogs(
 /** The relay's answer: kept for the person's CLI (or assistant) to read with their token. */
 export async function onLogsResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
   const r = event.data;
-  const at = r.commandId.lastIndexOf(':logs:');
-  if (at < 0) return;
+  if (!r.commandId.startsWith('logs:')) return;
   await deps.store.putAnswer(
     {
-      requestId: r.commandId.slice(at + ':logs:'.length),
+      requestId: r.commandId.slice('logs:'.length),
       workload: r.workload,
       at: deps.now().toISOString(),
       ok: r.ok && r.log !== undefined,

@@ -3,16 +3,12 @@ import type { WorkloadRecord } from '../core/ports.ts';
 import { parseSlurmMemory, parseSlurmTime } from '../core/units.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history } from './effects.ts';
-import { byWhom, newRequestId, queueRequest, type RequestDeps } from './person-request-event.ts';
+import { byWhom, type JobRequestAnswer, queueAboutJob, type RequestDeps } from './person-request-event.ts';
 import { latestOfEachChain } from './status.ts';
 
 // `update_job_resources` (MCP): a person sets the memory and time of a failed job's next retry. The worker
 // keeps them on the job's record; the planner uses them instead of escalating (core/planner.ts), for the
 // next attempt, automatic or by hand (`resubmit_workflow`, `rebound recover`).
-
-export type ResourcesAnswer =
-  | { outcome: 'sent'; requestId: string }
-  | { outcome: 'unknown-job'; error: string };
 
 /** The job a person names, if it is one whose next retry they may size: its chain's latest, failed. */
 async function sizableJob(deps: Pick<RequestDeps, 'store'>, w: WorkloadRecord, job: string) {
@@ -26,15 +22,17 @@ export async function requestResources(
   w: WorkloadRecord,
   request: ResourcesRequest,
   who: Omit<ManualMark, 'requestId'>,
-): Promise<ResourcesAnswer> {
-  if (!(await sizableJob(deps, w, request.job)))
-    return {
-      outcome: 'unknown-job',
-      error: `no failed job ${request.job} in ${w.key} whose next retry is still to come (name the latest job of its chain)`,
-    };
-  const mark = { ...who, requestId: newRequestId() };
-  await queueRequest(deps, w, { action: 'set-resources', workload: w.key, mark, request });
-  return { outcome: 'sent', requestId: mark.requestId };
+): Promise<JobRequestAnswer> {
+  const found = await sizableJob(deps, w, request.job);
+  const refusal = found
+    ? undefined
+    : `no failed job ${request.job} in ${w.key} whose next retry is still to come (name the latest job of its chain)`;
+  return queueAboutJob(deps, w, who, refusal, (mark) => ({
+    action: 'set-resources',
+    workload: w.key,
+    mark,
+    request,
+  }));
 }
 
 /** The worker keeps what the person set on the job's record, and says so in history. */

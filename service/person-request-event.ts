@@ -32,3 +32,22 @@ export async function queueRequest(
   };
   await deps.events.send([{ id: event.id, body: event }]);
 }
+
+/** A request about one job: queued, with its id, or refused because the workload has no such job. */
+export type JobRequestAnswer =
+  | { outcome: 'sent'; requestId: string }
+  | { outcome: 'unknown-job'; error: string };
+
+/** Queues a request about one of the workload's jobs, unless `refusal` says why not. */
+export async function queueAboutJob(
+  deps: RequestDeps,
+  w: WorkloadRecord,
+  who: Omit<ManualMark, 'requestId'>,
+  refusal: string | undefined,
+  data: (mark: ManualMark) => EventOf<'person.request'>['data'],
+): Promise<JobRequestAnswer> {
+  if (refusal) return { outcome: 'unknown-job', error: refusal };
+  const mark = { ...who, requestId: newRequestId() };
+  await queueRequest(deps, w, data(mark));
+  return { outcome: 'sent', requestId: mark.requestId };
+}

@@ -210,7 +210,7 @@ export async function onPersonRequest(deps: ServiceDeps, event: EventOf<'person.
       return send(deps, [
         command({
           type: 'torc.sync',
-          id: commandIds.sync(w.key, d.mark.requestId),
+          id: commandIds.sync(d.mark.requestId),
           workload: w.key,
           createdAt: event.occurredAt,
           workflowId,

@@ -78,7 +78,9 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   );
   const evidence = d.evidence.map((e) => `${e.signal}=${e.value}`).join(', ');
   const retryNote =
-    job.attempt > 0 ? ` (${chainWords(job.attempt, policy.maxRetries, parseJobKey(job.lineage).jobId)})` : '';
+    job.attempt > 0
+      ? ` (${chainWords(job.attempt, policy.maxRetries, parseJobKey(job.lineage).jobId, (counters.claimed ?? 0) - counters.attemptsUsed)})`
+      : '';
 
   if (plan.stopReason === 'waits-for-prerequisite') {
     await store.putJob(job);

@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   completed,
@@ -18,6 +20,17 @@ const w = (name: string) => `${name}-${RUN}`;
 const MANUAL = w('manual');
 const VIA_MCP = w('mcp');
 const out = (name: string) => ['-o', `/tmp/rebound-e2e-${RUN}-${name}-%j.out`];
+
+// Debian's Chromium as root, on a machine with no network: no sandbox, nothing that phones home.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 type View = { status: string; attempts: unknown[]; history: { line: string }[] };
 
@@ -124,6 +137,31 @@ describe.concurrent('recovery by hand', () => {
     expect(rebound.cli(['report', MANUAL])).toMatch(
       /Resource utilization of \S+: 4 job\(s\), 3 failed, 3 retries/,
     );
+
+    // The status page in headless Chromium (issue 13, acceptance 4): signed in with the token (never put in a
+    // URL), the chart has one mark per job, each naming its job and whether it is a retry; a screenshot is
+    // written, and it is not blank.
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      expect((await page.goto(`${rebound.url}/ui/w/${MANUAL}`))?.status()).toBe(401);
+      await page.fill('input[name=token]', rebound.token);
+      await Promise.all([page.waitForURL(`${rebound.url}/ui`), page.click('button[type=submit]')]);
+      await Promise.all([page.waitForURL(/\/ui\/w\//), page.click(`a[href="/ui/w/${MANUAL}"]`)]);
+      const marks = await page.$$eval('svg.usage g.job', (gs) =>
+        gs.map((g) => [g.getAttribute('data-job-id'), g.getAttribute('data-retry')]),
+      );
+      expect(marks).toEqual(jobs.map((j, i) => [j.jobId, String(i > 0)]));
+      expect(await page.textContent('h1')).toContain('healthy');
+      expect(page.url()).not.toContain('rbt:');
+      const shot = `/tmp/rebound-e2e-${RUN}-status-page.png`;
+      const png = await page.screenshot({ path: shot, fullPage: true });
+      const blank = await (await browser.newPage({ viewport: { width: 1100, height: 900 } })).screenshot();
+      expect(statSync(shot).size).toBe(png.length);
+      expect(png.length).toBeGreaterThan(blank.length * 3);
+    } finally {
+      await browser.close();
+    }
 
     // Asked again, there is nothing left to recover: exit 0, nothing submitted.
     const again = rebound.run(['recover', MANUAL]);

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,19 @@ describe.concurrent('a shared cluster', () => {
       expect(await foreignLine(rebound, rootId)).toContain("below the site's minimum uid 1000");
       await rebound.idle();
       expect(jobsOf(rootWork)).toHaveLength(1);
+
+      // `rebound logs` reads a job's output as its owner, never as root: alice's log, as Slurm wrote it, is
+      // read; made root's own (mode 0600), the same request is refused with tail's own words.
+      const first = jobs[0]!.jobId;
+      const log = `/tmp/rebound-e2e-users-${RUN}-alice-${first}.out`;
+      const read = rebound.run(['logs', `${aliceWork}@alice`, first, '--tail', '5']);
+      expect({ status: read.status, stderr: read.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(read.stdout).toMatch(/oom-kill event/);
+      chownSync(log, 0, 0);
+      chmodSync(log, 0o600);
+      const refused = rebound.run(['logs', `${aliceWork}@alice`, first]);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/Permission denied/);
     }, 180_000);
 
     it("3-4. mallory queues a job with the exact tag of alice's next resubmission: alice's is still resubmitted as alice, and mallory's joins nothing", async () => {

@@ -55,7 +55,7 @@ describe('rebound logs in the service', () => {
     const c = deps.commands.sent().at(-1)!;
     expect(c).toEqual({
       type: 'job.logs',
-      id: `nightly:logs:${asked.requestId}`,
+      id: `logs:${asked.requestId}`,
       protocol: 4,
       workload: 'nightly',
       createdAt: expect.any(String),
@@ -75,7 +75,7 @@ describe('rebound logs in the service', () => {
 
   it("keeps the relay's refusal as the answer", async () => {
     const deps = testDeps();
-    const c = { id: 'nightly:logs:abcdefgh', type: 'job.logs' as const, workload: 'nightly' };
+    const c = { id: 'logs:abcdefgh', type: 'job.logs' as const, workload: 'nightly' };
     await handleEvent(deps, resultEvent(c, { ok: false, error: 'no capture of job 77 on this relay' }));
     expect(await deps.store.getAnswer('abcdefgh')).toMatchObject({
       ok: false,

@@ -109,6 +109,13 @@ describe('rebound recover, plain Slurm', () => {
     // Its retry runs out of memory: an automatic attempt follows (numbered after the manual one).
     await handleEvent(deps, sacctEvent('78', { comment: 'rebound:nightly/lab:77:a1' }));
     expect(resubmits(deps).at(-1)).toMatchObject({ id: 'lab:77:a2', jobId: '78' });
+    expect(
+      (await lines(deps, 'nightly')).some((l) =>
+        l.startsWith(
+          "Job 78 (hog) (retry 1 for job 77's chain, 1 of them by hand (not counted against max retries 3)): oom",
+        ),
+      ),
+    ).toBe(true);
     expect((await lines(deps, 'nightly')).some((l) => l.startsWith('Recovery attempt 2/3 for nightly'))).toBe(
       true,
     );
@@ -170,7 +177,7 @@ describe('rebound recover and sync, Torc', () => {
     await handleQueued(deps);
     const c = deps.commands.sent().at(-1)!;
     expect(c).toMatchObject({ type: 'torc.sync', workflowId: 5, dryRun: true, protocol: 4 });
-    expect(c.id).toBe(`torc-wf5:sync:${sync.requestId}`);
+    expect(c.id).toBe(`sync:${sync.requestId}`);
     await handleEvent(
       deps,
       resultEvent(c, { output: 'No orphans found: 0 allocation(s) Torc counts as live, all known to Slurm' }),

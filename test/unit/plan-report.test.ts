@@ -36,14 +36,14 @@ describe('plan report', () => {
       'max-retries',
       [
         'Max retries (3) exceeded. Manual intervention required.',
-        'By hand: `rebound recover w` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)',
+        "By hand: `rebound recover w` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first), or an AI assistant's MCP tool resubmit_workflow (/v1/mcp; `rebound mcp`)",
       ],
     ],
     [
       'nothing-recoverable',
       [
         'No recoverable jobs found. 2 job(s) failed with unknown causes.',
-        'By hand: `rebound recover w --retry-unknown` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first)',
+        "By hand: `rebound recover w --retry-unknown` (--memory-multiplier, --runtime-multiplier; --dry-run shows the plan first), or an AI assistant's MCP tool resubmit_workflow (/v1/mcp; `rebound mcp`)",
       ],
     ],
     ['nothing-failed', ['Nothing to recover: no job failed.']],
