@@ -1,6 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { StatusStore } from '../core/ports.ts';
+import { formatBytes } from '../core/units.ts';
 import { workloadReport } from '../service/report.ts';
 import { workloadView } from '../service/status.ts';
 import { authenticate, canRead, type Reader } from '../service/tokens.ts';
@@ -84,12 +85,25 @@ export function mountStatusPage(app: Hono<{ Variables: { reader: Reader } }>, st
       e(a.createdAt),
       e(a.changes.join(', ')),
     ]);
+    const pct = (x: number | undefined) => (x === undefined ? '' : `${x}%`);
+    const byName = report.byName.map((n) => [
+      e(n.name),
+      String(n.jobs),
+      String(n.failed),
+      n.maxPeakMemoryBytes === undefined ? '' : formatBytes(n.maxPeakMemoryBytes),
+      pct(n.maxMemoryPercent),
+      pct(n.maxTimePercent),
+      pct(n.meanCpuEfficiencyPercent),
+      String(n.wastedCoreHours),
+      String(n.wastedGbHours),
+    ]);
     return c.html(
       page(
         view.key,
         `<p><a href="/ui">All workloads</a> ${signOut}</p><h1>${e(view.key)} <span class="status ${e(view.status)}">${e(view.status)}</span></h1>
 <h2>Memory per job</h2>${usageChart(report.jobs)}
-<p>${report.totals.jobs} job(s), ${report.totals.failed} failed, ${report.totals.retries} retries; wasted ${report.totals.wastedCoreHours} core-hours and ${report.totals.wastedGbHours} GB-hours.</p>
+<p>${report.totals.jobs} job(s), ${report.totals.failed} failed, ${report.totals.retries} retries; wasted ${report.totals.wastedCoreHours} core-hours and ${report.totals.wastedGbHours} GB-hours (a failed job's whole allocation; a completed job's memory above its peak and unused CPU time).</p>
+${byName.length ? table(byName, ['job name', 'jobs', 'failed', 'max peak', 'max mem%', 'max time%', 'mean cpu%', 'waste core-h', 'waste GB-h']) : ''}
 <h2>Jobs</h2>${jobs.length ? table(jobs, ['job', 'name', 'attempt', 'cause', 'summary', 'evidence']) : '<p>No jobs yet.</p>'}
 <h2>Attempts</h2>${attempts.length ? table(attempts, ['chain', 'attempt', 'at', 'changes']) : '<p>No recovery attempts.</p>'}
 <h2>History</h2><pre>${e(view.history.map((h) => `${h.at}  ${h.line}`).join('\n'))}</pre>`,

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -71,6 +72,10 @@ export async function startLocal(
   mountMcp(app, { events, store, config: settings.config, now: () => new Date() });
   const webhook = ingestFirst(app.fetch);
   const server = serve({ fetch: webhook.fetch, hostname: settings.host, port: settings.port });
+  // Longer than any client's idle keep-alive (undici's is 4 s): the client closes an idle socket first, so a
+  // request is never sent on one the server is closing ("other side closed" in a long-lived client such as
+  // `rebound mcp`).
+  (server as Server).keepAliveTimeout = 65_000;
   await new Promise<void>((ok, fail) =>
     server.once('listening', ok).once('error', (error: NodeJS.ErrnoException) => {
       db.close();

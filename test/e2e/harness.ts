@@ -260,7 +260,8 @@ export class ReboundProcess {
           );
         return this.output.slice(from).includes('Rebound listening on');
       },
-      20_000,
+      // Four e2e files at once on two cores (a headless Chromium among them): starting can take a while.
+      45_000,
     );
   }
 
@@ -353,9 +354,12 @@ export class ReboundProcess {
   }
 
   /** `rebound <args>` as its own user, whatever its exit status: the status and both outputs. */
-  run(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  run(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'rebound.mjs'), ...args], {
-      env: this.env(),
+      env: { ...this.env(), ...env },
       cwd: this.dataDir,
       encoding: 'utf8',
       ...this.identity,
@@ -396,6 +400,7 @@ export async function mcpClient(rebound: ReboundProcess, token = rebound.token) 
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${rebound.url}/v1/mcp`), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
+      fetch: (url, init) => fetchAgainOnStaleSocket(String(url), init),
     }),
   );
   const call = async (name: string, args: Record<string, unknown>) => {

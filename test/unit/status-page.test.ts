@@ -80,6 +80,7 @@ describe('the status page', () => {
       ['77', 'false'],
       ['78', 'true'],
     ]);
+    expect(html).toContain('<th>job name</th><th>jobs</th><th>failed</th>');
     expect(html).not.toContain('<script>');
     expect(html).toContain('&lt;script&gt;x()&lt;/script&gt;');
     const mallory = await signIn('mallory', 1502);
