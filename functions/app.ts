@@ -1,16 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import * as z from 'zod';
 import { PartitionsUnknownError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
-import { LogsRequestSchema, ManualRecoverySchema } from '../core/manual.ts';
 import type { DeadLetters, Sender, StatusStore } from '../core/ports.ts';
-import { describeIssues } from '../core/zod-errors.ts';
 import type { ServiceConfig } from '../service/config.ts';
 import { ingest } from '../service/ingest.ts';
-import { requestLogs } from '../service/job-logs.ts';
-import { type RecoverOutcome, requestRecovery, requestSync } from '../service/person-requests.ts';
 import { workloadReport } from '../service/report.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../service/signature.ts';
 import { planWorkload, workloadView } from '../service/status.ts';
@@ -23,35 +18,11 @@ import {
   revokeToken,
   TokenRequestSchema,
 } from '../service/tokens.ts';
+import { parseBody } from './json-body.ts';
+import { mountRequests } from './request-routes.ts';
 import { mountStatusPage } from './status-page.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
-
-/** A recovery by hand's answer, by outcome (`rebound recover` turns it into its exit code). */
-const RECOVER_STATUS = {
-  started: 200,
-  'nothing-to-do': 200,
-  'nothing-recoverable': 200,
-  'not-allowed': 403,
-  'unknown-job': 404,
-} as const satisfies Record<RecoverOutcome, number>;
-
-const SyncRequestSchema = z.strictObject({ dryRun: z.boolean().default(false) });
-
-/** A request's JSON body, validated (an empty body is {}), or the 400 that names each bad field. */
-async function parseBody<T>(c: Context, schema: z.ZodType<T>, what: string): Promise<T | Response> {
-  const text = await c.req.text();
-  let json: unknown = {};
-  try {
-    if (text.trim()) json = JSON.parse(text);
-  } catch {
-    return c.json({ error: `invalid ${what}`, fields: ['(root): not JSON'] }, 400);
-  }
-  const parsed = schema.safeParse(json);
-  return parsed.success
-    ? parsed.data
-    : c.json({ error: `invalid ${what}`, fields: describeIssues(parsed.error) }, 400);
-}
 
 /** Why the webhook refused a request, by its answer (the EventsRejected metric's dimension). */
 const REJECTED: Record<number, string> = { 400: 'invalid', 401: 'signature', 413: 'too-large' };
@@ -232,56 +203,7 @@ export function createApp(opts: AppOptions) {
     const view = await workloadView(opts, key);
     return view && canRead(c.get('reader'), view) ? c.json(view) : c.json(missing(key), 404);
   });
-  // A person's requests, as the reader (never as anyone named in the body): the preview answers now, the
-  // worker acts (service/person-requests.ts).
-  const who = (c: Context<{ Variables: { reader: Reader } }>) => ({
-    by: c.get('reader').user,
-    via: 'cli' as const,
-  });
-  app.post('/v1/workloads/:key/recover', async (c) => {
-    const key = c.req.param('key');
-    const workload = await opts.store.getWorkload(key);
-    if (!workload || !canRead(c.get('reader'), workload)) return c.json(missing(key), 404);
-    const request = await parseBody(c, ManualRecoverySchema, 'recovery request');
-    if (request instanceof Response) return request;
-    try {
-      const answer = await requestRecovery({ ...opts, now }, workload, request, who(c));
-      const status = RECOVER_STATUS[answer.outcome];
-      const refused = status === 403 || status === 404;
-      return c.json(
-        refused ? { error: answer.lines.join('; '), ...answer } : answer,
-        answer.requestId ? 202 : status,
-      );
-    } catch (error) {
-      if (error instanceof PartitionsUnknownError) return c.json({ error: error.message }, 409);
-      throw error;
-    }
-  });
-  app.post('/v1/workloads/:key/sync', async (c) => {
-    const key = c.req.param('key');
-    const workload = await opts.store.getWorkload(key);
-    if (!workload || !canRead(c.get('reader'), workload)) return c.json(missing(key), 404);
-    const request = await parseBody(c, SyncRequestSchema, 'sync request');
-    if (request instanceof Response) return request;
-    const answer = await requestSync({ ...opts, now }, workload, request.dryRun, who(c));
-    return c.json(answer, answer.requestId ? 202 : 200);
-  });
-  app.post('/v1/workloads/:key/logs', async (c) => {
-    const key = c.req.param('key');
-    const workload = await opts.store.getWorkload(key);
-    if (!workload || !canRead(c.get('reader'), workload)) return c.json(missing(key), 404);
-    const request = await parseBody(c, LogsRequestSchema, 'logs request');
-    if (request instanceof Response) return request;
-    const answer = await requestLogs({ ...opts, now }, workload, request, who(c));
-    return answer.outcome === 'sent' ? c.json(answer, 202) : c.json(answer, 404);
-  });
-  // What the relay answered to a person's read request, for whoever may read its workload.
-  app.get('/v1/answers/:id', async (c) => {
-    const answer = await opts.store.getAnswer(c.req.param('id'));
-    if (!answer || !canRead(c.get('reader'), await opts.store.getWorkload(answer.workload)))
-      return c.json({ error: `no answer (yet) to request "${c.req.param('id')}"` }, 404);
-    return c.json(answer);
-  });
+  mountRequests(app, { ...opts, now });
   app.get('/v1/workloads/:key/report', async (c) => {
     const key = c.req.param('key');
     if (!canRead(c.get('reader'), await opts.store.getWorkload(key))) return c.json(missing(key), 404);

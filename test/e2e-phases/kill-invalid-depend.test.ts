@@ -14,6 +14,12 @@ const original = readFileSync(CONF, 'utf8');
 let rebound: ReboundProcess;
 
 beforeAll(async () => {
+  // The cluster to itself: jobs the other tiers left running finish first (the controller is reconfigured).
+  await waitFor(
+    'the node to be idle',
+    () => slurm(['sinfo', '-h', '-n', 'vm', '-o', '%T']) === 'idle',
+    240_000,
+  );
   writeFileSync(CONF, `${original.trimEnd()}\nDependencyParameters=kill_invalid_depend\n`);
   slurm(['scontrol', 'reconfigure']);
   await waitFor(
@@ -23,7 +29,7 @@ beforeAll(async () => {
   );
   rebound = new ReboundProcess(18_804, {}, { match: tagged(workload), env: { REBOUND_SACCT_INTERVAL: '0' } });
   await rebound.start();
-}, 60_000);
+}, 300_000);
 afterAll(async () => {
   writeFileSync(CONF, original);
   slurm(['scontrol', 'reconfigure']);
@@ -42,7 +48,12 @@ it('A → B (afterok:A) → C (afterok:B), A runs out of memory, Slurm cancels B
     'A, its retry and the resubmissions of B and C',
     completed(workload, 4),
     180_000,
-  );
+  ).catch((error: Error) => {
+    // What Rebound and Slurm knew when it did not happen, for the person reading CI's log.
+    throw new Error(
+      `${error.message}\nhistory:\n${rebound.cli(['history', workload])}\nsqueue:\n${slurm(['squeue', '-h', '-o', '%i %j %T %r %E'])}`,
+    );
+  });
   expect([state(b), state(c)]).toEqual(['CANCELLED|Dependency', 'CANCELLED|Dependency']);
   expect(jobs.map((j) => [j.name, j.state])).toEqual([
     ['killA', 'OUT_OF_MEMORY'],
