@@ -6,18 +6,14 @@ import { type ActingFor, refusal } from '../core/owner.ts';
 import { idList } from '../core/plan-report.ts';
 import { torcAllocationSubmission } from '../core/sbatch-script.ts';
 import { formatTag } from '../core/tag.ts';
-import {
-  ORPHANED_RETURN_CODE,
-  TORC_DONE,
-  type TorcJob,
-  type TorcScheduledComputeNode,
-} from '../core/torc-model.ts';
+import { TORC_DONE, type TorcJob } from '../core/torc-model.ts';
 import { Refusal } from './errors.ts';
 import { run } from './exec.ts';
 import { inParallel } from './in-parallel.ts';
 import { type LogTail, tailOf } from './job-logs.ts';
 import { findJobsByComment, homeOf, queuedSlurmJobs, type Submitter, sbatch } from './slurm.ts';
 import { TorcApiError, type TorcClient } from './torc-client.ts';
+import { cleanupAllocation, syncOrphans } from './torc-orphans.ts';
 import { readRegistry } from './torc-registry.ts';
 
 /** Requests to Torc at once within one step, and from how many jobs one listing beats a read per job. */
@@ -259,77 +255,13 @@ export class TorcExecutor {
     };
   }
 
-  /**
-   * `rebound sync`: the allocations Torc counts as pending or running that Slurm no longer knows
-   * (squeue), each cleaned up as an ended one — or, in a dry run, named with the jobs it would fail.
-   */
-  async syncOrphans(workflowId: number, dryRun: boolean): Promise<string> {
-    const { client } = this.opts;
-    const live = (await client.scheduledComputeNodes(workflowId)).filter(
-      (s) => s.status !== 'complete' && s.scheduler_id > 0,
-    );
-    const queued = live.length ? await (this.opts.slurmJobs ?? queuedSlurmJobs)() : new Set<string>();
-    const gone = [...new Set(live.map((s) => String(s.scheduler_id)).filter((id) => !queued.has(id)))];
-    if (!gone.length)
-      return `No orphans found: ${live.length} allocation(s) Torc counts as live, all known to Slurm`;
-    if (dryRun) {
-      const running: number[] = [];
-      for (const scn of live.filter((s) => gone.includes(String(s.scheduler_id))))
-        for (const { jobs } of await this.runningOn(workflowId, scn)) running.push(...jobs.map((j) => j.id));
-      return `Would clean up ${gone.length} allocation(s) no longer in Slurm (${idList(gone)}): ${running.length} running job(s) would be marked failed (orphaned)${running.length ? `: ${idList(running)}` : ''}`;
-    }
-    const failed: number[] = [];
-    for (const id of gone) failed.push(...(await this.cleanupAllocation(workflowId, id)));
-    return `Cleaned up ${gone.length} allocation(s) no longer in Slurm (${idList(gone)}): ${failed.length} job(s) marked failed (orphaned)${failed.length ? `: ${idList(failed)}` : ''}`;
+  /** `rebound sync` for one workflow (relay/torc-orphans.ts). */
+  syncOrphans(workflowId: number, dryRun: boolean): Promise<string> {
+    return syncOrphans(this.opts.client, workflowId, dryRun, this.opts.slurmJobs ?? queuedSlurmJobs);
   }
 
-  /** An allocation's compute nodes, each with the jobs Torc marks running on it. */
-  private async runningOn(workflowId: number, scn: TorcScheduledComputeNode) {
-    const { client } = this.opts;
-    const nodes = await client.computeNodes(workflowId, scn.id!);
-    return Promise.all(
-      nodes.map(async (node) => ({
-        node,
-        jobs: await client.jobs(workflowId, { status: 'running', activeComputeNodeId: node.id! }),
-      })),
-    );
-  }
-
-  /** Orphan cleanup for one dead allocation: its running jobs become failed with Torc's −128. */
-  async cleanupAllocation(workflowId: number, slurmJobId: string): Promise<number[]> {
-    const { client } = this.opts;
-    const scns = (await client.scheduledComputeNodes(workflowId)).filter(
-      (s) => String(s.scheduler_id) === slurmJobId,
-    );
-    const status = await client.status(workflowId);
-    const failed: number[] = [];
-    for (const scn of scns) {
-      for (const { node, jobs } of await this.runningOn(workflowId, scn)) {
-        for (const job of jobs) {
-          try {
-            await client.completeJob(job.id, 'failed', status.run_id, {
-              job_id: job.id,
-              workflow_id: workflowId,
-              run_id: status.run_id,
-              attempt_id: job.attempt_id ?? 1,
-              compute_node_id: node.id!,
-              return_code: ORPHANED_RETURN_CODE,
-              exec_time_minutes: 0,
-              completion_time: new Date().toISOString(),
-              status: 'failed',
-            });
-            failed.push(job.id);
-          } catch (error) {
-            // Already complete (a retry after a lost answer, or the runner finished it): nothing to do.
-            if (!(error instanceof TorcApiError && error.status === 422)) throw error;
-          }
-        }
-        if (node.is_active !== false)
-          await client.putComputeNode({ ...node, id: node.id!, is_active: false });
-      }
-      if (scn.status !== 'complete')
-        await client.putScheduledComputeNode({ ...scn, id: scn.id!, status: 'complete' });
-    }
-    return failed;
+  /** Orphan clean-up for one dead allocation (relay/torc-orphans.ts). */
+  cleanupAllocation(workflowId: number, slurmJobId: string): Promise<number[]> {
+    return cleanupAllocation(this.opts.client, workflowId, slurmJobId);
   }
 }
