@@ -319,12 +319,16 @@ const PersonRequestEventSchema = EnvelopeSchema.extend({
       action: z.literal('set-resources'),
       workload: z.string().min(1).max(200),
       mark: ManualMarkSchema,
+      /** The record the API found for the job it names: the worker reads it, and checks it is the workload's. */
+      jobKey: Id,
       request: ResourcesRequestSchema,
     }),
     z.object({
       action: z.literal('logs'),
       workload: z.string().min(1).max(200),
       mark: ManualMarkSchema,
+      /** The record the API found for the job it names: the worker reads it, and checks it is the workload's. */
+      jobKey: Id,
       request: LogsRequestSchema,
     }),
   ]),

@@ -4,7 +4,12 @@ import type { LogsRequest, ManualMark } from '../core/manual.ts';
 import type { WorkloadRecord } from '../core/ports.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, send } from './effects.ts';
-import { type JobRequestAnswer, queueAboutJob, type RequestDeps } from './person-request-event.ts';
+import {
+  type JobRequestAnswer,
+  jobOfRequest,
+  queueAboutJob,
+  type RequestDeps,
+} from './person-request-event.ts';
 
 // `rebound logs` (and the MCP tool get_job_logs): the relay reads the tail of a job's output, where its own
 // records say it is, and the answer is kept a day for the API to hand over (StateStore `putAnswer`).
@@ -19,10 +24,11 @@ export async function requestLogs(
   who: Omit<ManualMark, 'requestId'>,
 ): Promise<JobRequestAnswer> {
   const job = (await deps.store.listJobs(w.key)).find((j) => j.jobId === request.job);
-  return queueAboutJob(deps, w, who, job ? undefined : `no job ${request.job} in ${w.key}`, (mark) => ({
+  return queueAboutJob(deps, w, who, job, `no job ${request.job} in ${w.key}`, (mark, jobKey) => ({
     action: 'logs',
     workload: w.key,
     mark,
+    jobKey,
     request,
   }));
 }
@@ -33,8 +39,9 @@ export async function askRelayForLogs(
   w: WorkloadRecord,
   request: LogsRequest,
   mark: ManualMark,
+  jobKey: string,
 ) {
-  const job = (await deps.store.listJobs(w.key)).find((j) => j.jobId === request.job);
+  const job = await jobOfRequest(deps, w, jobKey);
   if (!job) return;
   const workflowId = torcWorkflowOf(w.key);
   await send(deps, [

@@ -1,20 +1,24 @@
 import type { ManualMark, ResourcesRequest } from '../core/manual.ts';
-import type { WorkloadRecord } from '../core/ports.ts';
+import type { JobRecord, WorkloadRecord } from '../core/ports.ts';
 import { parseSlurmMemory, parseSlurmTime } from '../core/units.ts';
 import type { ServiceDeps } from './deps.ts';
 import { history } from './effects.ts';
-import { byWhom, type JobRequestAnswer, queueAboutJob, type RequestDeps } from './person-request-event.ts';
-import { latestOfEachChain } from './status.ts';
+import {
+  byWhom,
+  type JobRequestAnswer,
+  jobOfRequest,
+  queueAboutJob,
+  type RequestDeps,
+} from './person-request-event.ts';
 
 // `update_job_resources` (MCP): a person sets the memory and time of a failed job's next retry. The worker
 // keeps them on the job's record; the planner uses them instead of escalating (core/planner.ts), for the
 // next attempt, automatic or by hand (`resubmit_workflow`, `rebound recover`).
 
-/** The job a person names, if it is one whose next retry they may size: its chain's latest, failed. */
-async function sizableJob(deps: Pick<RequestDeps, 'store'>, w: WorkloadRecord, job: string) {
-  const jobs = await deps.store.listJobs(w.key);
-  const latest = w.kind === 'torc' ? jobs : latestOfEachChain(jobs);
-  return latest.find((j) => j.jobId === job && j.diagnosis && j.diagnosis.cause !== 'success');
+/** Whether a job's next retry is still to come: it failed, and (plain Slurm) no retry of it is claimed. */
+async function sizable(deps: Pick<RequestDeps, 'store'>, job: JobRecord | undefined): Promise<boolean> {
+  if (!job?.diagnosis || job.diagnosis.cause === 'success') return false;
+  return job.torc !== undefined || (await deps.store.countAttempts(job.lineage)).claimed <= job.attempt;
 }
 
 export async function requestResources(
@@ -23,14 +27,14 @@ export async function requestResources(
   request: ResourcesRequest,
   who: Omit<ManualMark, 'requestId'>,
 ): Promise<JobRequestAnswer> {
-  const found = await sizableJob(deps, w, request.job);
-  const refusal = found
-    ? undefined
-    : `no failed job ${request.job} in ${w.key} whose next retry is still to come (name the latest job of its chain)`;
-  return queueAboutJob(deps, w, who, refusal, (mark) => ({
+  const named = (await deps.store.listJobs(w.key)).find((j) => j.jobId === request.job);
+  const refusal = `no failed job ${request.job} in ${w.key} whose next retry is still to come (name the latest job of its chain)`;
+  const job = (await sizable(deps, named)) ? named : undefined;
+  return queueAboutJob(deps, w, who, job, refusal, (mark, jobKey) => ({
     action: 'set-resources',
     workload: w.key,
     mark,
+    jobKey,
     request,
   }));
 }
@@ -41,9 +45,10 @@ export async function onSetResources(
   w: WorkloadRecord,
   request: ResourcesRequest,
   mark: ManualMark,
+  jobKey: string,
 ) {
-  const job = await sizableJob(deps, w, request.job);
-  if (!job) return;
+  const job = await jobOfRequest(deps, w, jobKey);
+  if (!job || !(await sizable(deps, job))) return;
   job.nextLimits = {
     ...(request.memory ? { memoryBytes: parseSlurmMemory(request.memory) } : {}),
     ...(request.runtime ? { runtimeSeconds: parseSlurmTime(request.runtime) } : {}),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Event, EventOf } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import type { ManualMark } from '../core/manual.ts';
-import type { Sender, WorkloadRecord } from '../core/ports.ts';
+import type { JobRecord, Sender, WorkloadRecord } from '../core/ports.ts';
 import type { ReadDeps } from './deps.ts';
 
 /** What the API needs to queue a person's request: reading, and the events queue. */
@@ -38,16 +38,26 @@ export type JobRequestAnswer =
   | { outcome: 'sent'; requestId: string }
   | { outcome: 'unknown-job'; error: string };
 
-/** Queues a request about one of the workload's jobs, unless `refusal` says why not. */
+/**
+ * Queues a request about one of the workload's jobs — the record found, whose key the event carries so the
+ * worker reads that one record — or says why not (`refusal`) when none was found.
+ */
 export async function queueAboutJob(
   deps: RequestDeps,
   w: WorkloadRecord,
   who: Omit<ManualMark, 'requestId'>,
-  refusal: string | undefined,
-  data: (mark: ManualMark) => EventOf<'person.request'>['data'],
+  job: JobRecord | undefined,
+  refusal: string,
+  data: (mark: ManualMark, jobKey: string) => EventOf<'person.request'>['data'],
 ): Promise<JobRequestAnswer> {
-  if (refusal) return { outcome: 'unknown-job', error: refusal };
+  if (!job) return { outcome: 'unknown-job', error: refusal };
   const mark = { ...who, requestId: newRequestId() };
-  await queueRequest(deps, w, data(mark));
+  await queueRequest(deps, w, data(mark, job.key));
   return { outcome: 'sent', requestId: mark.requestId };
+}
+
+/** The job a request names, read by its key, only if its record says it is the workload's. */
+export async function jobOfRequest(deps: Pick<ReadDeps, 'store'>, w: WorkloadRecord, jobKey: string) {
+  const job = await deps.store.getJob(jobKey);
+  return job?.workload === w.key ? job : undefined;
 }

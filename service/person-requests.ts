@@ -219,9 +219,9 @@ export async function onPersonRequest(deps: ServiceDeps, event: EventOf<'person.
       ]);
     }
     case 'logs':
-      return askRelayForLogs(deps, w, d.request, d.mark);
+      return askRelayForLogs(deps, w, d.request, d.mark, d.jobKey);
     case 'set-resources':
-      return onSetResources(deps, w, d.request, d.mark);
+      return onSetResources(deps, w, d.request, d.mark, d.jobKey);
     default:
       return assertNever(d, 'person request');
   }
