@@ -151,6 +151,24 @@ const SlurmJobStuckEventSchema = EnvelopeSchema.extend({
 });
 
 /**
+ * Tagged jobs the relay saw queued or running (one squeue per poll): the jobs whose end Rebound tracks.
+ * The end of a job nobody tracks costs nothing when it completed (service/slurm-recovery.ts); the owner
+ * and the tag are read again from Slurm when the job ends, so this event grants nothing.
+ */
+/** Jobs named in one `slurm.tracked` event (a poll that finds more posts several). */
+export const TRACKED_PER_EVENT = 1000;
+
+const SlurmTrackedEventSchema = EnvelopeSchema.extend({
+  type: z.literal('slurm.tracked'),
+  data: z.object({
+    jobs: z
+      .array(z.object({ jobId: SlurmJobId, jobName: z.string().max(200).optional() }))
+      .min(1)
+      .max(TRACKED_PER_EVENT),
+  }),
+});
+
+/**
  * The cluster's partitions as its relay read them from Slurm (core/cluster-profile.ts), at start and
  * hourly: the profile plans use unless the config names one. A profile in its JSON form ("UNLIMITED").
  */
@@ -363,6 +381,7 @@ export const EventSchema = z.discriminatedUnion('type', [
   SlurmEpilogEventSchema,
   SlurmSacctEventSchema,
   SlurmJobStuckEventSchema,
+  SlurmTrackedEventSchema,
   SlurmClusterDiscoveredEventSchema,
   TorcJobFinishedEventSchema,
   TorcWorkflowCompletedEventSchema,

@@ -132,6 +132,8 @@ export const eventIds = {
   /** The relay's reading of one end of a job (of the run the enrichment names, when it does). */
   sacct: (cluster: string, jobId: string, endedAt?: number) =>
     endedAt ? `sacct:${cluster}:${jobId}:e${endedAt}` : `sacct:${cluster}:${jobId}`,
+  /** Tagged jobs first seen together (the same jobs posted again, after a restart, are one event). */
+  tracked: (cluster: string, digest: string) => `tracked:${cluster}:${digest}`,
   /** A job stuck for one reason: reported once (another reason later is news). */
   stuck: (cluster: string, jobId: string, reason: string) => `stuck:${cluster}:${jobId}:${reason}`,
   result: (commandId: string) => `result:${commandId}`,

@@ -45,6 +45,34 @@ export function parseEnvVars(output: string): SubmittedEnvironment | 'not-stored
   };
 }
 
+/**
+ * `sacct -j a,b,c --env-vars` (or `--batch-script`) output → each job's section, by job id: a header
+ * ("Environment used for <id> …" / "Batch Script for <id>"), a rule, the body. A body can hold any text (a
+ * value with newlines, a script), so a header could be forged inside another job's body: a job named twice is
+ * left out (its caller asks for it alone), and callers list one owner's jobs together only, so a forged
+ * section could only be the forger's own job.
+ */
+export function accountingSections(output: string, header: 'Environment used for' | 'Batch Script for') {
+  const heads = [...output.matchAll(new RegExp(`^${header} (\\S+).*\\n-{10,}\\n`, 'gm'))];
+  const sections = new Map<string, string>();
+  const twice = new Set<string>();
+  heads.forEach((head, i) => {
+    const id = head[1]!;
+    const end = heads[i + 1]?.index ?? output.length;
+    // sacct ends each section with one empty line of its own.
+    const body = output.slice(head.index + head[0].length, end).replace(/\n$/, '');
+    if (sections.has(id)) twice.add(id);
+    sections.set(id, body);
+  });
+  for (const id of twice) sections.delete(id);
+  return { sections, twice };
+}
+
+/** One job's environment section (`accountingSections`) as `parseEnvVars` reads a whole output. */
+export function parseEnvSection(body: string): SubmittedEnvironment | 'not-stored' | undefined {
+  return parseEnvVars(`Environment used for -\n${'-'.repeat(80)}\n${body}`);
+}
+
 /** The form `sbatch --export-file` reads: `NAME=value` definitions separated by NUL characters. */
 export function exportFile(env: SubmittedEnvironment): Buffer {
   return Buffer.from(env.variables.map(([n, v]) => `${n}=${v}`).join('\0'));

@@ -45,15 +45,47 @@ const WHOLE_MEMORY = /^\d+(\.\d+)?[KMGTP]?[nc]?$/i;
 
 export type SacctJob = EventOf<'slurm.sacct'>['data'];
 
-/**
- * One job from `sacct -P -n` output: the job line gives state and limits; MaxRSS lives on the steps
- * (`<id>.batch`, `<id>.extern`), so the largest one is taken. Undefined while the job is not final.
- */
+type SacctRow = Record<(typeof SACCT_FIELDS)[number], string>;
+
+/** One job from `sacct -P -n` output (`parseSacctJobs` for one id). */
 export function parseSacct(output: string, jobId: string, delimiter: string): SacctJob | undefined {
-  const rows = slurmRows(output, delimiter, SACCT_FIELDS);
-  // An array task is named `123_4` (JobID) and has its own number too (JobIDRaw): either finds it.
-  const job = rows.find((r) => r.JobID === jobId || r.JobIDRaw === jobId);
-  if (!job) return undefined;
+  return parseSacctJobs(output, [jobId], delimiter).get(jobId);
+}
+
+/**
+ * The jobs of one `sacct -j a,b,c -P -n` call that are final, by the id each was asked by: the job line
+ * gives state and limits; MaxRSS lives on the steps (`<id>.batch`, `<id>.extern`), so the largest one is
+ * taken. A job not final yet (or not listed) is absent. The rows are grouped once, whatever the number of jobs.
+ */
+export function parseSacctJobs(
+  output: string,
+  jobIds: readonly string[],
+  delimiter: string,
+): Map<string, SacctJob> {
+  const jobs = new Map<string, SacctRow>();
+  const steps = new Map<string, SacctRow[]>();
+  for (const r of slurmRows(output, delimiter, SACCT_FIELDS)) {
+    const dot = r.JobID.indexOf('.');
+    if (dot >= 0) {
+      const of = r.JobID.slice(0, dot);
+      steps.set(of, [...(steps.get(of) ?? []), r]);
+      continue;
+    }
+    // An array task is named `123_4` (JobID) and has its own number too (JobIDRaw): either finds it; a
+    // job's own name wins over another's number.
+    jobs.set(r.JobID, r);
+    if (!jobs.has(r.JobIDRaw)) jobs.set(r.JobIDRaw, r);
+  }
+  const out = new Map<string, SacctJob>();
+  for (const jobId of jobIds) {
+    const job = jobs.get(jobId);
+    const read = job && finalJob(jobId, job, steps.get(job.JobID) ?? []);
+    if (read) out.set(jobId, read);
+  }
+  return out;
+}
+
+function finalJob(jobId: string, job: SacctRow, steps: SacctRow[]): SacctJob | undefined {
   const state = job.State.split(/\s+/)[0]!;
   if (!FINAL_STATES.has(state)) return undefined;
   // Right after a short job ends, slurmdbd may hold a stub (JobName "allocation", ReqMem "16?", no
@@ -61,9 +93,9 @@ export function parseSacct(output: string, jobId: string, delimiter: string): Sa
   if (!job.Partition || !job.Timelimit || !WHOLE_MEMORY.test(job.ReqMem)) return undefined;
   let maxRss: string | undefined;
   let best = -1;
-  for (const r of rows) {
+  for (const r of steps) {
     // While slurmdbd is still updating a step, MaxRSS can read like "16?": only whole values count.
-    if (!r.JobID.startsWith(`${job.JobID}.`) || !WHOLE_MEMORY.test(r.MaxRSS)) continue;
+    if (!WHOLE_MEMORY.test(r.MaxRSS)) continue;
     const bytes = parseSlurmMemory(r.MaxRSS, 'K');
     if (bytes > best) {
       best = bytes;
@@ -111,15 +143,28 @@ export const ARRAY_FIELDS = ['JobID', 'State', 'JobIDRaw'] as const;
  * whether any task is still pending or running (a pending range `123_[5-9%2]` counts as live).
  */
 export function arrayProgress(output: string, delimiter: string): { failed: number[]; live: boolean } {
-  const failed: number[] = [];
-  let live = false;
+  return arraysProgress(output, delimiter).values().next().value ?? { failed: [], live: false };
+}
+
+/** `arrayProgress` of several arrays listed together (`sacct -X -j 123,456`), by array job id. */
+export function arraysProgress(
+  output: string,
+  delimiter: string,
+): Map<string, { failed: number[]; live: boolean }> {
+  const arrays = new Map<string, { failed: number[]; live: boolean }>();
   for (const r of slurmRows(output, delimiter, ARRAY_FIELDS)) {
+    const array = /^\d+/.exec(r.JobID)?.[0];
+    if (!array) continue;
+    const progress = arrays.get(array) ?? { failed: [], live: false };
+    arrays.set(array, progress);
     const state = r.State.split(/\s+/)[0]!;
     const task = arrayTaskOf(r.JobID);
-    if (!FINAL_STATES.has(state)) live = true;
-    else if (task && state !== 'COMPLETED' && failed.length < ARRAY_TASKS_NAMED) failed.push(task.taskId);
+    if (!FINAL_STATES.has(state)) progress.live = true;
+    else if (task && state !== 'COMPLETED' && progress.failed.length < ARRAY_TASKS_NAMED)
+      progress.failed.push(task.taskId);
   }
-  return { failed: failed.sort((a, b) => a - b), live };
+  for (const p of arrays.values()) p.failed.sort((a, b) => a - b);
+  return arrays;
 }
 
 /** The fields the user-level watcher lists (`sacct -X -n -P --delimiter=<D> --format=<these>`). */

@@ -67,25 +67,34 @@ export function perNode(job: CapturedJob): { cpus: number; gpus: number } {
  */
 export const QUEUED_JOB_FIELDS = ['%U', '%u', '%a', '%k', '%T', '%i'] as const;
 
+export type QueuedJob = { owner: Owner; comment?: string; state?: string };
+
 /** The first record of `squeue -h -o <QUEUED_JOB_FIELDS joined by delimiter>`; undefined when none. */
-export function parseQueuedJob(
-  output: string,
-  delimiter: string,
-): { owner: Owner; comment?: string; state?: string } | undefined {
-  const [record] = slurmRecords(output, delimiter, QUEUED_JOB_FIELDS.length);
-  if (!record) return undefined;
-  const [uid = '', user, account, text = '', state = ''] = record;
-  const owner = OwnerSchema.safeParse({
-    uid: /^\d+$/.test(uid) ? Number(uid) : undefined,
-    user,
-    ...(account && account !== '(null)' ? { account } : {}),
-  });
-  if (!owner.success) return undefined;
-  return {
-    owner: owner.data,
-    ...(text && text !== '(null)' ? { comment: text } : {}),
-    ...(/^[A-Z_]+$/.test(state) ? { state } : {}),
-  };
+export function parseQueuedJob(output: string, delimiter: string): QueuedJob | undefined {
+  return parseQueuedJobs(output, delimiter).values().next().value;
+}
+
+/** Every record of `squeue -h -j a,b,c -o <QUEUED_JOB_FIELDS joined by delimiter>`, by job id (`%i`). */
+export function parseQueuedJobs(output: string, delimiter: string): Map<string, QueuedJob> {
+  const jobs = new Map<string, QueuedJob>();
+  for (const [uid = '', user, account, text = '', state = '', id = ''] of slurmRecords(
+    output,
+    delimiter,
+    QUEUED_JOB_FIELDS.length,
+  )) {
+    const owner = OwnerSchema.safeParse({
+      uid: /^\d+$/.test(uid) ? Number(uid) : undefined,
+      user,
+      ...(account && account !== '(null)' ? { account } : {}),
+    });
+    if (!owner.success) continue;
+    jobs.set(id.trim(), {
+      owner: owner.data,
+      ...(text && text !== '(null)' ? { comment: text } : {}),
+      ...(/^[A-Z_]+$/.test(state) ? { state } : {}),
+    });
+  }
+  return jobs;
 }
 
 /**

@@ -11,6 +11,7 @@ import { createApp } from '../functions/app.ts';
 import { mountMcp } from '../functions/mcp-server.ts';
 import { startRelayDaemon, whomToActFor } from '../relay/daemon.ts';
 import { every } from '../relay/every.ts';
+import { slurmCallCounts } from '../relay/exec.ts';
 import { RELAY_VERSION } from '../relay/version.ts';
 import { runAutoSchedule } from '../service/auto-schedule.ts';
 import { reportSilentCommands } from '../service/command-watch.ts';
@@ -66,6 +67,8 @@ export async function startLocal(
       spooled: spooled(settings.spoolDir),
       loops: { ...(worker ? { worker: worker.health() } : {}), ...relay?.health() },
       metrics: telemetry.counts(),
+      // The relay's Slurm commands since the start, by command: what Rebound costs slurmctld and slurmdbd.
+      slurmCalls: slurmCallCounts(),
     }),
   });
   // The MCP tools on the same app (in AWS they have their own function: functions/mcp.ts).

@@ -37,7 +37,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): LocalSetting
   chmodSync(dataDir, 0o700);
   const { host, port, url } = serviceAddress(env);
   const sacctIntervalSeconds = seconds(env, 'REBOUND_SACCT_INTERVAL', 30, '(0 turns it off)');
-  const pendingIntervalSeconds = seconds(env, 'REBOUND_PENDING_INTERVAL', 60, '(0 turns it off)');
+  const pendingIntervalSeconds = seconds(env, 'REBOUND_PENDING_INTERVAL', 30, '(0 turns it off)');
   const tickSeconds = seconds(env, 'REBOUND_TICK_SECONDS', 60);
   if (tickSeconds === 0) throw new ConfigError('settings', ['REBOUND_TICK_SECONDS: must be more than 0']);
   const secretFile = resolve(env.REBOUND_SECRET_FILE ?? `${dataDir}/secret`);

@@ -25,6 +25,8 @@ export type HookConfig = z.output<typeof HookSchema>;
  * Hooks are allow-listed here by name; a command can only name one.
  */
 const RelayConfigSchema = z.strictObject({
+  /** Slurm commands (sbatch, squeue, sacct, scontrol, sinfo) running at once: slurmctld's load is the site's. */
+  slurmConcurrency: z.number().int().min(1).max(64).default(4),
   hooks: z.record(HookNameSchema, HookSchema).default({}),
   torc: z
     .strictObject({

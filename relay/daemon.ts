@@ -6,11 +6,11 @@ import type { CommandQueue } from '../core/ports.ts';
 import { type RelayConfig, torcPassword } from './config.ts';
 import { ClusterDiscovery } from './discovery.ts';
 import { every } from './every.ts';
-import { run } from './exec.ts';
+import { limitSlurmCommands, run } from './exec.ts';
 import { Executor } from './executor.ts';
 import type { LoopHealth } from './loop-health.ts';
-import { PendingWatch } from './pending-watch.ts';
 import { Poster } from './poster.ts';
+import { QueueWatch } from './queue-watch.ts';
 import { Relay } from './relay.ts';
 import { SacctWatcher } from './sacct-watcher.ts';
 import { queuedSlurmJobs } from './slurm.ts';
@@ -43,6 +43,7 @@ export interface RelayDaemonOptions {
  */
 export async function startRelayDaemon(o: RelayDaemonOptions) {
   const actingFor = whomToActFor(o);
+  limitSlurmCommands(o.config.slurmConcurrency);
   const cluster = process.env.REBOUND_CLUSTER ?? (await slurmClusterName()) ?? 'local';
   const poster = new Poster({ url: o.url, secret: o.secret, spoolDir: o.spoolDir, log: o.log });
   const relayDir = join(o.dataDir, 'relay');
@@ -58,10 +59,20 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   // The cluster's own partitions, for the plans (read at start, then hourly, and again soon after anything
   // says they are not what the plans took them for).
   const discovery = new ClusterDiscovery({ cluster, post: (e) => poster.post(e) });
+  // Tagged jobs as they queue (the service follows their ends), untagged ones for the enrichment, stuck
+  // resubmissions: one squeue per poll.
+  const queue = new QueueWatch({
+    cluster,
+    ...(actingFor.mode === 'user' ? { user } : {}),
+    post: (e) => poster.post(e),
+    log: o.log,
+    partitionsChanged: () => discovery.stale(),
+  });
   const executor = new Executor({
     cluster,
     stateDir: relayDir,
     partitionsChanged: () => discovery.stale(),
+    seenUntagged: (id) => queue.seenUntagged(id),
     hooks: o.config.hooks,
     actingFor,
     ...(torc && client
@@ -82,7 +93,15 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
   });
   const relay = new Relay({ commands: o.commands, executor, poster, log: o.log });
   relay.start();
-  const tasks: { stop(): Promise<void> }[] = [relay];
+  // Long waits (accounting records) are abandoned first, so the commands under way finish at once.
+  const tasks: { stop(): Promise<void> }[] = [
+    {
+      stop: () => {
+        executor.stop();
+        return relay.stop();
+      },
+    },
+  ];
   // Each loop's last success and last error, for /healthz and `rebound status`.
   const loops: Record<string, () => LoopHealth> = {
     relay: () => relay.health(),
@@ -113,8 +132,6 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
       user,
       stateFile: join(relayDir, 'sacct-watcher.json'),
       post: (e) => poster.post(e),
-      capture: (id) => executor.capture(id),
-      captured: (id) => executor.captured(id),
       log: o.log,
     });
     const watching = every('sacct watcher', o.sacctIntervalSeconds * 1000, () => watcher.poll(), o.log);
@@ -122,15 +139,8 @@ export async function startRelayDaemon(o: RelayDaemonOptions) {
     tasks.push(watching);
   }
   if (o.pendingIntervalSeconds > 0) {
-    const pending = new PendingWatch({
-      cluster,
-      ...(actingFor.mode === 'user' ? { user } : {}),
-      post: (e) => poster.post(e),
-      log: o.log,
-      partitionsChanged: () => discovery.stale(),
-    });
-    const watching = every('pending watch', o.pendingIntervalSeconds * 1000, () => pending.poll(), o.log);
-    loops['pending watch'] = watching.health;
+    const watching = every('queue watch', o.pendingIntervalSeconds * 1000, () => queue.poll(), o.log);
+    loops['queue watch'] = watching.health;
     tasks.push(watching);
   }
   return {

@@ -1,9 +1,8 @@
 import { type Replacement, rewiredDependency } from '../core/dependency.ts';
 import type { DependentsReport } from '../core/events.ts';
 import { type ActingFor, OwnerSchema, refusal } from '../core/owner.ts';
-import { slurmRecords } from '../core/slurm-records.ts';
 import { run } from './exec.ts';
-import { freshDelimiter } from './slurm.ts';
+import { Slots } from './slots.ts';
 
 // A job that others wait on was resubmitted: each pending job whose dependency names the old job is made
 // to wait on the new one (core/dependency.ts), as the dependent's owner — only an owner this relay acts
@@ -11,20 +10,37 @@ import { freshDelimiter } from './slurm.ts';
 // command, and again when the command finds its job already submitted: a dependent already rewired names
 // the old job no more, so running twice changes nothing.
 
-const FIELDS = ['%i', '%U', '%u', '%a', '%E', '%i'] as const;
+/**
+ * Rewirings one at a time: resubmissions of the same moment share one listing of pending jobs, and a job
+ * waiting on two of them must see the first rewiring before the second is computed.
+ */
+const oneAtATime = new Slots(1);
 
+/**
+ * `pending`: squeue's pending jobs (relay/slurm-lookups.ts PENDING_FIELDS), listed after the old job ended
+ * and shared by the resubmissions of the moment; each rewiring writes the new dependency back into it.
+ */
 export async function rewireDependents(
   replacements: Replacement[],
   actingFor: ActingFor,
+  pending: string[][],
 ): Promise<DependentsReport> {
-  const d = freshDelimiter();
-  const { stdout } = await run(['squeue', '-h', '-t', 'PENDING', '-o', FIELDS.join(d)]);
+  const free = await oneAtATime.take();
+  try {
+    return await rewire(replacements, actingFor, pending);
+  } finally {
+    free();
+  }
+}
+
+async function rewire(
+  replacements: Replacement[],
+  actingFor: ActingFor,
+  pending: string[][],
+): Promise<DependentsReport> {
   const report: DependentsReport = { rewired: [], reported: [] };
-  for (const [id = '', uid = '', user = '', account = '', expression = ''] of slurmRecords(
-    stdout,
-    d,
-    FIELDS.length,
-  )) {
+  for (const row of pending) {
+    const [id = '', uid = '', user = '', account = '', expression = ''] = row;
     const dependency = rewiredDependency(expression, replacements);
     const owner = OwnerSchema.safeParse({
       uid: Number(uid),
@@ -39,6 +55,7 @@ export async function rewireDependents(
     }
     const update = ['scontrol', 'update', `JobId=${id}`, `Dependency=${dependency}`];
     await run(actingFor.mode === 'user' ? update : ['runuser', '-u', user, '--', ...update], { cwd: '/' });
+    row[4] = dependency;
     report.rewired.push({ jobId: id, user, dependency });
   }
   return report;

@@ -18,3 +18,8 @@ export class ExecError extends ReboundError {
 export class Refusal extends ReboundError {
   override name = 'Refusal';
 }
+
+/** The relay is stopping: a command under way is left (its lease runs out) for the next start to run again. */
+export class Abandoned extends ReboundError {
+  override name = 'Abandoned';
+}

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 import { ExecError } from './errors.ts';
+import { Slots } from './slots.ts';
 
 export interface ExecResult {
   stdout: string;
@@ -45,8 +47,46 @@ export interface RunOptions {
   cwd?: string;
 }
 
-/** Runs an argument vector, never a shell string, with `childEnv`; a non-zero exit raises ExecError. */
-export function run(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
+/** Slurm's own commands: each is an RPC to slurmctld or slurmdbd, which a site watches (README "Performance"). */
+const SLURM_COMMANDS = new Set(['sbatch', 'squeue', 'sacct', 'scontrol', 'sinfo', 'scancel']);
+
+/** The Slurm command an argument vector runs, itself or as another user (`runuser -u <user> -- sbatch …`). */
+function slurmCommandOf(argv: readonly string[]): string | undefined {
+  const program = argv[0] === 'runuser' ? argv[argv.indexOf('--') + 1] : argv[0];
+  const name = program && basename(program);
+  return name && SLURM_COMMANDS.has(name) ? name : undefined;
+}
+
+/** Slurm commands running at once, for the whole relay (relay config `slurmConcurrency`). */
+const slurmSlots = new Slots(4);
+/** Slurm commands run since the start, by command (`sacct`, `squeue`, …): /healthz shows them. */
+const slurmCalls: Record<string, number> = {};
+
+export function limitSlurmCommands(concurrency: number): void {
+  slurmSlots.resize(concurrency);
+}
+
+export function slurmCallCounts(): Readonly<Record<string, number>> {
+  return { ...slurmCalls };
+}
+
+/**
+ * Runs an argument vector, never a shell string, with `childEnv`; a non-zero exit raises ExecError. A
+ * Slurm command waits for one of the relay's Slurm slots first.
+ */
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
+  const slurm = slurmCommandOf(argv);
+  if (!slurm) return spawnChild(argv, options);
+  const free = await slurmSlots.take();
+  slurmCalls[slurm] = (slurmCalls[slurm] ?? 0) + 1;
+  try {
+    return await spawnChild(argv, options);
+  } finally {
+    free();
+  }
+}
+
+function spawnChild(argv: readonly string[], options: RunOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Command, CommandOf } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { assertNever } from '../core/never.ts';
-import type { ActingFor } from '../core/owner.ts';
+import type { ActingFor, Owner } from '../core/owner.ts';
 import type { CommandEnvelope } from './command-check.ts';
 import type { HookConfig } from './config.ts';
 import { ExecError, Refusal } from './errors.ts';
@@ -22,6 +22,8 @@ export interface ExecutorOptions {
   actingFor: ActingFor;
   /** An sbatch refusal about a partition: the partitions may have changed (relay/discovery.ts). */
   partitionsChanged?: () => void;
+  /** The owner of a job the queue watch saw without a tag (relay/queue-watch.ts). */
+  seenUntagged?: (jobId: string) => Owner | undefined;
   /** Absent when the relay has no Torc server configured: Torc commands then fail with that reason. */
   torc?: TorcExecutor;
   now?: () => Date;
@@ -36,19 +38,17 @@ export class Executor {
     this.slurm = new SlurmExecutor({
       cluster: opts.cluster,
       jobsDir: join(opts.stateDir, 'jobs'),
+      intentsDir: join(opts.stateDir, 'intents'),
       actingFor: opts.actingFor,
       ...(opts.partitionsChanged ? { partitionsChanged: opts.partitionsChanged } : {}),
+      ...(opts.seenUntagged ? { seenUntagged: opts.seenUntagged } : {}),
       now: () => this.now(),
     });
   }
 
-  /** A tagged job's script and options, kept while Slurm knows it (the sacct watcher asks as jobs queue). */
-  capture(jobId: string) {
-    return this.slurm.capture(jobId);
-  }
-
-  captured(jobId: string): boolean {
-    return this.slurm.captured(jobId);
+  /** Abandons its long waits (commands under way come back to the next start): before the relay stops. */
+  stop(): void {
+    this.slurm.stop();
   }
 
   async execute(command: Command): Promise<Event[]> {

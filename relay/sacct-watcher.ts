@@ -2,8 +2,6 @@ import * as z from 'zod';
 import type { Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { ENDED_FIELDS, type EndedJob, parseEndedJobs } from '../core/sacct.ts';
-import { slurmRows } from '../core/slurm-records.ts';
-import { parseTag } from '../core/tag.ts';
 import { run } from './exec.ts';
 import { freshDelimiter, slurmLocalTime } from './slurm.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
@@ -71,9 +69,6 @@ export interface SacctWatcherOptions {
   /** The cursor and recently posted ids, rewritten atomically after every poll. */
   stateFile: string;
   post: (events: Event[]) => Promise<void>;
-  /** Saves a tagged job's script and options while Slurm still knows it (for the resubmission). */
-  capture: (jobId: string) => Promise<unknown>;
-  captured: (jobId: string) => boolean;
   log: (line: string) => void;
   /** The user whose jobs it watches: the one the relay runs as. */
   user: string;
@@ -81,8 +76,9 @@ export interface SacctWatcherOptions {
 }
 
 /**
- * The user-level event source for sites without Rebound's Slurm hooks: captures the user's tagged jobs
- * while they queue or run, and posts a jobcomp event for each job that ended. State survives restarts:
+ * The user-level event source for sites without Rebound's Slurm hooks: posts a jobcomp event for each of
+ * the user's jobs that ended, one sacct call per poll (tagged jobs are captured when they fail:
+ * relay/slurm-executor.ts). State survives restarts:
  * after one it catches up from the last poll and never posts a job twice.
  */
 export class SacctWatcher {
@@ -111,7 +107,6 @@ export class SacctWatcher {
 
   async poll(): Promise<number> {
     const startedAt = this.now();
-    await this.captureTagged();
     const d = freshDelimiter();
     const { stdout } = await run([
       'sacct',
@@ -137,17 +132,6 @@ export class SacctWatcher {
     writeFileAtomic(this.opts.stateFile, JSON.stringify(next));
     this.state = next;
     return fresh.length;
-  }
-
-  private async captureTagged(): Promise<void> {
-    const d = freshDelimiter();
-    const { stdout } = await run(['squeue', '-h', '-u', this.opts.user, '-o', ['%i', '%k', '%i'].join(d)]);
-    for (const r of slurmRows(stdout, d, ['id', 'comment', 'end'] as const)) {
-      const id = r.id.trim();
-      // Running array tasks are `123_4`; a pending range (`123_[5-9]`) is captured when it runs.
-      if (!/^\d+(_\d+)?$/.test(id) || !parseTag(r.comment)) continue;
-      if (!this.opts.captured(id)) await this.opts.capture(id);
-    }
   }
 
   private now(): number {

@@ -3,38 +3,48 @@ import type { CommandOf } from '../core/commands.ts';
 import type { DependentsReport, Event } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import { exportFile, scriptExportsVariables } from '../core/job-environment.ts';
-import { type ActingFor, refusal } from '../core/owner.ts';
+import { type ActingFor, type Owner, refusal } from '../core/owner.ts';
 import { partitionsMayHaveChanged } from '../core/pending.ts';
 import type { SacctJob } from '../core/sacct.ts';
 import { plainJobResubmission } from '../core/sbatch-script.ts';
-import { type CapturedJob, CapturedJobSchema, perNode, requeuedBySlurm } from '../core/scontrol.ts';
+import {
+  type CapturedJob,
+  CapturedJobSchema,
+  perNode,
+  type QueuedJob,
+  requeuedBySlurm,
+} from '../core/scontrol.ts';
 import { parseTag } from '../core/tag.ts';
 import { rewireDependents } from './dependents.ts';
 import { ExecError, Refusal } from './errors.ts';
+import { FinalRecords } from './final-records.ts';
+import { IntentJournal } from './intents.ts';
 import { type LogTail, tailOf } from './job-logs.ts';
 import { failure, type ResultData } from './result.ts';
 import {
-  arrayStatus,
   captureJob,
   findJobsByComment,
   groupsOf,
   homeOf,
   leavesANode,
-  queuedJob,
-  sacctFinal,
   sbatch,
   submittedEnvironment,
 } from './slurm.ts';
+import { SlurmLookups } from './slurm-lookups.ts';
 import { pathIn, writeFileAtomic } from './state-file.ts';
 
 export interface SlurmExecutorOptions {
   cluster: string;
   /** Where captured jobs are kept, one file each. */
   jobsDir: string;
+  /** The intent journal: what this relay submitted, one file per command. */
+  intentsDir: string;
   /** Whose jobs it acts for (core/owner.ts). */
   actingFor: ActingFor;
   /** An sbatch refusal about a partition: the partitions may have changed (relay/discovery.ts). */
   partitionsChanged?: () => void;
+  /** The owner of a job the queue watch saw without a tag (relay/queue-watch.ts). */
+  seenUntagged?: (jobId: string) => Owner | undefined;
   now: () => Date;
 }
 
@@ -44,27 +54,35 @@ export interface SlurmExecutorOptions {
  * owner — never twice — with its dependents rewired.
  */
 export class SlurmExecutor {
+  /** Jobs' final accounting records, read together (one sacct call per second for all waiting). */
+  private readonly finals = new FinalRecords();
+  private readonly lookups = new SlurmLookups();
+  private readonly intents: IntentJournal;
+
   constructor(private readonly opts: SlurmExecutorOptions) {
     mkdirSync(opts.jobsDir, { recursive: true });
+    this.intents = new IntentJournal(opts.intentsDir);
+  }
+
+  /** Abandons the waits for accounting records: their commands come back to the next start. */
+  stop(): void {
+    this.finals.stop();
   }
 
   /**
-   * Keeps a tagged job's script, options and owner for its resubmission (scontrol forgets them after
+   * Keeps a failed tagged job's script, options and owner for its resubmission (scontrol forgets them after
    * MinJobAge). Only a job of an owner this relay acts for: another user's job is never captured.
    */
-  async capture(
-    jobId: string,
-    known?: Awaited<ReturnType<typeof queuedJob>>,
-  ): Promise<CapturedJob | undefined> {
-    const queued = known ?? (await queuedJob(jobId));
+  private async capture(jobId: string, known?: QueuedJob): Promise<CapturedJob | undefined> {
+    const queued = known ?? (await this.lookups.queued.get(jobId));
     if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return undefined;
-    const captured = await captureJob(jobId, queued);
+    const [record, script] = await Promise.all([
+      this.lookups.jobRecord.get(jobId),
+      this.lookups.script(queued.owner.user, jobId),
+    ]);
+    const captured = captureJob(queued, record, script);
     if (captured) writeFileAtomic(pathIn(this.opts.jobsDir, jobId, '.json'), JSON.stringify(captured));
     return captured;
-  }
-
-  captured(jobId: string): boolean {
-    return existsSync(pathIn(this.opts.jobsDir, jobId, '.json'));
   }
 
   /**
@@ -98,13 +116,29 @@ export class SlurmExecutor {
   }
 
   /**
-   * Capture first (unless the sacct watcher already did), then wait for sacct's final record. The event
-   * carries the owner as sacct accounts it and, for an owner this relay does not act for, why not; when
-   * there is no reading, why not, in words (the command's failed result).
+   * Capture a failed tagged job (its script and options, while slurmctld still has them), then wait for
+   * sacct's final record. The event carries the owner as sacct accounts it and, for an owner this relay
+   * does not act for, why not; when there is no reading, why not, in words (the command's failed result).
+   * Every Slurm question here is asked together with the other jobs ending at the same time
+   * (relay/slurm-lookups.ts, relay/final-records.ts); a job that completed is never captured.
    */
   async enrich(command: CommandOf<'slurm.enrich'>): Promise<Event | string> {
-    const queued = await queuedJob(command.jobId);
-    const captured = this.readCaptured(command.jobId) ?? (await this.capture(command.jobId, queued));
+    // Untagged, as the queue watch saw it: nobody's to recover, and no need to ask Slurm anything.
+    const untagged = command.state ? this.opts.seenUntagged?.(command.jobId) : undefined;
+    if (untagged && command.state) {
+      const foreign = refusal(untagged, this.opts.actingFor);
+      return this.sacctEvent(command, {
+        jobId: command.jobId,
+        state: command.state,
+        exitCode: '',
+        owner: untagged,
+        ...(foreign ? { foreign } : {}),
+      });
+    }
+    const queued = await this.lookups.queued.get(command.jobId);
+    const completed = command.state?.startsWith('COMPLETED');
+    const captured =
+      this.readCaptured(command.jobId) ?? (completed ? undefined : await this.capture(command.jobId, queued));
     // This end was one run's: Slurm has queued the job again under the same id (a node failure, a
     // preemption). It is followed, not resubmitted: its next end is another event.
     if (queued && requeuedBySlurm(queued.state)) {
@@ -120,9 +154,9 @@ export class SlurmExecutor {
         requeued: true,
       });
     }
-    const job = await sacctFinal(command.jobId);
+    const job = await this.finals.wait(command.jobId);
     if (!job) return `sacct has no final record of job ${command.jobId}`;
-    job.comment ||= captured?.comment;
+    job.comment ||= captured?.comment ?? queued?.comment;
     // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID); what a node of
     // it held, for the plan.
     if (captured)
@@ -135,18 +169,23 @@ export class SlurmExecutor {
       ? refusal(job.owner, this.opts.actingFor)
       : 'sacct reported no owner for this job, so nobody is acted for';
     if (foreign) job.foreign = foreign;
+    const ours = captured && !foreign && !job.state.startsWith('COMPLETED');
     // A failed job of ours: whether the cluster kept the environment it was submitted with (only that word
-    // travels; the variables stay with Slurm until the resubmission reads them).
-    // And its owner's groups, for the partitions that admit some groups only.
-    if (captured && !foreign && !job.state.startsWith('COMPLETED')) {
-      job.environment =
-        typeof (await submittedEnvironment(command.jobId)) === 'object' ? 'stored' : 'not-stored';
-      const groups = await groupsOf(captured.owner.user);
+    // travels; the variables stay with Slurm until the resubmission reads them), and its owner's groups,
+    // for the partitions that admit some groups only.
+    if (ours) {
+      const [environment, groups] = await Promise.all([
+        this.lookups.environment(captured.owner.user, command.jobId),
+        groupsOf(captured.owner.user),
+      ]);
+      job.environment = typeof environment === 'object' ? 'stored' : 'not-stored';
       if (groups) job.groups = groups;
     }
     // A failed array task: where its whole array stands, so its failed tasks are resubmitted together.
-    if (job.array && !foreign && !job.state.startsWith('COMPLETED'))
-      job.array = { ...job.array, progress: await arrayStatus(job.array.jobId) };
+    if (job.array && !foreign && !job.state.startsWith('COMPLETED')) {
+      const progress = await this.lookups.array.get(job.array.jobId);
+      if (progress) job.array = { ...job.array, progress };
+    }
     return this.sacctEvent(command, job);
   }
 
@@ -173,7 +212,7 @@ export class SlurmExecutor {
     const refused = refusal(captured.owner, this.opts.actingFor);
     if (refused) return failure(`job ${command.jobId} is not resubmitted: it is ${refused}`);
     const { user } = captured.owner;
-    const existing = await findJobsByComment(command.comment, new Date(command.createdAt), user);
+    const existing = await this.alreadySubmitted(command, user);
     if (existing.length) {
       // Submitted before a crash: its dependents may not have been rewired yet.
       const { dependents, note } = await this.rewire(command, existing[0]!);
@@ -197,21 +236,23 @@ export class SlurmExecutor {
       resources = rest;
     }
     // The environment it was submitted with, read now and passed through a pipe: never kept on disk.
-    const env = await submittedEnvironment(command.jobId);
-    const exact = typeof env === 'object';
+    const env = await this.lookups.environment(user, command.jobId);
+    const exact = typeof env === 'object' ? env : undefined;
     const submission = plainJobResubmission(captured, resources, command.comment, {
       ...(command.tasks ? { tasks: command.tasks } : {}),
       environment: exact ? 'exact' : 'login',
     });
+    this.intents.submitting(command.id);
     const id = await sbatch(
       submission,
       this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
-      exact ? { exportFile: exportFile(env), submitDir: env.submitDir } : {},
+      exact ? { exportFile: exportFile(exact), submitDir: exact.submitDir } : {},
     ).catch((error: unknown) => {
       if (error instanceof ExecError && partitionsMayHaveChanged(error.message))
         this.opts.partitionsChanged?.();
       throw error;
     });
+    this.intents.submitted(command.id, id);
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
     const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
     const environment = exact
@@ -225,6 +266,19 @@ export class SlurmExecutor {
       output: `submitted ${id}${tasks}${as} with ${environment}${kept}${note}`,
       ...(dependents ? { dependents } : {}),
     };
+  }
+
+  /**
+   * The job this command already submitted, from the intent journal; Slurm is asked (jobs of that owner
+   * carrying the command's tag) only when an sbatch was under way as the relay stopped.
+   */
+  private async alreadySubmitted(command: CommandOf<'slurm.resubmit'>, user: string): Promise<string[]> {
+    const intent = this.intents.read(command.id, Date.parse(command.createdAt));
+    if (!intent) return [];
+    if (intent.state === 'submitted') return [intent.jobId];
+    const found = await findJobsByComment(command.comment, new Date(command.createdAt), user);
+    if (found[0]) this.intents.submitted(command.id, found[0]);
+    return found;
   }
 
   /**
@@ -244,7 +298,11 @@ export class SlurmExecutor {
         ]
       : [{ from: command.jobId, to: newId }];
     try {
-      const dependents = await rewireDependents(replacements, this.opts.actingFor);
+      const dependents = await rewireDependents(
+        replacements,
+        this.opts.actingFor,
+        await this.lookups.pendingJobs(Date.parse(command.createdAt)),
+      );
       const n = dependents.rewired.length + dependents.reported.length;
       return n ? { dependents, note: `; ${n} dependent job(s)` } : { note: '' };
     } catch (error) {

@@ -2,26 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { parseEnvVars } from '../core/job-environment.ts';
 import type { Owner } from '../core/owner.ts';
-import { ARRAY_FIELDS, arrayProgress, parseSacct, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import type { Submission } from '../core/sbatch-script.ts';
-import {
-  type CapturedJob,
-  capturedJobFromScontrol,
-  parseQueuedJob,
-  parseScontrolRecord,
-  QUEUED_JOB_FIELDS,
-} from '../core/scontrol.ts';
+import { type CapturedJob, capturedJobFromScontrol, parseScontrolRecord } from '../core/scontrol.ts';
 import { slurmDelimiter, slurmRows } from '../core/slurm-records.ts';
 import { ExecError } from './errors.ts';
 import { run } from './exec.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A fresh delimiter for one sacct/squeue call (core/slurm-records.ts): no job can contain it. */
 export const freshDelimiter = () => slurmDelimiter(randomBytes(6).toString('hex'));
 
 /** sacct's `fields` for `args`, parsable, with a fresh delimiter (core/slurm-records.ts reads them). */
-async function sacct(args: string[], fields: readonly string[]): Promise<{ stdout: string; d: string }> {
+export async function sacct(
+  args: string[],
+  fields: readonly string[],
+): Promise<{ stdout: string; d: string }> {
   const d = freshDelimiter();
   const { stdout } = await run([
     'sacct',
@@ -35,72 +29,16 @@ async function sacct(args: string[], fields: readonly string[]): Promise<{ stdou
 }
 
 /**
- * sacct for one job, waiting (up to `waitMs`) until slurmdbd has its final state and the batch step's
- * MaxRSS: both reach the database a moment after jobcomp fires.
+ * A job's capture from slurmctld's record of it (`scontrol show job -o`, kept for MinJobAge after its end)
+ * and its script (relay/slurm-lookups.ts: from accounting, or from slurmctld); undefined without either.
  */
-export async function sacctFinal(jobId: string, waitMs = 30_000): Promise<SacctJob | undefined> {
-  const deadline = Date.now() + waitMs;
-  let finalSince: number | undefined;
-  for (;;) {
-    const { stdout, d } = await sacct(['-j', jobId], SACCT_FIELDS);
-    const job = parseSacct(stdout, jobId, d);
-    if (job?.maxRss) return job;
-    if (job) finalSince ??= Date.now();
-    // A job killed before its first sample never gets a MaxRSS: give it a few seconds, then go without.
-    if ((finalSince && Date.now() - finalSince > 5000) || Date.now() > deadline) return job;
-    await sleep(500);
-  }
-}
-
-/**
- * Where an array stands: its tasks that ended other than COMPLETED (one sacct call; core/sacct.ts
- * `arrayProgress`), and whether any is still queued — squeue's word, since while an array runs the
- * accounting database may not list every task yet (seen on the lab: a running task missing from sacct).
- */
-export async function arrayStatus(arrayJobId: string): Promise<{ failed: number[]; live: boolean }> {
-  const queued = await run(['squeue', '-h', '-j', arrayJobId, '-o', '%i']).then(
-    (r) => r.stdout.trim() !== '',
-    // squeue refuses an id slurmctld has forgotten ("Invalid job id specified"): nothing is queued.
-    (error) => {
-      if (error instanceof ExecError) return false;
-      throw error;
-    },
-  );
-  const { stdout, d } = await sacct(['-X', '-j', arrayJobId], ARRAY_FIELDS);
-  const { failed, live } = arrayProgress(stdout, d);
-  return { failed, live: live || queued };
-}
-
-/**
- * A job's owner and comment while slurmctld knows it (`-t all` lists ended jobs too, for MinJobAge).
- * Undefined when Slurm no longer knows the job (or never did).
- */
-export async function queuedJob(jobId: string): Promise<ReturnType<typeof parseQueuedJob>> {
-  try {
-    const d = freshDelimiter();
-    const { stdout } = await run(['squeue', '-h', '-t', 'all', '-j', jobId, '-o', QUEUED_JOB_FIELDS.join(d)]);
-    return parseQueuedJob(stdout, d);
-  } catch (error) {
-    if (error instanceof ExecError) return undefined;
-    throw error;
-  }
-}
-
-/** The job's own script and options, while Slurm still knows it (scontrol keeps it for MinJobAge). */
-export async function captureJob(
-  jobId: string,
+export function captureJob(
   queued: { owner: Owner; comment?: string },
-): Promise<CapturedJob | undefined> {
-  try {
-    const [{ stdout: show }, { stdout: script }] = await Promise.all([
-      run(['scontrol', 'show', 'job', '-o', jobId]),
-      run(['scontrol', 'write', 'batch_script', jobId, '-']),
-    ]);
-    return capturedJobFromScontrol(parseScontrolRecord(show, queued.comment), queued, script);
-  } catch (error) {
-    if (error instanceof ExecError) return undefined;
-    throw error;
-  }
+  record: string | undefined,
+  script: string | undefined,
+): CapturedJob | undefined {
+  if (record === undefined || script === undefined) return undefined;
+  return capturedJobFromScontrol(parseScontrolRecord(record, queued.comment), queued, script);
 }
 
 /**

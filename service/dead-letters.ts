@@ -29,6 +29,7 @@ async function workloadOf(deps: ServiceDeps, queue: 'events' | 'commands', body:
     case 'person.request':
       return e.data.workload;
     case 'slurm.cluster.discovered':
+    case 'slurm.tracked':
       return CLUSTER;
     case 'torc.job.finished':
     case 'torc.workflow.completed':

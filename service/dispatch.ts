@@ -8,7 +8,7 @@ import type { ServiceDeps } from './deps.ts';
 import { history, resultLine } from './effects.ts';
 import { onLogsResult } from './job-logs.ts';
 import { onPersonRequest, onSyncResult } from './person-requests.ts';
-import { onJobEnded, onSacct } from './slurm-recovery.ts';
+import { onJobEnded, onSacct, onTracked } from './slurm-recovery.ts';
 import { onResubmitResult } from './slurm-results.ts';
 import { onJobStuck } from './slurm-stalls.ts';
 import { onTorcWorkflowCompleted } from './torc-completion.ts';
@@ -30,7 +30,11 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
   switch (event.type) {
     case 'slurm.jobcomp':
     case 'slurm.epilog':
-      await onJobEnded(deps, event);
+      // An untracked job that completed: not even marked processed (the ingest's dedupe write is its one).
+      if (!(await onJobEnded(deps, event))) return;
+      break;
+    case 'slurm.tracked':
+      await onTracked(deps, event);
       break;
     case 'slurm.sacct':
       await onSacct(deps, event);
@@ -110,6 +114,7 @@ export function eventWorkload(event: Event): string | undefined {
     case 'slurm.epilog':
     case 'slurm.sacct':
     case 'slurm.job.stuck':
+    case 'slurm.tracked':
     case 'slurm.cluster.discovered':
       return undefined;
     default:
@@ -127,6 +132,9 @@ function orderKey(event: Event): string {
       return jobKey(event.cluster, event.data.jobId);
     case 'slurm.cluster.discovered':
       return `cluster:${event.cluster}`;
+    case 'slurm.tracked':
+      // Before the ends of the same jobs, posted after it by the same relay.
+      return `tracked:${event.cluster}`;
     case 'relay.command.result':
       return `command:${event.data.commandId}`;
     case 'torc.job.finished':

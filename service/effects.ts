@@ -9,11 +9,38 @@ import type { ServiceDeps } from './deps.ts';
 /** The worker's writes other than job records and attempts: workload status, history, commands. */
 
 /**
+ * Updates of one workload record in this process, one after another: a storm of a thousand failures of one
+ * workload is handled a hundred events at a time, and a hundred conditional writes racing on one record
+ * would mostly lose (each loser reads and tries again). Other processes (Lambda instances) still race:
+ * the conditional write decides, and the loser tries again after a short, random wait.
+ */
+const updating = new Map<string, Promise<unknown>>();
+
+/**
  * Read, change, write back only if nobody wrote in between (the store's conditional write), else read
  * again: the worker's events, the tick and the command results all update workload records, and none may
  * undo another's change. `change` returns undefined to leave the record as it is.
  */
-export async function updateWorkload(
+export function updateWorkload(
+  deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
+  key: string,
+  change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
+): Promise<WorkloadRecord | undefined> {
+  const previous = updating.get(key) ?? Promise.resolve();
+  const mine = previous.then(
+    () => conditionalUpdate(deps, key, change),
+    () => conditionalUpdate(deps, key, change),
+  );
+  updating.set(key, mine);
+  // The chain is forgotten once nothing waits on it, so the map holds only workloads being updated.
+  void mine.then(
+    () => updating.get(key) === mine && updating.delete(key),
+    () => updating.get(key) === mine && updating.delete(key),
+  );
+  return mine;
+}
+
+async function conditionalUpdate(
   deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
   key: string,
   change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
@@ -31,6 +58,7 @@ export async function updateWorkload(
       return next;
     }
     if (attempt >= 10) throw new Error(`workload ${key} kept changing under this update (10 tries)`);
+    await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
   }
 }
 

@@ -30,13 +30,33 @@ async function loadJob(deps: ServiceDeps, cluster: string, jobId: string, name?:
   );
 }
 
-/** jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. */
-export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
-  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+/**
+ * Tagged jobs the relay saw queued or running: each gets a record, so that its end — completed or not — is
+ * followed. A job already recorded (a retry Rebound submitted, a poll seen before) is left as it is.
+ */
+export async function onTracked(deps: ServiceDeps, event: EventOf<'slurm.tracked'>) {
+  for (const { jobId, jobName } of event.data.jobs) {
+    if (await deps.store.getJob(jobKey(event.cluster, jobId))) continue;
+    await deps.store.putJob(await loadJob(deps, event.cluster, jobId, jobName));
+  }
+}
+
+/**
+ * jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. A job
+ * that completed and that nobody tracks (no tagged job the relay saw, no retry Rebound submitted) is
+ * nothing to Rebound: no write, no command, no Slurm call (README "Performance"). Returns whether it acted.
+ */
+export async function onJobEnded(
+  deps: ServiceDeps,
+  event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>,
+): Promise<boolean> {
+  const known = await deps.store.getJob(jobKey(event.cluster, event.data.jobId));
+  if (!known && event.type === 'slurm.jobcomp' && event.data.state.startsWith('COMPLETED')) return false;
+  const job = known ?? (await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName));
   // A job Slurm requeued ends once per run (jobcomp says when each ended): a later run is its own end,
   // decided afresh; an earlier run's end arriving late changes nothing.
   const endedAt = event.type === 'slurm.jobcomp' ? event.data.endedAt || undefined : undefined;
-  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return;
+  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return true;
   if (endedAt && job.runEndedAt && endedAt > job.runEndedAt) {
     job.evidence = {};
     job.decided = false;
@@ -47,7 +67,7 @@ export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcom
   job.name ||= event.data.jobName ?? '';
   job.updatedAt = deps.now().toISOString();
   await deps.store.putJob(job);
-  if (job.decided) return;
+  if (job.decided) return true;
   await send(deps, [
     command({
       type: 'slurm.enrich',
@@ -60,6 +80,7 @@ export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcom
       ...(event.type === 'slurm.jobcomp' ? { state: event.data.state } : {}),
     }),
   ]);
+  return true;
 }
 
 /**

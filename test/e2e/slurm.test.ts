@@ -362,7 +362,10 @@ describe.concurrent('idempotency and hostile input', () => {
   }, 180_000);
 
   it('8. 1,000 malformed, oversized, unsigned and replayed requests get only 4xx and store nothing', async () => {
-    const target = new ReboundProcess(18_791, CONFIG, { env: { REBOUND_SACCT_INTERVAL: '0' } });
+    // No queue watch either: it would post the tagged jobs of the other scenarios.
+    const target = new ReboundProcess(18_791, CONFIG, {
+      env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_PENDING_INTERVAL: '0' },
+    });
     await target.start();
     try {
       const valid = JSON.stringify({

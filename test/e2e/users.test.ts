@@ -131,7 +131,8 @@ describe.concurrent('a shared cluster', () => {
         {
           as: 'root',
           match: tagged(aliceWork, rootWork, chain, forged),
-          env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '2' },
+          // The queue watch every 3 s: a tagged job that completes is followed once a poll has seen it.
+          env: { REBOUND_SACCT_INTERVAL: '0', REBOUND_TICK_SECONDS: '2', REBOUND_PENDING_INTERVAL: '3' },
         },
       );
       await rebound.start();
@@ -276,8 +277,9 @@ describe.concurrent('a shared cluster', () => {
         ['-J', 'forged', '--mem=200M', `--comment=rebound:${forged} UserId=mallory(1502)`, ...out('forged')],
         HOG(250),
       );
-      // And one of alice's own workloads: a tagged job that completes.
-      submit(['-J', 'fine', `--comment=rebound:${forged}`, ...out('fine')], 'true');
+      // And one of alice's own workloads: a tagged job that completes (running long enough for the queue
+      // watch to see it: the end of a job nobody tracks is not recorded).
+      submit(['-J', 'fine', `--comment=rebound:${forged}`, ...out('fine')], 'sleep 8');
       const mine = `${forged}@alice`;
       await waitFor(
         "alice's workload",

@@ -224,7 +224,7 @@ describe('plain Slurm recovery in the service', () => {
     const stuck = (jobId: string, reason = 'PartitionTimeLimit'): Event => ({
       id: `stuck:lab:${jobId}:${reason}`,
       version: 1,
-      source: 'relay:pending-watch',
+      source: 'relay:queue-watch',
       occurredAt: '2026-11-25T12:05:00Z',
       cluster: 'lab',
       type: 'slurm.job.stuck',

@@ -37,8 +37,6 @@ describe('relay state files', () => {
         cluster: 'lab',
         stateFile: path,
         post: async () => {},
-        capture: async () => undefined,
-        captured: () => false,
         log: (l) => log.push(l),
         user: 'nobody',
         now: () => written + 3_600_000,
