@@ -19,7 +19,8 @@ export interface SqsSenderOptions {
 }
 
 /** SQS's MessageDeduplicationId allows 128 characters of [A-Za-z0-9!-/:-@[-`{-~]. */
-const dedupeId = (id: string) =>
+/** A FIFO deduplication or group id: SQS takes 128 printable ASCII characters at most. */
+const sqsToken = (id: string) =>
   id.length <= 128 && /^[\x21-\x7e]+$/.test(id) ? id : createHash('sha256').update(id).digest('hex');
 
 /** A SendMessageBatch holds 10 messages and 256 KiB in all (a queue's message size may be set as low). */
@@ -51,7 +52,7 @@ export class SqsSender<T> implements Sender<T> {
             Id: String(j),
             MessageBody: m.text,
             ...(this.opts.fifo
-              ? { MessageGroupId: m.group ?? m.id, MessageDeduplicationId: dedupeId(m.id) }
+              ? { MessageGroupId: sqsToken(m.group ?? m.id), MessageDeduplicationId: sqsToken(m.id) }
               : {}),
           })),
         }),

@@ -25,6 +25,16 @@ export interface Escalation extends Limits {
 const PEAK_NOISE = 0.05;
 
 /**
+ * Whether a job's peak memory can change its retry. Not after an OUT_OF_MEMORY end: the kill stopped the
+ * growth at the limit (under cgroup enforcement, as on every current site), and the retry is sized from the
+ * limit. So a reading of that end need not wait for sacct's MaxRSS, which reaches slurmdbd seconds after the
+ * end (3–4 s on the lab) — the difference between a retry queued 2 s and 5 s after the failure.
+ */
+export function peakMayMatter(slurmState: string): boolean {
+  return slurmState.split(/\s+/)[0] !== 'OUT_OF_MEMORY';
+}
+
+/**
  * New limits for one failed job. OOM raises memory, timeout raises runtime — and both when the job had
  * also reached the other limit (`also`) — anything else keeps both. The base is max(limit, observed): an OOM peak is censored at the limit (the kill stopped the
  * growth), and a sampled peak below it must never shrink the request (Torc can); a peak within

@@ -1,16 +1,16 @@
 # Shared by Rebound's Slurm hooks: settings, JSON strings, signing, POST or spool.
 # Settings come from $REBOUND_HOOK_CONF (default /etc/rebound/hook.conf), KEY=VALUE lines, read as data:
 #   REBOUND_URL=http://login1:8787   REBOUND_SECRET_FILE=/etc/rebound/secret   REBOUND_SPOOL=/var/spool/rebound
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
 REBOUND_URL= REBOUND_SECRET_FILE= REBOUND_SPOOL=
 while IFS='=' read -r key value; do
   case $key in REBOUND_URL|REBOUND_SECRET_FILE|REBOUND_SPOOL) printf -v "$key" '%s' "$value" ;; esac
 done < "${REBOUND_HOOK_CONF:-/etc/rebound/hook.conf}"
 
-# json_str VALUE -> a JSON string literal; control characters other than \n \r \t are dropped.
+# json_str VALUE -> a JSON string literal; control characters other than \n \r \t are dropped. Bash alone,
+# no subshell or tr: slurmctld runs the hook once per job end, one after another.
 json_str() {
-  local s
-  s=$(printf '%s' "$1" | tr -d '\000-\010\013\014\016-\037')
+  local s=${1//[$'\001'-$'\010'$'\013'$'\014'$'\016'-$'\037']/}
   s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
   printf '"%s"' "$s"
 }
@@ -61,8 +61,15 @@ finally:
 os.rename(tmp, os.path.join(folder, name + ".json"))' "$REBOUND_SPOOL" "$1"
 }
 
-# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay.
+# post_or_spool NAME BODY: signed POST; anything but 202 leaves the body in the spool for the relay. In the
+# background, detached from the hook: slurmctld runs its jobcomp script for one job end after another, and
+# waits for each — signing (python3) and posting take ~0.1 s, so a storm of a thousand ends would reach
+# Rebound over minutes. The hook returns at once and the posts go side by side.
 post_or_spool() {
+  _post_or_spool "$@" </dev/null >/dev/null 2>&1 &
+  disown
+}
+_post_or_spool() {
   local name=$1 body=$2 ts sig code
   ts=$(date +%s)
   sig=$(sign "$ts" "$body")

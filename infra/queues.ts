@@ -1,6 +1,6 @@
 /// <reference path="../.sst/platform/config.d.ts" />
 
-import { MAX_RECEIVES, WORKER_TIMEOUT_SECONDS } from '../aws/lambda-limits.ts';
+import { MAX_RECEIVES, WORKER_MAX_CONCURRENCY, WORKER_TIMEOUT_SECONDS } from '../aws/lambda-limits.ts';
 
 /** Events: a standard queue; a message received 5 times without success moves to its dead-letter queue. */
 export function eventQueues() {
@@ -29,4 +29,18 @@ export function commandQueues() {
     dlq: { queue: deadLetters.arn, retry: MAX_RECEIVES },
   });
   return { queue, deadLetters };
+}
+
+/**
+ * The worker on the events queue: batches of 10 whose failed messages alone come back, and at most
+ * WORKER_MAX_CONCURRENCY instances at once (aws/lambda-limits.ts).
+ */
+export function workerTrigger(
+  queue: sst.aws.Queue,
+  worker: Parameters<sst.aws.Queue['subscribe']>[0],
+): ReturnType<sst.aws.Queue['subscribe']> {
+  return queue.subscribe(worker, {
+    batch: { size: 10, partialResponses: true },
+    transform: { eventSourceMapping: { scalingConfig: { maximumConcurrency: WORKER_MAX_CONCURRENCY } } },
+  });
 }

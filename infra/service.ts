@@ -2,6 +2,7 @@
 
 import { WORKER_TIMEOUT_SECONDS } from '../aws/lambda-limits.ts';
 import { API_RESERVED_CONCURRENCY, type FunctionName, PERMISSIONS } from './permissions';
+import { workerTrigger } from './queues';
 
 type Queues = { queue: sst.aws.Queue; deadLetters: sst.aws.Queue };
 
@@ -57,15 +58,12 @@ export function service({ table, events, commands, config, topic }: ServiceArgs)
     permissions: permissions('api'),
   });
 
-  const worker = events.queue.subscribe(
-    {
-      ...common,
-      handler: 'functions/worker.handler',
-      timeout: `${WORKER_TIMEOUT_SECONDS} seconds`,
-      permissions: permissions('worker'),
-    },
-    { batch: { size: 10, partialResponses: true } },
-  );
+  const worker = workerTrigger(events.queue, {
+    ...common,
+    handler: 'functions/worker.handler',
+    timeout: `${WORKER_TIMEOUT_SECONDS} seconds`,
+    permissions: permissions('worker'),
+  });
 
   new sst.aws.Cron('AutoSchedule', {
     schedule: 'rate(1 minute)',

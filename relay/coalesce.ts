@@ -12,7 +12,7 @@ export class Coalesced<V> {
 
   constructor(
     private readonly fetch: (keys: string[]) => Promise<Map<string, V>>,
-    private readonly delayMs = 100,
+    private readonly delayMs = 20,
   ) {}
 
   get(key: string): Promise<V | undefined> {

@@ -1,3 +1,4 @@
+import { peakMayMatter } from '../core/heuristics.ts';
 import { parseSacctJobs, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import { Abandoned } from './errors.ts';
 import { sacct } from './slurm.ts';
@@ -29,7 +30,8 @@ export interface FinalRecordsOptions {
  * Jobs' final accounting records, read together: every job waiting for its record is asked about in one
  * `sacct -j a,b,c` call per interval, however many wait, and each waiter is answered as soon as its own
  * record is whole (final state and the batch step's MaxRSS, both of which reach slurmdbd a moment after the
- * job ends). A record that stays incomplete holds back only its own waiter.
+ * job ends; an OOM end needs no MaxRSS: core/heuristics.ts `peakMayMatter`). A record that stays incomplete
+ * holds back only its own waiter.
  */
 export class FinalRecords {
   private readonly waiting = new Map<string, Waiter[]>();
@@ -62,8 +64,8 @@ export class FinalRecords {
   private schedule(): void {
     if (this.timer || this.reading || this.stopped || this.waiting.size === 0) return;
     const since = Date.now() - this.lastRead;
-    const interval = this.opts.intervalMs ?? 1000;
-    const delay = since >= interval ? (this.opts.firstMs ?? 250) : interval - since;
+    const interval = this.opts.intervalMs ?? 500;
+    const delay = since >= interval ? (this.opts.firstMs ?? 200) : interval - since;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.lastRead = Date.now();
@@ -98,6 +100,7 @@ export class FinalRecords {
       if (job && !job.maxRss) w.finalSince ??= now;
       const done =
         job?.maxRss !== undefined ||
+        (job !== undefined && !peakMayMatter(job.state)) ||
         (w.finalSince !== undefined && now - w.finalSince > (this.opts.maxRssGraceMs ?? 5000)) ||
         now >= w.deadline;
       if (done) w.resolve(job);

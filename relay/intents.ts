@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { pathIn, readStateFile, writeFileAtomic } from './state-file.ts';
+import { pathIn, readStateFile, writeFileAtomic, writeFileAtomicAsync } from './state-file.ts';
 
 const IntentSchema = z.union([
   z.object({ state: z.literal('submitting'), at: z.number() }),
@@ -43,17 +43,18 @@ export class IntentJournal {
     return read.kind === 'corrupt' || createdAt < this.since ? { state: 'submitting', at: 0 } : undefined;
   }
 
-  submitting(commandId: string, now = Date.now()): void {
-    this.write(commandId, { state: 'submitting', at: now });
+  /** Durable (fsync'd) when it resolves: only then may the sbatch run. */
+  submitting(commandId: string, now = Date.now()): Promise<void> {
+    return this.write(commandId, { state: 'submitting', at: now });
   }
 
-  submitted(commandId: string, jobId: string, now = Date.now()): void {
-    this.write(commandId, { state: 'submitted', at: now, jobId });
+  async submitted(commandId: string, jobId: string, now = Date.now()): Promise<void> {
+    await this.write(commandId, { state: 'submitted', at: now, jobId });
     if (now - this.purgedAt > 3_600_000) this.purge(now);
   }
 
-  private write(commandId: string, intent: Intent): void {
-    writeFileAtomic(pathIn(this.dir, commandId, '.json'), JSON.stringify(intent));
+  private write(commandId: string, intent: Intent): Promise<void> {
+    return writeFileAtomicAsync(pathIn(this.dir, commandId, '.json'), JSON.stringify(intent));
   }
 
   /** Forgets entries older than any redelivery (checked at most hourly, as submissions go). */

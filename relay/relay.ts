@@ -90,7 +90,8 @@ export class Relay {
     const free = (this.opts.concurrency ?? 256) - this.underWay.size;
     if (free <= 0) return this.sleep(1000);
     const messages = await this.opts.commands.receive(Math.min(free, 10), LEASE_SECONDS);
-    if (messages.length === 0) return this.sleep(200);
+    // Locally the queue is a table in the same process: a short look costs nothing (SQS waits in receive).
+    if (messages.length === 0) return this.sleep(50);
     for (const m of messages) {
       const handling: Promise<void> = this.handle(m).finally(() => {
         this.underWay.delete(handling);

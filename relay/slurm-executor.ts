@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { CommandOf } from '../core/commands.ts';
 import type { DependentsReport, Event } from '../core/events.ts';
+import { peakMayMatter } from '../core/heuristics.ts';
 import { eventIds } from '../core/ids.ts';
 import { exportFile, scriptExportsVariables } from '../core/job-environment.ts';
 import { type ActingFor, type Owner, refusal } from '../core/owner.ts';
@@ -10,6 +11,8 @@ import { plainJobResubmission } from '../core/sbatch-script.ts';
 import {
   type CapturedJob,
   CapturedJobSchema,
+  endFromScontrol,
+  parseScontrolRecord,
   perNode,
   type QueuedJob,
   requeuedBySlurm,
@@ -21,17 +24,9 @@ import { FinalRecords } from './final-records.ts';
 import { IntentJournal } from './intents.ts';
 import { type LogTail, tailOf } from './job-logs.ts';
 import { failure, type ResultData } from './result.ts';
-import {
-  captureJob,
-  findJobsByComment,
-  groupsOf,
-  homeOf,
-  leavesANode,
-  sbatch,
-  submittedEnvironment,
-} from './slurm.ts';
+import { captureJob, findJobsByComment, groupsOf, homeOf, leavesANode, sbatch } from './slurm.ts';
 import { SlurmLookups } from './slurm-lookups.ts';
-import { pathIn, writeFileAtomic } from './state-file.ts';
+import { pathIn, writeFileAtomicAsync } from './state-file.ts';
 
 export interface SlurmExecutorOptions {
   cluster: string;
@@ -54,7 +49,7 @@ export interface SlurmExecutorOptions {
  * owner — never twice — with its dependents rewired.
  */
 export class SlurmExecutor {
-  /** Jobs' final accounting records, read together (one sacct call per second for all waiting). */
+  /** Jobs' final accounting records, read together (one sacct call per half second for all waiting). */
   private readonly finals = new FinalRecords();
   private readonly lookups = new SlurmLookups();
   private readonly intents: IntentJournal;
@@ -73,16 +68,19 @@ export class SlurmExecutor {
    * Keeps a failed tagged job's script, options and owner for its resubmission (scontrol forgets them after
    * MinJobAge). Only a job of an owner this relay acts for: another user's job is never captured.
    */
-  private async capture(jobId: string, known?: QueuedJob): Promise<CapturedJob | undefined> {
-    const queued = known ?? (await this.lookups.queued.get(jobId));
-    if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return undefined;
+  private async capture(
+    jobId: string,
+    queued: QueuedJob | undefined,
+  ): Promise<{ captured?: CapturedJob; record?: string }> {
+    if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return {};
     const [record, script] = await Promise.all([
       this.lookups.jobRecord.get(jobId),
       this.lookups.script(queued.owner.user, jobId),
     ]);
     const captured = captureJob(queued, record, script);
-    if (captured) writeFileAtomic(pathIn(this.opts.jobsDir, jobId, '.json'), JSON.stringify(captured));
-    return captured;
+    if (captured)
+      await writeFileAtomicAsync(pathIn(this.opts.jobsDir, jobId, '.json'), JSON.stringify(captured));
+    return { ...(captured ? { captured } : {}), ...(record ? { record } : {}) };
   }
 
   /**
@@ -137,8 +135,9 @@ export class SlurmExecutor {
     }
     const queued = await this.lookups.queued.get(command.jobId);
     const completed = command.state?.startsWith('COMPLETED');
-    const captured =
-      this.readCaptured(command.jobId) ?? (completed ? undefined : await this.capture(command.jobId, queued));
+    const earlier = this.readCaptured(command.jobId);
+    const { captured = earlier, record } =
+      earlier || completed ? {} : await this.capture(command.jobId, queued);
     // This end was one run's: Slurm has queued the job again under the same id (a node failure, a
     // preemption). It is followed, not resubmitted: its next end is another event.
     if (queued && requeuedBySlurm(queued.state)) {
@@ -154,7 +153,11 @@ export class SlurmExecutor {
         requeued: true,
       });
     }
-    const job = await this.finals.wait(command.jobId);
+    // An OOM of ours is read from slurmctld's own record, seconds before slurmdbd has it; other ends wait
+    // for sacct's, whose MaxRSS may change the decision (core/heuristics.ts `peakMayMatter`).
+    const job =
+      (record && captured && controllerReading(record, captured, command.jobId)) ||
+      (await this.finals.wait(command.jobId));
     if (!job) return `sacct has no final record of job ${command.jobId}`;
     job.comment ||= captured?.comment ?? queued?.comment;
     // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID); what a node of
@@ -242,7 +245,7 @@ export class SlurmExecutor {
       ...(command.tasks ? { tasks: command.tasks } : {}),
       environment: exact ? 'exact' : 'login',
     });
-    this.intents.submitting(command.id);
+    await this.intents.submitting(command.id);
     const id = await sbatch(
       submission,
       this.opts.actingFor.mode === 'user' ? { as: 'self' } : { as: 'owner', user, home: await homeOf(user) },
@@ -252,7 +255,7 @@ export class SlurmExecutor {
         this.opts.partitionsChanged?.();
       throw error;
     });
-    this.intents.submitted(command.id, id);
+    await this.intents.submitted(command.id, id);
     const as = this.opts.actingFor.mode === 'user' ? '' : ` as ${user}`;
     const tasks = command.tasks ? ` (array tasks ${command.tasks.join(',')})` : '';
     const environment = exact
@@ -277,7 +280,7 @@ export class SlurmExecutor {
     if (!intent) return [];
     if (intent.state === 'submitted') return [intent.jobId];
     const found = await findJobsByComment(command.comment, new Date(command.createdAt), user);
-    if (found[0]) this.intents.submitted(command.id, found[0]);
+    if (found[0]) await this.intents.submitted(command.id, found[0]);
     return found;
   }
 
@@ -310,4 +313,11 @@ export class SlurmExecutor {
       return { dependents: { rewired: [], reported: [], error: error.message }, note: '' };
     }
   }
+}
+
+/** slurmctld's reading of an end whose peak memory cannot change the decision; undefined for any other. */
+function controllerReading(record: string, captured: CapturedJob, jobId: string): SacctJob | undefined {
+  const fields = parseScontrolRecord(record, captured.comment);
+  if (!fields.JobState || peakMayMatter(fields.JobState)) return undefined;
+  return endFromScontrol(fields, jobId, captured.owner, captured.comment);
 }

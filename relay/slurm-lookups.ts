@@ -73,8 +73,10 @@ function perOwner<V>(
   user: string,
   fetch: (ids: string[]) => Promise<Map<string, V>>,
 ): Coalesced<V> {
-  let c = map.get(user);
-  if (!c) map.set(user, (c = new Coalesced(fetch)));
+  const known = map.get(user);
+  if (known) return known;
+  const c = new Coalesced(fetch);
+  map.set(user, c);
   return c;
 }
 

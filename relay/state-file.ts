@@ -10,6 +10,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as z from 'zod';
 import { describeIssues } from '../core/zod-errors.ts';
@@ -53,6 +54,29 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     fsyncSync(dir);
   } finally {
     closeSync(dir);
+  }
+}
+
+/**
+ * `writeFileAtomic` off the event loop (its fsyncs run on libuv's threads): for the writes a storm makes by
+ * the hundred — the intent journal, captures — where one fsync after another on the loop stalled the relay
+ * for seconds on a busy disk.
+ */
+export async function writeFileAtomicAsync(path: string, data: string, mode = 0o600): Promise<void> {
+  const tmp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
+  const file = await open(tmp, NEW_FILE, mode);
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }
 

@@ -203,6 +203,9 @@ PartitionName=short Nodes=ALL Default=YES MaxTime=00:01:00 State=UP DenyAccounts
 PartitionName=long  Nodes=ALL Default=NO  MaxTime=INFINITE State=UP DenyAccounts=capped
 # For account "capped" only, and the only partition it may use: a limit above every partition it offers.
 PartitionName=capped Nodes=ALL Default=NO MaxTime=INFINITE MaxMemPerNode=300 AllowAccounts=capped State=UP
+# For account "storm" only (test/e2e-phases/storm.test.ts): up to 32 jobs share each CPU, so a hundred tiny
+# jobs run, and fail, at once.
+PartitionName=storm Nodes=ALL Default=NO MaxTime=00:05:00 OverSubscribe=FORCE:32 AllowAccounts=storm State=UP
 EOF
 cmp -s "$new" "$ETC/slurm.conf" || mv "$new" "$ETC/slurm.conf"
 rm -f "$new"; chmod 644 "$ETC/slurm.conf"
@@ -291,16 +294,16 @@ fi
 # ---------------------------------------------------------------- the test users' associations
 # As on every real site, each user has an association (account "lab"): slurmdbd hands an ordinary user the
 # environment their jobs were submitted with (sacct --env-vars) only for jobs of their own associations.
-# alice may also charge account "capped", which only partition "capped" admits.
-if [ "$ACCOUNTING" = slurmdbd ] && ! sacctmgr -n -P list assoc user=alice account=capped format=user | grep -q alice; then
+# alice may also charge account "capped", which only partition "capped" admits, and "storm" (partition "storm").
+if [ "$ACCOUNTING" = slurmdbd ] && ! sacctmgr -n -P list assoc user=alice account=storm format=user | grep -q alice; then
   # slurmctld registers its cluster with slurmdbd as it starts: associations need it.
   wait_for 30 sh -c 'sacctmgr -n -P list cluster format=cluster | grep -q .' || die "no cluster in slurmdbd"
   # Each says "nothing new" (and fails) for what an earlier start already added.
-  sacctmgr -i add account lab,capped Description=lab Organization=lab >/dev/null || true
+  sacctmgr -i add account lab,capped,storm Description=lab Organization=lab >/dev/null || true
   sacctmgr -i add user alice,mallory account=lab DefaultAccount=lab >/dev/null || true
-  sacctmgr -i add user alice account=capped >/dev/null || true
-  sacctmgr -n -P list assoc user=alice account=capped format=user | grep -q alice || die "could not add the test users' associations"
-  say "associations: alice and mallory in account lab, alice in capped"
+  sacctmgr -i add user alice account=capped,storm >/dev/null || true
+  sacctmgr -n -P list assoc user=alice account=storm format=user | grep -q alice || die "could not add the test users' associations"
+  say "associations: alice and mallory in account lab, alice in capped and storm"
 fi
 SLURMD_T=0
 if ! running "$RUN/slurmd.pid" slurmd; then

@@ -8,54 +8,105 @@ import type { ServiceDeps } from './deps.ts';
 
 /** The worker's writes other than job records and attempts: workload status, history, commands. */
 
+type Change = (current: WorkloadRecord | undefined) => WorkloadRecord | undefined;
+interface Waiting {
+  change: Change;
+  resolve: (record: WorkloadRecord | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Updates of one workload record in this process, one after another: a storm of a thousand failures of one
- * workload is handled a hundred events at a time, and a hundred conditional writes racing on one record
- * would mostly lose (each loser reads and tries again). Other processes (Lambda instances) still race:
- * the conditional write decides, and the loser tries again after a short, random wait.
+ * Updates of one workload record in this process (per store), taken together: while one read-change-write
+ * is under way, the changes that arrive wait, and the next round applies them all, in order, in one
+ * conditional write. A storm of a thousand failures of one workload is handled a hundred events at a time:
+ * a hundred writes racing on one record would mostly lose (each loser reading and trying again), and a
+ * hundred in a row would each wait for their own commit. Other processes (Lambda instances) still race: the
+ * conditional write decides, and the loser tries again after a short, random wait.
  */
-const updating = new Map<string, Promise<unknown>>();
+const waitingByStore = new WeakMap<object, Map<string, Waiting[]>>();
 
 /**
  * Read, change, write back only if nobody wrote in between (the store's conditional write), else read
  * again: the worker's events, the tick and the command results all update workload records, and none may
- * undo another's change. `change` returns undefined to leave the record as it is.
+ * undo another's change. `change` returns undefined to leave the record as it is; the answer is the record
+ * as this change left it.
  */
 export function updateWorkload(
   deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
   key: string,
-  change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
+  change: Change,
 ): Promise<WorkloadRecord | undefined> {
-  const previous = updating.get(key) ?? Promise.resolve();
-  const mine = previous.then(
-    () => conditionalUpdate(deps, key, change),
-    () => conditionalUpdate(deps, key, change),
-  );
-  updating.set(key, mine);
-  // The chain is forgotten once nothing waits on it, so the map holds only workloads being updated.
-  void mine.then(
-    () => updating.get(key) === mine && updating.delete(key),
-    () => updating.get(key) === mine && updating.delete(key),
-  );
-  return mine;
+  const queue = waitingByStore.get(deps.store) ?? new Map<string, Waiting[]>();
+  waitingByStore.set(deps.store, queue);
+  return new Promise((resolve, reject) => {
+    const waiting = queue.get(key);
+    if (waiting) waiting.push({ change, resolve, reject });
+    else {
+      queue.set(key, [{ change, resolve, reject }]);
+      void drain(deps, key, queue);
+    }
+  });
 }
 
-async function conditionalUpdate(
+/** Rounds of waiting changes until none is left (the key's entry exists while a round is under way). */
+async function drain(
   deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
   key: string,
-  change: (current: WorkloadRecord | undefined) => WorkloadRecord | undefined,
-): Promise<WorkloadRecord | undefined> {
+  queue: Map<string, Waiting[]>,
+) {
+  for (;;) {
+    const round = queue.get(key) ?? [];
+    if (round.length === 0) {
+      queue.delete(key);
+      return;
+    }
+    queue.set(key, []);
+    try {
+      const applied = await applyTogether(
+        deps,
+        key,
+        round.map((w) => w.change),
+      );
+      for (const [i, r] of applied.results.entries()) round[i]!.resolve(r);
+      // A second notice in one round waits for the next (each notice is named after the write that adds it).
+      queue.set(key, [...round.slice(applied.results.length), ...(queue.get(key) ?? [])]);
+    } catch (error) {
+      for (const w of round) w.reject(error);
+    }
+  }
+}
+
+async function applyTogether(
+  deps: Pick<ServiceDeps, 'store' | 'telemetry'>,
+  key: string,
+  changes: Change[],
+): Promise<{ results: (WorkloadRecord | undefined)[] }> {
   for (let attempt = 1; ; attempt++) {
     const current = await deps.store.getWorkload(key);
-    const changed = change(current);
-    if (!changed) return undefined;
-    const next = withNotice(current, changed);
-    if (await deps.store.putWorkload(next, current?.version ?? (current ? 0 : undefined))) {
-      if (next.notices !== changed.notices) {
-        deps.telemetry?.count('NeedsAttention', 1, next.status);
-        deps.telemetry?.log('warn', `workload ${next.status}`, { workload: key, from: current?.status });
+    let record = current;
+    const results: (WorkloadRecord | undefined)[] = [];
+    const noticed: WorkloadRecord[] = [];
+    for (const change of changes) {
+      const changed = change(record);
+      if (!changed) {
+        results.push(undefined);
+        continue;
       }
-      return next;
+      const next = withNotice(record, changed);
+      if (next.notices !== changed.notices) {
+        if (noticed.length) break;
+        noticed.push(next);
+      }
+      record = next;
+      results.push(next);
+    }
+    if (record === current) return { results };
+    if (await deps.store.putWorkload(record!, current?.version ?? (current ? 0 : undefined))) {
+      for (const n of noticed) {
+        deps.telemetry?.count('NeedsAttention', 1, n.status);
+        deps.telemetry?.log('warn', `workload ${n.status}`, { workload: key, from: current?.status });
+      }
+      return { results };
     }
     if (attempt >= 10) throw new Error(`workload ${key} kept changing under this update (10 tries)`);
     await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
@@ -128,7 +179,36 @@ export async function send(deps: ServiceDeps, commands: Command[]) {
       const added = fresh.map((c) => ({ id: c.id, type: c.type, sentAt }));
       return { ...w, awaiting: [...(w.awaiting ?? []), ...added].slice(-AWAITING_KEPT) };
     });
-  await deps.commands.send(commands.map((c) => ({ id: c.id, body: c, group: c.workload })));
+  await deps.commands.send(
+    commands.map((c) => {
+      const group = orderedWithin(c);
+      return { id: c.id, body: c, ...(group ? { group } : {}) };
+    }),
+  );
+}
+
+/**
+ * The commands that must reach the relay in the order sent: a Torc workflow's recovery steps (and its hooks,
+ * clean-ups and syncs), one workload at a time. Every other command needs no order, and goes on its own: the
+ * commands queue is FIFO in AWS, which hands out one message group a batch at a time — as one group, a
+ * storm's thousand enrichments (all of no workload yet) would reach the relay ten at a time.
+ */
+function orderedWithin(c: Command): string | undefined {
+  switch (c.type) {
+    case 'torc.update-resources':
+    case 'torc.reset-jobs':
+    case 'torc.submit-allocations':
+    case 'torc.cleanup-allocation':
+    case 'torc.sync':
+    case 'hook.run':
+      return c.workload;
+    case 'slurm.enrich':
+    case 'slurm.resubmit':
+    case 'job.logs':
+      return undefined;
+    default:
+      return assertNever(c, 'command');
+  }
 }
 
 type Unversioned<C> = C extends Command ? Omit<C, 'protocol'> : never;

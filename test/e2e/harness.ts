@@ -37,6 +37,8 @@ export function slurm(argv: string[], as?: AsUser): string {
   return execFileSync(argv[0]!, argv.slice(1), {
     env: slurmEnv,
     encoding: 'utf8',
+    // A day of the test cluster's accounting (sacct -S now-1days) outgrows the default 1 MB.
+    maxBuffer: 64 * 1024 * 1024,
     ...(as
       ? {
           uid: as.uid,

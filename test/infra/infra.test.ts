@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { TABLE_INDEXES } from '../../aws/dynamo-status-store.ts';
+import { WORKER_MAX_CONCURRENCY } from '../../aws/lambda-limits.ts';
 import { tableDefinition } from '../../aws/table.ts';
 
 // infra/table.ts, infra/queues.ts and infra/alarms.ts, instantiated under Pulumi runtime mocks with SST's own components
@@ -67,6 +68,14 @@ describe.skipIf(!installed)('infrastructure under Pulumi mocks (needs `sst insta
     expect(JSON.parse(events.redrivePolicy as string)).toMatchObject({
       maxReceiveCount: 5,
       deadLetterTargetArn: expect.stringContaining('EventsDeadLetters'),
+    });
+
+    // The worker's trigger: batches of 10 with partial failures, and a ceiling on its instances.
+    const trigger = all.find((r) => r.type === 'aws:lambda/eventSourceMapping:EventSourceMapping')!.inputs;
+    expect(trigger).toMatchObject({
+      batchSize: 10,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      scalingConfig: { maximumConcurrency: WORKER_MAX_CONCURRENCY },
     });
 
     const commands = one('aws:sqs/queue:Queue', 'CommandsQueue');

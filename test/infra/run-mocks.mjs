@@ -26,6 +26,7 @@ const infra = await import('./rebound-infra-test.mjs');
 infra.stateTable();
 const events = infra.eventQueues();
 const commands = infra.commandQueues();
+infra.workerTrigger(events.queue, 'arn:aws:lambda:us-east-1:123456789012:function:rebound-worker');
 infra.alarms({ events, commands, workerName: 'rebound-worker', topic: infra.notificationTopic() });
 // Outputs resolve asynchronously: let every dependent resource register.
 await new Promise((r) => setTimeout(r, 1000));

@@ -73,7 +73,7 @@ function relayFor(commands: MemoryQueue<Command>, log: string[]) {
   };
 }
 
-const enrich = (jobId: string): Command => ({
+const enrich = (jobId: string, state = 'TIMEOUT'): Command => ({
   id: `enrich:lab:${jobId}`,
   type: 'slurm.enrich',
   protocol: 4,
@@ -81,16 +81,17 @@ const enrich = (jobId: string): Command => ({
   createdAt: new Date().toISOString(),
   jobId,
   eventId: `jobcomp:lab:${jobId}`,
-  state: 'OUT_OF_MEMORY',
+  state,
 });
 
 describe('the relay against Slurm stand-ins', () => {
   it("a job whose accounting record is 20 s late holds up no other job's reading; Slurm sees at most 2 commands at once", async () => {
     limitSlurmCommands(2);
     const ids = Array.from({ length: 12 }, (_, i) => String(500 + i));
+    // Timeouts: their reading waits for sacct's record (an OOM's is slurmctld's: core/heuristics.ts).
     for (const id of ids) {
       fake.add({ id, comment: 'rebound:w', script: `#!/bin/bash\n# job ${id}\n` });
-      fake.end(id, 'OUT_OF_MEMORY');
+      fake.end(id, 'TIMEOUT');
     }
     fake.jobs.get(ids[0]!)!.accountedFrom = Date.now() + 20_000;
     const before = { ...fake.calls };
@@ -126,7 +127,7 @@ describe('the relay against Slurm stand-ins', () => {
     const commands = new MemoryQueue<Command>();
     const log: string[] = [];
     const { stop } = relayFor(commands, log);
-    await commands.send([{ id: 'enrich:lab:700', body: enrich('700') }]);
+    await commands.send([{ id: 'enrich:lab:700', body: enrich('700', 'OUT_OF_MEMORY') }]);
     await until('the reading of 700', () => events.offered.includes('sacct:lab:700'));
     const resubmit: Command = {
       id: 'lab:700:a1',

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../core/events.ts';
+import { peakMayMatter } from '../../core/heuristics.ts';
 import { accountingSections, parseEnvSection } from '../../core/job-environment.ts';
 import { arraysProgress, parseSacctJobs, SACCT_FIELDS } from '../../core/sacct.ts';
-import { parseQueuedJobs } from '../../core/scontrol.ts';
+import { endFromScontrol, parseQueuedJobs, parseScontrolRecord } from '../../core/scontrol.ts';
 import { slurmDelimiter } from '../../core/slurm-records.ts';
 import { Coalesced } from '../../relay/coalesce.ts';
 import { IntentJournal } from '../../relay/intents.ts';
@@ -107,6 +108,38 @@ describe('reading many jobs from one Slurm call', () => {
   });
 });
 
+describe("slurmctld's reading of an OOM end", () => {
+  // Checked on the lab (Slurm 22.05): an OOM-killed job's own record, 4 s after its end.
+  const RECORD = `JobId=13587 JobName=wrap UserId=alice(1501) GroupId=alice(1501) MCS_label=N/A Priority=4294892161 Nice=0 Account=lab QOS=normal JobState=OUT_OF_MEMORY Reason=OutOfMemory Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:125 RunTime=00:00:00 TimeLimit=00:01:00 TimeMin=N/A SubmitTime=2026-11-30T20:52:10 EligibleTime=2026-11-30T20:52:10 AccrueTime=2026-11-30T20:52:10 StartTime=2026-11-30T20:52:11 EndTime=2026-11-30T20:52:11 Deadline=N/A SuspendTime=None SecsPreSuspend=0 LastSchedEval=2026-11-30T20:52:11 Scheduler=Backfill Partition=short AllocNode:Sid=localhost:22948 ReqNodeList=(null) ExcNodeList=(null) NodeList=vm BatchHost=vm NumNodes=1 NumCPUs=1 NumTasks=1 CPUs/Task=1 ReqB:S:C:T=0:0:*:* TRES=cpu=1,mem=50M,node=1,billing=1 Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=* MinCPUsNode=1 MinMemoryNode=50M MinTmpDiskNode=0 Features=(null) DelayBoot=00:00:00 OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null) Command=(null) WorkDir=/work/main Comment=rebound:x  StdErr=/dev/null StdIn=/dev/null StdOut=/dev/null Power= `;
+  const owner = { uid: 1501, user: 'alice', account: 'lab' };
+
+  it('has what sacct would say but MaxRSS, so an OOM is decided without waiting for slurmdbd', () => {
+    const fields = parseScontrolRecord(RECORD, 'rebound:x');
+    expect(peakMayMatter(fields.JobState!)).toBe(false);
+    expect(endFromScontrol(fields, '13587', owner, 'rebound:x')).toEqual({
+      jobId: '13587',
+      owner,
+      jobName: 'wrap',
+      state: 'OUT_OF_MEMORY',
+      exitCode: '0:125',
+      reqMem: '50M',
+      elapsed: '00:00:00',
+      timeLimit: '00:01:00',
+      comment: 'rebound:x',
+      reason: 'OutOfMemory',
+      partition: 'short',
+      nodes: 'vm',
+      qos: 'normal',
+    });
+  });
+
+  it('a TIMEOUT or a failure waits for sacct: its peak may change the retry', () => {
+    expect(peakMayMatter('TIMEOUT')).toBe(true);
+    expect(peakMayMatter('FAILED')).toBe(true);
+    expect(peakMayMatter('OUT_OF_MEMORY')).toBe(false);
+  });
+});
+
 describe('Coalesced', () => {
   it('askers within the delay share one fetch, each getting its own answer', async () => {
     const fetches: string[][] = [];
@@ -159,13 +192,13 @@ describe('IntentJournal', () => {
   const dir = () => mkdtempSync(join(tmpdir(), 'rebound-intents-'));
   const T0 = Date.parse('2026-11-30T12:00:00Z');
 
-  it('answers "submitted" with the job id, and "submitting" for an sbatch under way at a stop', () => {
+  it('answers "submitted" with the job id, and "submitting" for an sbatch under way at a stop', async () => {
     const d = dir();
     const journal = new IntentJournal(d, T0);
     expect(journal.read('lab:7:a1', T0 + 1)).toBeUndefined();
-    journal.submitting('lab:7:a1', T0 + 2);
+    await journal.submitting('lab:7:a1', T0 + 2);
     expect(journal.read('lab:7:a1', T0 + 1)).toEqual({ state: 'submitting', at: T0 + 2 });
-    journal.submitted('lab:7:a1', '8', T0 + 3);
+    await journal.submitted('lab:7:a1', '8', T0 + 3);
     // Another relay process on the same folder reads the same.
     expect(new IntentJournal(d, T0 + 10).read('lab:7:a1', T0 + 1)).toEqual({
       state: 'submitted',
@@ -184,10 +217,10 @@ describe('IntentJournal', () => {
     expect(journal.read('lab:9:a1', T0 + 1)).toEqual({ state: 'submitting', at: 0 });
   });
 
-  it('forgets entries older than any redelivery, never its start', () => {
+  it('forgets entries older than any redelivery, never its start', async () => {
     const d = dir();
     const journal = new IntentJournal(d, T0);
-    journal.submitted('lab:7:a1', '8', T0);
+    await journal.submitted('lab:7:a1', '8', T0);
     journal.purge(Date.now() + 15 * 86_400_000);
     expect(journal.read('lab:7:a1', T0 + 1)).toBeUndefined();
     expect(readFileSync(join(d, 'since'), 'utf8')).toBe(String(T0));
