@@ -155,9 +155,8 @@ export class SlurmExecutor {
     }
     // An OOM of ours is read from slurmctld's own record, seconds before slurmdbd has it; other ends wait
     // for sacct's, whose MaxRSS may change the decision (core/heuristics.ts `peakMayMatter`).
-    const job =
-      (record && captured && controllerReading(record, captured, command.jobId)) ||
-      (await this.finals.wait(command.jobId));
+    const early = record && captured ? controllerReading(record, captured, command.jobId) : undefined;
+    const job = early ?? (await this.finals.wait(command.jobId));
     if (!job) return `sacct has no final record of job ${command.jobId}`;
     job.comment ||= captured?.comment ?? queued?.comment;
     // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID); what a node of
@@ -177,10 +176,17 @@ export class SlurmExecutor {
     // travels; the variables stay with Slurm until the resubmission reads them), and its owner's groups,
     // for the partitions that admit some groups only.
     if (ours) {
-      const [environment, groups] = await Promise.all([
-        this.lookups.environment(captured.owner.user, command.jobId),
-        groupsOf(captured.owner.user),
+      const user = captured.owner.user;
+      const [known, groups] = await Promise.all([
+        this.lookups.environment(user, command.jobId),
+        groupsOf(user),
       ]);
+      // Read early, the job may not be in slurmdbd yet (a job of a few seconds): no word about its
+      // environment until it is — "not stored" would send its retry out with a login environment.
+      const environment =
+        known === undefined && early
+          ? await this.finals.wait(command.jobId).then(() => this.lookups.environment(user, command.jobId))
+          : known;
       job.environment = typeof environment === 'object' ? 'stored' : 'not-stored';
       if (groups) job.groups = groups;
     }
@@ -315,8 +321,12 @@ export class SlurmExecutor {
   }
 }
 
-/** slurmctld's reading of an end whose peak memory cannot change the decision; undefined for any other. */
+/**
+ * slurmctld's reading of an end whose peak memory cannot change the decision; undefined for any other, and
+ * for an array task (its array's failed tasks are counted in accounting, which must have them all).
+ */
 function controllerReading(record: string, captured: CapturedJob, jobId: string): SacctJob | undefined {
+  if (captured.array) return undefined;
   const fields = parseScontrolRecord(record, captured.comment);
   if (!fields.JobState || peakMayMatter(fields.JobState)) return undefined;
   return endFromScontrol(fields, jobId, captured.owner, captured.comment);
