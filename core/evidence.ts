@@ -34,8 +34,7 @@ const JobEvidenceSchema = z.object({
 });
 export type JobEvidence = z.infer<typeof JobEvidenceSchema>;
 
-/** The object without its undefined (or NaN) fields: what exactOptionalPropertyTypes wants of a record. */
-export const defined = <T extends object>(o: T): T =>
+const defined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && !Number.isNaN(v))) as T;
 
 /** A value a source could not give (empty, "Unknown", garbage) is absent evidence, not a failed event. */

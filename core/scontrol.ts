@@ -1,8 +1,6 @@
 import * as z from 'zod';
 import { plainDependency } from './dependency.ts';
-import { defined } from './evidence.ts';
 import { type Owner, OwnerSchema } from './owner.ts';
-import { arrayTaskOf, type SacctJob } from './sacct.ts';
 import { slurmRecords } from './slurm-records.ts';
 import { parseSlurmMemory, parseSlurmTime } from './units.ts';
 
@@ -184,39 +182,5 @@ export function capturedJobFromScontrol(
         : undefined,
     owner: queued.owner,
     script,
-  });
-}
-
-/**
- * A job's end as slurmctld's own record says it (`scontrol show job -o`, kept for MinJobAge after the end):
- * state, exit code, limits, where and how long it ran — all of sacct's reading but MaxRSS and TotalCPU,
- * and seconds before slurmdbd has the job (in a storm of a hundred ends, ten seconds on the lab). Used
- * where the peak cannot change the decision (core/heuristics.ts `peakMayMatter`).
- */
-export function endFromScontrol(
-  record: Record<string, string>,
-  jobId: string,
-  owner: Owner,
-  comment: string | undefined,
-): SacctJob {
-  const opt = (v: string | undefined) => present(v);
-  const mem =
-    /(?:^|,)mem=([^,]+)/.exec(record.ReqTRES ?? record.TRES ?? '')?.[1] ?? present(record.MinMemoryNode);
-  const task = arrayTaskOf(jobId);
-  return defined({
-    jobId,
-    ...(task ? { array: task } : {}),
-    owner,
-    jobName: record.JobName ?? '',
-    state: record.JobState ?? 'UNKNOWN',
-    exitCode: record.ExitCode ?? '',
-    reqMem: mem,
-    elapsed: opt(record.RunTime),
-    timeLimit: opt(record.TimeLimit),
-    comment,
-    reason: opt(record.Reason),
-    partition: opt(record.Partition),
-    nodes: opt(record.NodeList),
-    qos: opt(record.QOS),
   });
 }

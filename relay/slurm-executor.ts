@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { CommandOf } from '../core/commands.ts';
 import type { DependentsReport, Event } from '../core/events.ts';
-import { peakMayMatter } from '../core/heuristics.ts';
 import { eventIds } from '../core/ids.ts';
 import { exportFile, scriptExportsVariables } from '../core/job-environment.ts';
 import { type ActingFor, type Owner, refusal } from '../core/owner.ts';
@@ -11,8 +10,6 @@ import { plainJobResubmission } from '../core/sbatch-script.ts';
 import {
   type CapturedJob,
   CapturedJobSchema,
-  endFromScontrol,
-  parseScontrolRecord,
   perNode,
   type QueuedJob,
   requeuedBySlurm,
@@ -68,11 +65,8 @@ export class SlurmExecutor {
    * Keeps a failed tagged job's script, options and owner for its resubmission (scontrol forgets them after
    * MinJobAge). Only a job of an owner this relay acts for: another user's job is never captured.
    */
-  private async capture(
-    jobId: string,
-    queued: QueuedJob | undefined,
-  ): Promise<{ captured?: CapturedJob; record?: string }> {
-    if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return {};
+  private async capture(jobId: string, queued: QueuedJob | undefined): Promise<CapturedJob | undefined> {
+    if (!queued || !parseTag(queued.comment) || refusal(queued.owner, this.opts.actingFor)) return undefined;
     const [record, script] = await Promise.all([
       this.lookups.jobRecord.get(jobId),
       this.lookups.script(queued.owner.user, jobId),
@@ -80,7 +74,7 @@ export class SlurmExecutor {
     const captured = captureJob(queued, record, script);
     if (captured)
       await writeFileAtomicAsync(pathIn(this.opts.jobsDir, jobId, '.json'), JSON.stringify(captured));
-    return { ...(captured ? { captured } : {}), ...(record ? { record } : {}) };
+    return captured;
   }
 
   /**
@@ -135,9 +129,8 @@ export class SlurmExecutor {
     }
     const queued = await this.lookups.queued.get(command.jobId);
     const completed = command.state?.startsWith('COMPLETED');
-    const earlier = this.readCaptured(command.jobId);
-    const { captured = earlier, record } =
-      earlier || completed ? {} : await this.capture(command.jobId, queued);
+    const captured =
+      this.readCaptured(command.jobId) ?? (completed ? undefined : await this.capture(command.jobId, queued));
     // This end was one run's: Slurm has queued the job again under the same id (a node failure, a
     // preemption). It is followed, not resubmitted: its next end is another event.
     if (queued && requeuedBySlurm(queued.state)) {
@@ -153,10 +146,7 @@ export class SlurmExecutor {
         requeued: true,
       });
     }
-    // An OOM of ours is read from slurmctld's own record, seconds before slurmdbd has it; other ends wait
-    // for sacct's, whose MaxRSS may change the decision (core/heuristics.ts `peakMayMatter`).
-    const early = record && captured ? controllerReading(record, captured, command.jobId) : undefined;
-    const job = early ?? (await this.finals.wait(command.jobId));
+    const job = await this.finals.wait(command.jobId);
     if (!job) return `sacct has no final record of job ${command.jobId}`;
     job.comment ||= captured?.comment ?? queued?.comment;
     // slurmctld's owner (squeue, at capture) before the accounting database's (sacct's UID); what a node of
@@ -177,16 +167,10 @@ export class SlurmExecutor {
     // for the partitions that admit some groups only.
     if (ours) {
       const user = captured.owner.user;
-      const [known, groups] = await Promise.all([
+      const [environment, groups] = await Promise.all([
         this.lookups.environment(user, command.jobId),
         groupsOf(user),
       ]);
-      // Read early, the job may not be in slurmdbd yet (a job of a few seconds): no word about its
-      // environment until it is — "not stored" would send its retry out with a login environment.
-      const environment =
-        known === undefined && early
-          ? await this.finals.wait(command.jobId).then(() => this.lookups.environment(user, command.jobId))
-          : known;
       job.environment = typeof environment === 'object' ? 'stored' : 'not-stored';
       if (groups) job.groups = groups;
     }
@@ -319,15 +303,4 @@ export class SlurmExecutor {
       return { dependents: { rewired: [], reported: [], error: error.message }, note: '' };
     }
   }
-}
-
-/**
- * slurmctld's reading of an end whose peak memory cannot change the decision; undefined for any other, and
- * for an array task (its array's failed tasks are counted in accounting, which must have them all).
- */
-function controllerReading(record: string, captured: CapturedJob, jobId: string): SacctJob | undefined {
-  if (captured.array) return undefined;
-  const fields = parseScontrolRecord(record, captured.comment);
-  if (!fields.JobState || peakMayMatter(fields.JobState)) return undefined;
-  return endFromScontrol(fields, jobId, captured.owner, captured.comment);
 }

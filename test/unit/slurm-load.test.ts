@@ -6,7 +6,7 @@ import type { Event } from '../../core/events.ts';
 import { peakMayMatter } from '../../core/heuristics.ts';
 import { accountingSections, parseEnvSection } from '../../core/job-environment.ts';
 import { arraysProgress, parseSacctJobs, SACCT_FIELDS } from '../../core/sacct.ts';
-import { endFromScontrol, parseQueuedJobs, parseScontrolRecord } from '../../core/scontrol.ts';
+import { parseQueuedJobs } from '../../core/scontrol.ts';
 import { slurmDelimiter } from '../../core/slurm-records.ts';
 import { Coalesced } from '../../relay/coalesce.ts';
 import { IntentJournal } from '../../relay/intents.ts';
@@ -108,32 +108,8 @@ describe('reading many jobs from one Slurm call', () => {
   });
 });
 
-describe("slurmctld's reading of an OOM end", () => {
-  // Checked on the lab (Slurm 22.05): an OOM-killed job's own record, 4 s after its end.
-  const RECORD = `JobId=13587 JobName=wrap UserId=alice(1501) GroupId=alice(1501) MCS_label=N/A Priority=4294892161 Nice=0 Account=lab QOS=normal JobState=OUT_OF_MEMORY Reason=OutOfMemory Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:125 RunTime=00:00:00 TimeLimit=00:01:00 TimeMin=N/A SubmitTime=2026-11-30T20:52:10 EligibleTime=2026-11-30T20:52:10 AccrueTime=2026-11-30T20:52:10 StartTime=2026-11-30T20:52:11 EndTime=2026-11-30T20:52:11 Deadline=N/A SuspendTime=None SecsPreSuspend=0 LastSchedEval=2026-11-30T20:52:11 Scheduler=Backfill Partition=short AllocNode:Sid=localhost:22948 ReqNodeList=(null) ExcNodeList=(null) NodeList=vm BatchHost=vm NumNodes=1 NumCPUs=1 NumTasks=1 CPUs/Task=1 ReqB:S:C:T=0:0:*:* TRES=cpu=1,mem=50M,node=1,billing=1 Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=* MinCPUsNode=1 MinMemoryNode=50M MinTmpDiskNode=0 Features=(null) DelayBoot=00:00:00 OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null) Command=(null) WorkDir=/work/main Comment=rebound:x  StdErr=/dev/null StdIn=/dev/null StdOut=/dev/null Power= `;
-  const owner = { uid: 1501, user: 'alice', account: 'lab' };
-
-  it('has what sacct would say but MaxRSS, so an OOM is decided without waiting for slurmdbd', () => {
-    const fields = parseScontrolRecord(RECORD, 'rebound:x');
-    expect(peakMayMatter(fields.JobState!)).toBe(false);
-    expect(endFromScontrol(fields, '13587', owner, 'rebound:x')).toEqual({
-      jobId: '13587',
-      owner,
-      jobName: 'wrap',
-      state: 'OUT_OF_MEMORY',
-      exitCode: '0:125',
-      reqMem: '50M',
-      elapsed: '00:00:00',
-      timeLimit: '00:01:00',
-      comment: 'rebound:x',
-      reason: 'OutOfMemory',
-      partition: 'short',
-      nodes: 'vm',
-      qos: 'normal',
-    });
-  });
-
-  it('a TIMEOUT or a failure waits for sacct: its peak may change the retry', () => {
+describe('an OOM end needs no MaxRSS', () => {
+  it('a TIMEOUT or a failure waits for it (its peak may change the retry), an OOM does not', () => {
     expect(peakMayMatter('TIMEOUT')).toBe(true);
     expect(peakMayMatter('FAILED')).toBe(true);
     expect(peakMayMatter('OUT_OF_MEMORY')).toBe(false);
