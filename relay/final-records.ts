@@ -2,9 +2,16 @@ import { peakMayMatter } from '../core/heuristics.ts';
 import { parseSacctJobs, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import { Abandoned } from './errors.ts';
 import { sacct } from './slurm.ts';
+import { IDS_PER_CALL } from './slurm-lookups.ts';
 
-/** Ids per sacct call: a long list stays well inside any command line. */
-const IDS_PER_CALL = 500;
+/** Between two sacct calls while anyone waits: at most two a second, however many jobs wait. */
+const INTERVAL_MS = 500;
+/** From the first waiter of a quiet moment to the first call: the jobs ending with it join it. */
+const FIRST_MS = 200;
+/** How long a job waits for its final record before it goes with what there is. */
+const WAIT_MS = 30_000;
+/** How long a final record without MaxRSS waits for one (a job killed before its first sample never gets it). */
+const MAX_RSS_GRACE_MS = 5000;
 
 interface Waiter {
   deadline: number;
@@ -12,18 +19,6 @@ interface Waiter {
   finalSince?: number;
   resolve: (job: SacctJob | undefined) => void;
   reject: (error: Error) => void;
-}
-
-export interface FinalRecordsOptions {
-  /** Between two sacct calls while anyone waits. */
-  intervalMs?: number;
-  /** From the first waiter of a quiet moment to the first call: those ending with it join it. */
-  firstMs?: number;
-  /** How long a job waits for its final record before it goes with what there is. */
-  waitMs?: number;
-  /** How long a final record without MaxRSS waits for one (a job killed before its first sample never gets it). */
-  maxRssGraceMs?: number;
-  now?: () => number;
 }
 
 /**
@@ -40,13 +35,11 @@ export class FinalRecords {
   private stopped = false;
   private lastRead = 0;
 
-  constructor(private readonly opts: FinalRecordsOptions = {}) {}
-
   /** The job's final record, or what sacct had of it when the wait ran out (undefined: nothing final). */
   wait(jobId: string): Promise<SacctJob | undefined> {
     if (this.stopped) return Promise.reject(new Abandoned('the relay is stopping'));
     return new Promise((resolve, reject) => {
-      const waiter = { deadline: this.now() + (this.opts.waitMs ?? 30_000), resolve, reject };
+      const waiter = { deadline: Date.now() + WAIT_MS, resolve, reject };
       this.waiting.set(jobId, [...(this.waiting.get(jobId) ?? []), waiter]);
       this.schedule();
     });
@@ -64,8 +57,7 @@ export class FinalRecords {
   private schedule(): void {
     if (this.timer || this.reading || this.stopped || this.waiting.size === 0) return;
     const since = Date.now() - this.lastRead;
-    const interval = this.opts.intervalMs ?? 500;
-    const delay = since >= interval ? (this.opts.firstMs ?? 200) : interval - since;
+    const delay = since >= INTERVAL_MS ? FIRST_MS : INTERVAL_MS - since;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.lastRead = Date.now();
@@ -88,7 +80,7 @@ export class FinalRecords {
         // slurmdbd unreachable for a moment: nothing found this time; each waiter's deadline still holds.
         found = new Map();
       }
-      const now = this.now();
+      const now = Date.now();
       for (const id of chunk) this.settle(id, found.get(id), now);
     }
   }
@@ -101,16 +93,12 @@ export class FinalRecords {
       const done =
         job?.maxRss !== undefined ||
         (job !== undefined && !peakMayMatter(job.state)) ||
-        (w.finalSince !== undefined && now - w.finalSince > (this.opts.maxRssGraceMs ?? 5000)) ||
+        (w.finalSince !== undefined && now - w.finalSince > MAX_RSS_GRACE_MS) ||
         now >= w.deadline;
       if (done) w.resolve(job);
       return !done;
     });
     if (left.length) this.waiting.set(jobId, left);
     else this.waiting.delete(jobId);
-  }
-
-  private now(): number {
-    return this.opts.now?.() ?? Date.now();
   }
 }

@@ -8,7 +8,7 @@ import { run } from './exec.ts';
 import { freshDelimiter, sacct, submittedEnvironment } from './slurm.ts';
 
 /** Ids per call: a long list stays well inside any command line. */
-const IDS_PER_CALL = 500;
+export const IDS_PER_CALL = 500;
 
 /** Squeue's pending jobs as the dependents' rewiring reads them (relay/dependents.ts). */
 const PENDING_FIELDS = ['%i', '%U', '%u', '%a', '%E', '%i'] as const;
@@ -146,8 +146,7 @@ async function jobRecords(ids: string[]): Promise<Map<string, string>> {
       lines.set(name, line);
     }
   }
-  const wanted = new Set(ids);
-  for (const id of ids) if (lines.has(id) && !twice.has(id) && wanted.has(id)) out.set(id, lines.get(id)!);
+  for (const id of ids) if (lines.has(id) && !twice.has(id)) out.set(id, lines.get(id)!);
   await Promise.all(ids.filter((id) => twice.has(id)).map(one));
   return out;
 }
