@@ -83,7 +83,9 @@ export class QueueWatch {
         continue;
       }
       tracked.add(jobId);
-      if (!this.tracked.has(jobId))
+      // Rebound's own retries (a command tag) are linked to their chain by their submission's result: a
+      // record made here first would stand in for that link (service/slurm-results.ts).
+      if (!this.tracked.has(jobId) && !(tag.kind === 'workload' && tag.commandTag))
         newlyTracked.push({ jobId, ...(r.name ? { jobName: r.name.slice(0, 200) } : {}) });
       if (r.state !== 'PENDING' || tag.kind !== 'workload' || !tag.commandTag || !neverStarts(r.reason))
         continue;
