@@ -152,6 +152,22 @@ export class TorcClient {
     if (jobId !== undefined) q.set('job_id', String(jobId));
     return this.all(`/results?${q}`, TorcResultSchema);
   }
+  /**
+   * The workflow's newest current result and how many there are, in one request: a result is the only
+   * record a job's end leaves, so the pair changes whenever one is added or removed (initialize_jobs
+   * deletes the results of jobs it resets).
+   */
+  async resultsMark(workflowId: number): Promise<{ newestId: number; count: number }> {
+    const q = new URLSearchParams({
+      workflow_id: String(workflowId),
+      sort_by: 'id',
+      reverse_sort: 'true',
+      offset: '0',
+      limit: '1',
+    });
+    const page = await this.request('GET', `/results?${q}`, torcList(TorcResultSchema));
+    return { newestId: page.items[0]?.id ?? 0, count: page.total_count };
+  }
   resourceRequirements(workflowId: number): Promise<TorcResourceRequirements[]> {
     return this.all(`/resource_requirements?workflow_id=${workflowId}`, TorcResourceRequirementsSchema);
   }
@@ -187,16 +203,21 @@ export class TorcClient {
   }
 
   /**
-   * Torc's per-workflow SSE stream (not in the spec): yields each frame's event until the stream
-   * ends or `signal` aborts. No ids and no replay: the caller reconnects and reconciles from the API.
+   * Torc's per-workflow SSE stream (not in the spec): yields `open` once the server has answered, then
+   * each frame's event until the stream ends or `signal` aborts. No ids and no replay: the caller
+   * reconnects and reconciles from the API.
    */
-  async *events(workflowId: number, signal: AbortSignal): AsyncGenerator<TorcBroadcastEvent | 'dropped'> {
+  async *events(
+    workflowId: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<TorcBroadcastEvent | 'dropped' | 'open'> {
     const path = `/workflows/${workflowId}/events/stream?level=info`;
     const res = await fetch(`${this.opts.url}${path}`, {
       headers: this.auth ? { authorization: this.auth } : {},
       signal,
     });
     if (!res.ok || !res.body) throw new TorcApiError(res.status, path, errorMessage(await res.text()));
+    yield 'open';
     // eventsource-parser handles the framing (CRLF, multi-line data, comments, retry fields).
     const frames = (res.body as ReadableStream<BufferSource>)
       .pipeThrough(new TextDecoderStream())

@@ -1,4 +1,4 @@
-import type { Event } from '../core/events.ts';
+import type { Event, EventOf } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import type { TorcJob, TorcResourceRequirements, TorcResult } from '../core/torc-model.ts';
 
@@ -118,6 +118,8 @@ export function completionPages(
  */
 const CENSUS_READY = 2000;
 
+export type CensusEvent = EventOf<'torc.workflow.census'>;
+
 export function censusEvent(
   cluster: string,
   workflowId: number,
@@ -126,7 +128,7 @@ export function censusEvent(
   live: number,
   now: string,
   owner?: string,
-): Event {
+): CensusEvent {
   const allReady = jobs.filter((j) => j.status === 'ready' && j.resource_requirements_id !== undefined);
   const ready = allReady.sort((a, b) => a.id - b.id).slice(0, CENSUS_READY);
   const used = new Set(ready.map((j) => j.resource_requirements_id));
@@ -154,6 +156,14 @@ export function censusEvent(
     },
   };
 }
+
+/** The same census, observed again at `now` (the forwarder knows nothing changed since). */
+export const recensus = (census: CensusEvent, now: string): CensusEvent => ({
+  ...census,
+  id: eventIds.torcCensus(census.data.workflowId, Date.parse(now)),
+  occurredAt: now,
+  data: { ...census.data, observedAt: now },
+});
 
 /** A result's identity: a job's run and attempt (Torc keeps one current result per job). */
 export const resultKey = (r: TorcResult) => `${r.job_id}:${r.run_id}:${r.attempt_id ?? 1}`;

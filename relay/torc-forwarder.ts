@@ -5,7 +5,15 @@ import { eventIds } from '../core/ids.ts';
 import { TORC_RESULT_STATUSES, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
 import type { TorcClient } from './torc-client.ts';
-import { censusEvent, completionPages, jobFinishedEvent, resultKey } from './torc-events.ts';
+import {
+  type CensusEvent,
+  censusEvent,
+  completionPages,
+  jobFinishedEvent,
+  recensus,
+  resultKey,
+} from './torc-events.ts';
+import { digestOf, markOf, mustRead, type Quiet, quiet, TORC_BACKGROUND_PASS_MS } from './torc-quiet.ts';
 import { readRegistry } from './torc-registry.ts';
 
 // Recovery needs the results of jobs that did not complete; a completed job's result is never posted (a
@@ -34,6 +42,9 @@ type WorkflowState = z.infer<typeof WorkflowStateSchema>;
 const ForwarderStateSchema = z.record(z.string(), WorkflowStateSchema);
 
 const CENSUS_REFRESH_MS = 60_000;
+
+/** A workflow's quiet-poll state and the last census it read, re-posted while nothing changes. */
+type Watched = Quiet & { census?: CensusEvent };
 
 /** What one POST may carry: the webhook takes 100 events and 256 KB of body. */
 const REQUEST_EVENTS = 100;
@@ -68,6 +79,8 @@ export class TorcForwarder {
   private readonly streams = new Map<number, AbortController>();
   private readonly pending = new Map<number, Promise<void>>();
   private readonly state: Record<string, WorkflowState>;
+  /** Per workflow: whether a poll may be cheap (in memory: after a restart the first poll reads all). */
+  private readonly quiets = new Map<number, Watched>();
 
   /** Whose workflow each is (the watch list's user): the census tells the service, for its readers. */
   private readonly owners = new Map<number, string>();
@@ -83,13 +96,16 @@ export class TorcForwarder {
       );
   }
 
-  /** Starts streams for newly registered workflows and reconciles every watched one (the poll backstop). */
+  /**
+   * Starts streams for newly registered workflows and polls every watched one (the backstop): a full read
+   * where anything may have changed, two requests where nothing can have (relay/torc-quiet.ts).
+   */
   async sync(): Promise<void> {
     for (const { id, user } of readRegistry(this.opts.registryFile, this.opts.log)) {
       if (user) this.owners.set(id, user);
       if (!this.streams.has(id)) this.follow(id);
     }
-    await Promise.all([...this.streams.keys()].map((id) => this.reconcile(id)));
+    await Promise.all([...this.streams.keys()].map((id) => this.poll(id)));
   }
 
   stop(): void {
@@ -97,32 +113,69 @@ export class TorcForwarder {
     this.streams.clear();
   }
 
+  private nowMs(): number {
+    return (this.opts.now?.() ?? new Date()).getTime();
+  }
+
+  private quietOf(workflowId: number): Watched {
+    const q = this.quiets.get(workflowId) ?? quiet();
+    this.quiets.set(workflowId, q);
+    return q;
+  }
+
   private follow(workflowId: number): void {
     const abort = new AbortController();
     this.streams.set(workflowId, abort);
+    const q = this.quietOf(workflowId);
     void (async () => {
       for (let failures = 0; !abort.signal.aborted; ) {
         try {
-          const events = this.opts.client.events(workflowId, abort.signal);
-          // Whatever happened while disconnected is caught up from the API once the stream is open.
-          let first = true;
-          for await (const e of events) {
-            if (first) failures = 0;
-            first = false;
+          for await (const e of this.opts.client.events(workflowId, abort.signal)) {
+            if (e === 'open') {
+              failures = 0;
+              q.streamSince = this.nowMs();
+              // Whatever happened while disconnected is caught up from the API now that the stream is open.
+              void this.reconcile(workflowId);
+              continue;
+            }
+            q.hinted = true;
             if (e === 'dropped' || JOB_EVENTS.has(e.event_type)) void this.reconcile(workflowId);
           }
         } catch (error) {
           if (abort.signal.aborted) return;
           this.opts.log(`torc forwarder: workflow ${workflowId} stream: ${(error as Error).message}`);
+        } finally {
+          q.streamSince = undefined;
         }
         failures++;
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(failures, 6))));
-        void this.reconcile(workflowId);
       }
     })();
   }
 
-  /** One reconcile per workflow at a time; a request during one runs once more after it. */
+  /** The timer's poll: two requests when nothing can have changed unseen, else a full read. */
+  private async poll(workflowId: number): Promise<void> {
+    const running = this.pending.get(workflowId);
+    if (running) return running;
+    const q = this.quietOf(workflowId);
+    if (mustRead(q, this.nowMs()) !== undefined) return this.reconcile(workflowId);
+    const { client } = this.opts;
+    const [status, results] = await Promise.all([client.status(workflowId), client.resultsMark(workflowId)]);
+    if (markOf(status, results.newestId, results.count) !== q.mark) return this.reconcile(workflowId);
+    if (q.live.length > 0 && this.opts.slurmJobs) {
+      const queued = await this.opts.slurmJobs();
+      if (q.live.some((id) => !queued.has(id))) return this.reconcile(workflowId);
+    }
+    // Unchanged, and known to be: the census is the last one, observed now.
+    const state = this.state[workflowId];
+    const nowMs = this.nowMs();
+    if (!q.census || !state || nowMs - (state.censusAt ?? 0) < CENSUS_REFRESH_MS) return;
+    await this.opts.post([recensus(q.census, new Date(nowMs).toISOString())]);
+    state.censusAt = nowMs;
+    this.save();
+  }
+
+  /** One full read per workflow at a time; a request during one runs once more after it. */
   reconcile(workflowId: number): Promise<void> {
     const running = this.pending.get(workflowId);
     if (running) return running.then(() => this.reconcile(workflowId));
@@ -135,6 +188,10 @@ export class TorcForwarder {
 
   private async reconcileNow(workflowId: number): Promise<void> {
     const { client } = this.opts;
+    const q = this.quietOf(workflowId);
+    const readAt = this.nowMs();
+    q.hinted = false;
+    q.mark = undefined;
     const [status, complete, results, jobs, rrs, scns] = await Promise.all([
       client.status(workflowId),
       client.isComplete(workflowId),
@@ -148,7 +205,7 @@ export class TorcForwarder {
     const posted = new Set(state.posted);
     const jobById = new Map(jobs.map((j) => [j.id, j]));
     const rrById = new Map(rrs.map((r) => [r.id!, r]));
-    const now = (this.opts.now?.() ?? new Date()).toISOString();
+    const now = new Date(readAt).toISOString();
 
     const fresh = results.filter((r) => UNSUCCESSFUL.has(r.status) && !posted.has(resultKey(r)));
     const events: Event[] = fresh.flatMap((r) => {
@@ -175,15 +232,32 @@ export class TorcForwarder {
       this.owners.get(workflowId),
     );
     const censusKey = JSON.stringify({ ...census.data, observedAt: undefined });
-    const nowMs = Date.parse(now);
-    const censusDue = censusKey !== state.census || nowMs - (state.censusAt ?? 0) >= CENSUS_REFRESH_MS;
+    const censusDue = censusKey !== state.census || readAt - (state.censusAt ?? 0) >= CENSUS_REFRESH_MS;
     if (censusDue) events.push(census);
     // In order, in batches within the webhook's limits: the completion after the job events it depends on.
     for (const batch of requestBatches(events)) await this.opts.post(batch);
+
+    const digest = digestOf([
+      run,
+      status.is_canceled,
+      complete.is_complete,
+      results.map((r) => [resultKey(r), r.status]),
+      jobs.map((j) => [j.id, j.status, j.resource_requirements_id, j.attempt_id]),
+      rrs.map((r) => [r.id, r.memory, r.runtime, r.num_cpus, r.num_gpus, r.num_nodes]),
+      scns.map((x) => [x.id, x.status, x.scheduler_id]),
+    ]);
+    if (digest !== q.digest) q.settleUntil = readAt + TORC_BACKGROUND_PASS_MS;
+    q.digest = digest;
+    q.readAt = readAt;
+    q.mark = markOf(status, Math.max(0, ...results.map((r) => r.id ?? 0)), results.length);
+    q.live = scns
+      .filter((x) => x.status !== 'complete' && x.scheduler_id > 0)
+      .map((x) => String(x.scheduler_id));
+    q.census = census;
     if (events.length === 0) return;
     if (censusDue) {
       state.census = censusKey;
-      state.censusAt = nowMs;
+      state.censusAt = readAt;
     }
     state.posted = results
       .map(resultKey)

@@ -24,9 +24,10 @@ afterAll(async () => {
   expect(torc.violations).toEqual([]);
 });
 
-function forwarder(posted: Event[], slurmJobs?: () => Promise<Set<string>>) {
+function forwarder(posted: Event[], slurmJobs?: () => Promise<Set<string>>, now?: () => Date) {
   return new TorcForwarder({
     ...(slurmJobs ? { slurmJobs } : {}),
+    ...(now ? { now } : {}),
     client,
     cluster: 'lab',
     post: async (events) => {
@@ -141,6 +142,66 @@ describe('Torc forwarder', () => {
         data: { workflowId: id, slurmJobId: '4242', scheduledComputeNodeId: scn },
       },
     ]);
+  });
+
+  it('costs two requests per poll while nothing changes, and reads everything again when something does', async () => {
+    const id = torc.createWorkflow({
+      name: 'quiet',
+      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+      jobs: [
+        { name: 'a', command: 'true', rr: 'small' },
+        { name: 'b', command: 'true', rr: 'small' },
+        { name: 'c', command: 'true', rr: 'small', dependsOn: ['a'] },
+      ],
+    });
+    const [a, b] = torc.jobsOf(id).map((j) => j.id);
+    registerWorkflow(join(dir, 'registry.json'), id);
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const posted: Event[] = [];
+    const f = forwarder(posted, undefined, () => new Date(clock));
+    const ours = new RegExp(`(/workflows/${id}/|workflow_id=${id}(&|$))`);
+    /** One timer poll, 31 s after the last: the Torc requests it made about this workflow. */
+    const poll = async () => {
+      clock += 31_000;
+      const before = torc.requests.length;
+      await f.sync();
+      return torc.requests.slice(before).filter((r) => ours.test(r) && !r.includes('/events/stream'));
+    };
+    await f.sync();
+    await until('the event stream', () =>
+      torc.requests.some((r) => r.startsWith(`GET /workflows/${id}/events/stream`)),
+    );
+    // Full reads until Torc's background pass has had its time after the first, then two requests.
+    let cost = await poll();
+    for (let i = 0; i < 5 && cost.length > 2; i++) cost = await poll();
+    expect(cost.sort()).toEqual([
+      `GET /results?workflow_id=${id}&sort_by=id&reverse_sort=true&offset=0&limit=1`,
+      `GET /workflows/${id}/status`,
+    ]);
+    const censuses = posted.filter((e) => e.type === 'torc.workflow.census').length;
+    for (let i = 0; i < 4; i++) expect(await poll()).toHaveLength(2);
+    // The census is still refreshed each minute, with no request of its own.
+    expect(posted.filter((e) => e.type === 'torc.workflow.census').length).toBeGreaterThan(censuses);
+
+    // A job ends: its event is a hint, the next poll reads everything, and so do the polls of the
+    // background pass after it.
+    const asked = torc.requests.length;
+    await finish(b!, 'completed', 0);
+    await until('the read the hint starts', () =>
+      torc.requests.slice(asked).some((r) => r.startsWith(`GET /jobs?workflow_id=${id}&`)),
+    );
+    expect((await poll()).length).toBeGreaterThan(2);
+    // A failure that comes while the stream is down is found by the full reads that follow its return.
+    torc.dropStreams();
+    await finish(a!, 'failed', 137);
+    await until('the failure', () =>
+      posted.some((e) => e.type === 'torc.job.finished' && e.data.jobId === a),
+    );
+    await until('the completion', () => posted.some((e) => e.type === 'torc.workflow.completed'));
+    cost = await poll();
+    for (let i = 0; i < 5 && cost.length > 2; i++) cost = await poll();
+    expect(cost).toHaveLength(2);
+    f.stop();
   });
 
   it('sends Basic auth from the relay config, as a --require-auth server wants', async () => {

@@ -42,6 +42,6 @@ describe('Torc SSE reader', () => {
   it('reads CRLF framing and multi-line data; a frame that is not an event is a reason to reconcile', async () => {
     const got = [];
     for await (const e of new TorcClient({ url }).events(7, AbortSignal.timeout(5000))) got.push(e);
-    expect(got).toEqual(['dropped', event, event]);
+    expect(got).toEqual(['open', 'dropped', event, event]);
   });
 });

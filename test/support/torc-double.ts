@@ -50,6 +50,8 @@ export interface WorkflowSpec {
 
 export class TorcDouble {
   readonly violations: string[] = [];
+  /** Every request answered, as `METHOD /path` (the event stream included), for tests that count load. */
+  readonly requests: string[] = [];
   url = '';
   /**
    * Ids count up per table, as in Torc's SQLite tables, but from a random start: a test that assumed
@@ -132,19 +134,23 @@ export class TorcDouble {
 
   /**
    * Ends every job of a workflow at once, as a finished run leaves it (a current result each, statuses
-   * set; no events: the forwarder's poll finds them). For workflows too large to run job by job.
+   * set; no events: the forwarder's poll finds them), or those `outcome` gives one. For workflows too
+   * large to run job by job.
    */
   finishAll(
     workflowId: number,
-    outcome: (job: DoubleJob) => {
-      status: 'completed' | 'failed';
-      returnCode: number;
-      peakMemoryBytes?: number;
-    },
+    outcome: (job: DoubleJob) =>
+      | {
+          status: 'completed' | 'failed';
+          returnCode: number;
+          peakMemoryBytes?: number;
+        }
+      | undefined,
   ): void {
     const wf = this.workflows.get(workflowId)!;
     for (const job of this.jobsOf(workflowId)) {
       const o = outcome(job);
+      if (!o) continue;
       const result = {
         id: this.id('result'),
         job_id: job.id,
@@ -258,6 +264,13 @@ export class TorcDouble {
   }
 
   private list(items: unknown[], q: (k: string) => string | undefined) {
+    // Torc sorts by any column it is named (`sort_by`, `reverse_sort`); the double by any field.
+    const key = q('sort_by');
+    if (key) {
+      const sign = q('reverse_sort') === 'true' ? -1 : 1;
+      const value = (item: unknown) => (item as Json)[key] as number | string;
+      items = [...items].sort((a, b) => (value(a) < value(b) ? -sign : value(a) > value(b) ? sign : 0));
+    }
     const offset = Number(q('offset') ?? 0);
     const limit = Number(q('limit') ?? 10000);
     if (limit > 10000) throw new HttpError(500, 'An internal error occurred');
@@ -287,6 +300,7 @@ export class TorcDouble {
     });
     app.use(`${BASE}/*`, async (c, next) => {
       const path = c.req.path.slice(BASE.length);
+      this.requests.push(`${c.req.method} ${path}${new URL(c.req.url).search}`);
       const auth = this.options.auth;
       if (auth && c.req.header('authorization') !== `Basic ${btoa(`${auth.username}:${auth.password}`)}`) {
         return c.text('Unauthorized', 401, { 'www-authenticate': 'Basic realm="Torc"' });
