@@ -56,10 +56,6 @@ export interface Admission {
  * list (a job whose owner's groups are unknown is not sent where only some groups may go).
  */
 export function admits(p: Partition, who: Admission): boolean {
-  const allowed = (list: string[] | undefined, value: string | undefined) =>
-    !list || (value !== undefined && list.includes(value));
-  const denied = (list: string[] | undefined, value: string | undefined) =>
-    value !== undefined && (list ?? []).includes(value);
   return (
     allowed(p.allowAccounts, who.account) &&
     !denied(p.denyAccounts, who.account) &&
@@ -69,6 +65,11 @@ export function admits(p: Partition, who: Admission): boolean {
   );
 }
 
+const allowed = (list: string[] | undefined, value: string | undefined) =>
+  !list || (value !== undefined && list.includes(value));
+const denied = (list: string[] | undefined, value: string | undefined) =>
+  value !== undefined && list !== undefined && list.includes(value);
+
 export const describeAdmission = (who: Admission) =>
   [
     `account ${who.account ?? '(unknown)'}`,
@@ -77,7 +78,7 @@ export const describeAdmission = (who: Admission) =>
   ].join(' and ');
 
 /** The profile as one job sees it: only the partitions that admit its account and QOS. */
-export function admitting(profile: Profile, who: Admission): Profile | undefined {
+function admitting(profile: Profile, who: Admission): Profile | undefined {
   const partitions = profile.partitions.filter((p) => admits(p, who));
   return partitions.length ? { ...profile, partitions } : undefined;
 }
@@ -122,4 +123,27 @@ function compareKeys(a: number[], b: number[]): number {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+/**
+ * The partition choices of one plan, remembered: thousands of failed jobs share a handful of admissions and
+ * requests, and choosing anew for each made most of a large completion's garbage (bench:completion).
+ */
+export function partitionChooser(profile: Profile) {
+  const admitted = new Map<string, Profile | undefined>();
+  const best = new Map<Profile, Map<string, Partition | undefined>>();
+  return {
+    admitting(who: Admission): Profile | undefined {
+      const key = `${who.account}\0${who.qos}\0${who.groups?.join(',')}`;
+      if (!admitted.has(key)) admitted.set(key, admitting(profile, who));
+      return admitted.get(key);
+    },
+    best(among: Profile, r: ResourceRequest): Partition | undefined {
+      const mine = best.get(among) ?? new Map<string, Partition | undefined>();
+      best.set(among, mine);
+      const key = `${r.cpus}:${r.gpus}:${r.memoryBytes}:${r.walltimeSeconds}`;
+      if (!mine.has(key)) mine.set(key, bestPartition(among, r));
+      return mine.get(key);
+    },
+  };
 }

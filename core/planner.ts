@@ -2,9 +2,10 @@ import { RUNNER_BUFFER_SECONDS } from './allocation.ts';
 import { rewiredDependency } from './dependency.ts';
 import { type Diagnosis, diagnose } from './diagnose.ts';
 import type { JobEvidence } from './evidence.ts';
+import { groupBy } from './group-by.ts';
 import { escalate, type Limits } from './heuristics.ts';
 import type { ManualMark } from './manual.ts';
-import { admitting, bestPartition, choosePartition, describeAdmission, describeMisfit } from './partition.ts';
+import { choosePartition, describeAdmission, describeMisfit, partitionChooser } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
 import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
@@ -60,6 +61,7 @@ export function planRecovery(
   let cancelledByOwner = 0;
   let waiting = 0;
 
+  const chooser = partitionChooser(state.profile);
   for (const job of state.jobs) {
     const diagnosis = job.diagnosis ?? diagnose(job.evidence);
     const base = {
@@ -140,7 +142,7 @@ export function planRecovery(
       ...escalate(diagnosis.cause, known(job.limits), observed(state.kind, job.evidence), policy, also),
       ...set,
     };
-    const fit = fitFor(state, job, next);
+    const fit = fitFor(state, job, next, chooser);
     const changes = describeChanges(state.kind, job, next, fit.ok ? fit.partition : undefined);
     if (!fit.ok) {
       exceeded++;
@@ -213,23 +215,25 @@ function shareRowChanges(candidates: Candidate[], decisions: Decision[]) {
     const was = known(c.job.limits);
     return `${c.next.memoryBytes !== was.memoryBytes ? 'm' : ''}${c.next.runtimeSeconds !== was.runtimeSeconds ? 't' : ''}`;
   };
-  const groups = new Map<string, Candidate[]>();
   const decisionOf = new Map(decisions.map((d) => [d.jobId, d]));
-  for (const c of candidates) {
-    if (!c.job.rr) continue;
-    const key = `${c.job.rr.id}\0${kinds(c)}`;
-    groups.set(key, [...(groups.get(key) ?? []), c]);
-  }
+  const groups = groupBy(
+    candidates.filter((c) => c.job.rr),
+    (c) => `${c.job.rr!.id}\0${kinds(c)}`,
+  );
   for (const group of groups.values()) {
     if (group.length < 2) continue;
-    const next = {
-      memoryBytes: Math.max(...group.map((c) => c.next.memoryBytes)),
-      runtimeSeconds: Math.max(...group.map((c) => c.next.runtimeSeconds)),
-    };
+    // A loop, not Math.max(...group): past ~120,000 arguments a call overflows the stack.
+    const next = { memoryBytes: 0, runtimeSeconds: 0 };
     for (const c of group) {
+      next.memoryBytes = Math.max(next.memoryBytes, c.next.memoryBytes);
+      next.runtimeSeconds = Math.max(next.runtimeSeconds, c.next.runtimeSeconds);
+    }
+    for (const c of group) {
+      // Most of a row's jobs already need what the largest needs: their decision says so already.
+      const same = c.next.memoryBytes === next.memoryBytes && c.next.runtimeSeconds === next.runtimeSeconds;
       c.next = next;
       const d = decisionOf.get(c.job.id);
-      if (d) d.changes = describeChanges('torc', c.job, next, c.partition);
+      if (d && !same) d.changes = describeChanges('torc', c.job, next, c.partition);
     }
   }
 }
@@ -250,7 +254,12 @@ function observed(kind: RecoveryState['kind'], evidence: JobEvidence): JobEviden
   return kind === 'slurm' ? { ...evidence, elapsedSeconds: undefined } : evidence;
 }
 
-function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
+function fitFor(
+  state: RecoveryState,
+  job: FailedJob,
+  next: Limits,
+  chooser: ReturnType<typeof partitionChooser>,
+) {
   const request = {
     cpus: job.cpus,
     gpus: job.gpus,
@@ -259,7 +268,7 @@ function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
   };
   // Only the partitions that admit the job's account and QOS (a Torc allocation's are not known here).
   const who = job.admission ?? {};
-  const profile = admitting(state.profile, who);
+  const profile = chooser.admitting(who);
   if (!profile)
     return {
       ok: false as const,
@@ -270,7 +279,7 @@ function fitFor(state: RecoveryState, job: FailedJob, next: Limits) {
     return choice.ok ? { ok: true as const, partition: choice.partition.name } : choice;
   }
   const torcRequest = { ...request, walltimeSeconds: next.runtimeSeconds + bufferOf(state) };
-  const best = bestPartition(profile, torcRequest);
+  const best = chooser.best(profile, torcRequest);
   return best
     ? { ok: true as const, partition: best.name }
     : { ok: false as const, reason: describeMisfit(profile, torcRequest) };

@@ -1,4 +1,5 @@
 import type { EventOf } from './events.ts';
+import { pushTo } from './group-by.ts';
 import { ARRAY_TASKS_NAMED } from './ids.ts';
 import { OwnerSchema } from './owner.ts';
 import { slurmRows } from './slurm-records.ts';
@@ -68,7 +69,7 @@ export function parseSacctJobs(
     const dot = r.JobID.indexOf('.');
     if (dot >= 0) {
       const of = r.JobID.slice(0, dot);
-      steps.set(of, [...(steps.get(of) ?? []), r]);
+      pushTo(steps, of, r);
       continue;
     }
     // An array task is named `123_4` (JobID) and has its own number too (JobIDRaw): either finds it; a

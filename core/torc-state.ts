@@ -105,6 +105,16 @@ export function torcRecoveryState(
       gpus: 0,
       problem: JOB_PROBLEMS['no-result'],
     }));
+  // Thousands of failed jobs share a few rows: each row's sizes are parsed once.
+  const groups = new Map<string, ResourceGroup>();
+  const groupOf = (rr: TorcRr) => {
+    const key = `${rr.id}\0${rr.memory}\0${rr.runtime}\0${rr.numCpus}\0${rr.numGpus}\0${rr.numNodes}`;
+    const known = groups.get(key);
+    if (known) return known;
+    const g = resourceGroup(rr);
+    groups.set(key, g);
+    return g;
+  };
   const jobs: FailedJob[] = failed.map((j) => {
     if (!j.rr)
       return {
@@ -117,7 +127,7 @@ export function torcRecoveryState(
         gpus: 0,
         problem: JOB_PROBLEMS['no-row'],
       };
-    const g = resourceGroup(j.rr);
+    const g = groupOf(j.rr);
     return {
       id: String(j.id),
       name: j.name,

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { CauseSchema } from './diagnose.ts';
+import { groupBy } from './group-by.ts';
 import { GiB, HOUR } from './units.ts';
 
 // The resource-utilization report (like Torc's `reports check-resource-utilization`): per job and per job
@@ -78,7 +79,8 @@ const percent = (part: number | undefined, whole: number | undefined) =>
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const max = (xs: (number | undefined)[]) => {
   const known = xs.filter((x): x is number => x !== undefined);
-  return known.length ? Math.max(...known) : undefined;
+  // reduce, not Math.max(...known): past ~120,000 arguments a call overflows the stack.
+  return known.length ? known.reduce((a, b) => Math.max(a, b)) : undefined;
 };
 const sum = (xs: number[]) =>
   round(
@@ -125,8 +127,7 @@ const defined = <K extends string>(key: K, value: number | undefined) =>
 /** The report for a workload's jobs: each job, each job name, and the totals. */
 export function utilizationReport(workload: string, inputs: UsageInput[]): UtilizationReport {
   const jobs = inputs.map(jobUsage);
-  const names = new Map<string, JobUsage[]>();
-  for (const j of jobs) names.set(j.name, [...(names.get(j.name) ?? []), j]);
+  const names = groupBy(jobs, (j) => j.name);
   const failed = (js: JobUsage[]) => js.filter((j) => j.cause !== undefined && j.cause !== 'success').length;
   const byName = [...names].map(([name, js]) => {
     const efficiencies = js.flatMap((j) =>

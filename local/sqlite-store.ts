@@ -203,7 +203,11 @@ export class SqliteStore implements StateStore {
     const row = this.db.prepare(sql).get(...params) as { json: string } | undefined;
     return row ? (JSON.parse(row.json) as T) : undefined;
   }
+  /** Row by row: a workflow's 10,000 job records never sit in memory as text and as objects at once. */
   private all<T>(sql: string, ...params: unknown[]): T[] {
-    return (this.db.prepare(sql).all(...params) as { json: string }[]).map((r) => JSON.parse(r.json) as T);
+    const out: T[] = [];
+    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<{ json: string }>)
+      out.push(JSON.parse(r.json) as T);
+    return out;
   }
 }

@@ -1,3 +1,5 @@
+import { pushTo } from '../core/group-by.ts';
+
 /**
  * Many askers, one Slurm call: keys asked for within `delayMs` of the first are fetched together, and each
  * asker gets its own key's answer (undefined when the fetch had none). One fetch at a time: keys asked
@@ -17,7 +19,7 @@ export class Coalesced<V> {
 
   get(key: string): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
-      this.asked.set(key, [...(this.asked.get(key) ?? []), { resolve, reject }]);
+      pushTo(this.asked, key, { resolve, reject });
       this.schedule(this.delayMs);
     });
   }

@@ -1,3 +1,4 @@
+import { pushTo } from '../core/group-by.ts';
 import { peakMayMatter } from '../core/heuristics.ts';
 import { parseSacctJobs, SACCT_FIELDS, type SacctJob } from '../core/sacct.ts';
 import { Abandoned } from './errors.ts';
@@ -40,7 +41,7 @@ export class FinalRecords {
     if (this.stopped) return Promise.reject(new Abandoned('the relay is stopping'));
     return new Promise((resolve, reject) => {
       const waiter = { deadline: Date.now() + WAIT_MS, resolve, reject };
-      this.waiting.set(jobId, [...(this.waiting.get(jobId) ?? []), waiter]);
+      pushTo(this.waiting, jobId, waiter);
       this.schedule();
     });
   }

@@ -1,4 +1,5 @@
 import type { Event, EventOf } from '../core/events.ts';
+import { groupBy } from '../core/group-by.ts';
 import { jobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
 import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
@@ -160,11 +161,7 @@ function orderKey(event: Event): string {
  */
 export async function handleEvents(deps: ServiceDeps, events: Event[]): Promise<(Error | undefined)[]> {
   const outcomes: (Error | undefined)[] = new Array(events.length);
-  const chains = new Map<string, number[]>();
-  events.forEach((e, i) => {
-    const key = orderKey(e);
-    chains.set(key, [...(chains.get(key) ?? []), i]);
-  });
+  const chains = groupBy(events.keys(), (i) => orderKey(events[i]!));
   await Promise.all(
     [...chains.values()].map(async (indexes) => {
       for (const i of indexes) {

@@ -1,5 +1,6 @@
 import type { Command } from '../core/commands.ts';
 import type { EventOf } from '../core/events.ts';
+import { groupBy } from '../core/group-by.ts';
 import { assertNever } from '../core/never.ts';
 import { notifies } from '../core/notice.ts';
 import type { Plan } from '../core/plan.ts';
@@ -167,9 +168,10 @@ const AWAITING_KEPT = 50;
  */
 export async function send(deps: ServiceDeps, commands: Command[]) {
   if (!commands.length) return;
-  const byWorkload = new Map<string, Command[]>();
-  for (const c of commands)
-    if (c.type !== 'slurm.enrich') byWorkload.set(c.workload, [...(byWorkload.get(c.workload) ?? []), c]);
+  const byWorkload = groupBy(
+    commands.filter((c) => c.type !== 'slurm.enrich'),
+    (c) => c.workload,
+  );
   const sentAt = deps.now().toISOString();
   for (const [key, cs] of byWorkload)
     await updateWorkload(deps, key, (w) => {

@@ -1,5 +1,6 @@
 import { dependentLines } from '../core/dependency.ts';
 import type { EventOf } from '../core/events.ts';
+import { groupBy } from '../core/group-by.ts';
 import { commandIds, jobKey, tagNameOf } from '../core/ids.ts';
 import type { ArrayWait, JobRecord, WorkloadRecord } from '../core/ports.ts';
 import { formatTag } from '../core/tag.ts';
@@ -115,11 +116,7 @@ type ArrayGroup = NonNullable<ArrayWait['groups']>[number];
 
 /** Tasks with equal resources in one group; its id names the array and its first task (groups never share one). */
 function groupsOf(workload: string, entry: ArrayWait, jobs: JobRecord[]): ArrayGroup[] {
-  const byResources = new Map<string, JobRecord[]>();
-  for (const job of jobs) {
-    const same = JSON.stringify(job.arrayRetry!.resources);
-    byResources.set(same, [...(byResources.get(same) ?? []), job]);
-  }
+  const byResources = groupBy(jobs, (job) => JSON.stringify(job.arrayRetry!.resources));
   return [...byResources.values()].map((members) => {
     const sorted = members.sort((a, b) => taskOf(a) - taskOf(b));
     const id = commandIds.resubmitArray(entry.cluster, entry.jobId, taskOf(sorted[0]!));

@@ -72,7 +72,8 @@ async function failedJobs(
     ...(r.nextLimits ? { nextLimits: r.nextLimits } : {}),
   }));
   const have = new Set(recorded.map((r) => r.id));
-  const lastAt = Math.max(0, ...records.map((r) => Date.parse(r.updatedAt)));
+  // A loop, not Math.max(...records): past ~120,000 arguments a call overflows the stack.
+  const lastAt = records.reduce((latest, r) => Math.max(latest, Date.parse(r.updatedAt)), 0);
   return { recorded, missing: c.failedJobIds.filter((id) => !have.has(id)), lastAt };
 }
 
