@@ -15,7 +15,7 @@ import type {
 
 // The state store in one DynamoDB table whose items read well in the console:
 //   PK WL#<workload>     SK META              the workload (Kind, Status → the byKind and byStatus indexes)
-//   PK WL#<workload>     SK HIST#<time>#<n>   one history line
+//   PK WL#<workload>     SK HIST#<time>#<n>   history lines written together (`lines`)
 //   PK JOB#<job key>     SK JOB               a job (Workload → the byWorkload index)
 //   PK ANSWER#<request>  SK META              a person's read request answered by the relay (TTL: ExpiresAt)
 //   PK LIN#<lineage>     SK ATTEMPT#0003      an attempt, claimed with a conditional transaction; its plan
@@ -176,7 +176,14 @@ export class DynamoStatusStore implements StatusStore {
       ExpressionAttributeValues: { ':p': `WL#${workload}`, ':h': 'HIST#' },
       ConsistentRead: true,
     });
-    return items.map((i) => ({ workload: i.workload as string, at: i.at as string, line: i.line as string }));
+    // An item holds the lines written together (`lines`); one written before 0.4 holds one (`line`).
+    return items.flatMap((i) =>
+      ((i.lines as string[] | undefined) ?? [i.line as string]).map((line) => ({
+        workload: i.workload as string,
+        at: i.at as string,
+        line,
+      })),
+    );
   }
   async wasProcessed(id: string) {
     const { Item } = await this.doc.send(

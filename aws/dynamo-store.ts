@@ -15,6 +15,9 @@ import {
 } from '../core/ports.ts';
 import { attemptSk, DynamoStatusStore, pageSk, planPartSk } from './dynamo-status-store.ts';
 
+/** History text per item: a history item is written whole, so a small one costs one write unit. */
+const HISTORY_ITEM_BYTES = 64_000;
+
 /** Zipped plan bytes per item: well under DynamoDB's 400 KB, with room for the record's other fields. */
 const PLAN_PART_BYTES = 300_000;
 
@@ -123,19 +126,36 @@ export class DynamoStore extends DynamoStatusStore implements StateStore {
       throw new AttemptAlreadyClaimedError((await this.getAttempt(r.lineage, r.attempt))!);
     }
   }
-  /** One PutItem per line, all at once (BatchWriteItem's permission would also allow deletes). */
+  /**
+   * One item per workload and moment, its lines in order (a decision's four lines are one write, not four),
+   * split where an item would pass HISTORY_ITEM_BYTES; all at once (BatchWriteItem's permission would also
+   * allow deletes).
+   */
   async appendHistory(entries: HistoryEntry[]) {
     // Time first for order; a random tail keeps two writers at the same millisecond apart.
     const tail = randomBytes(4).toString('hex');
+    const items: { workload: string; at: string; lines: string[] }[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      const last = items.at(-1);
+      const size = Buffer.byteLength(e.line) + 8;
+      if (last && last.workload === e.workload && last.at === e.at && bytes + size <= HISTORY_ITEM_BYTES) {
+        last.lines.push(e.line);
+        bytes += size;
+      } else {
+        items.push({ workload: e.workload, at: e.at, lines: [e.line] });
+        bytes = size;
+      }
+    }
     await Promise.all(
-      entries.map((e, i) =>
+      items.map((item, i) =>
         this.doc.send(
           new PutCommand({
             TableName: this.table,
             Item: {
-              ...e,
-              PK: `WL#${e.workload}`,
-              SK: `HIST#${e.at}#${tail}#${String(i).padStart(4, '0')}`,
+              ...item,
+              PK: `WL#${item.workload}`,
+              SK: `HIST#${item.at}#${tail}#${String(i).padStart(4, '0')}`,
               Type: 'history',
             },
           }),

@@ -198,6 +198,25 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       expect((await s.listHistory('w')).map((h) => h.line)).toEqual(['first', 'second']);
     });
 
+    it("keeps a decision's many lines together and in order, however long, with their moment and workload", async () => {
+      const s = await make();
+      // 3,000 lines of 100 bytes: more than one DynamoDB item holds.
+      const lines = Array.from(
+        { length: 3000 },
+        (_, i) => `line ${String(i).padStart(4, '0')} ${'x'.repeat(90)}`,
+      );
+      await s.appendHistory([
+        ...lines.map((line) => ({ workload: 'big', at: '2026-01-01T00:00:00.000Z', line })),
+        { workload: 'other', at: '2026-01-01T00:00:00.000Z', line: 'elsewhere' },
+        { workload: 'big', at: '2026-01-01T00:00:01.000Z', line: 'a second later' },
+      ]);
+      const history = await s.listHistory('big');
+      expect(history.map((h) => h.line)).toEqual([...lines, 'a second later']);
+      expect(history[0]).toEqual({ workload: 'big', at: '2026-01-01T00:00:00.000Z', line: lines[0] });
+      expect(history.at(-1)?.at).toBe('2026-01-01T00:00:01.000Z');
+      expect((await s.listHistory('other')).map((h) => h.line)).toEqual(['elsewhere']);
+    });
+
     it('marks an id processed once and remembers it until it expires', async () => {
       const s = await make();
       const later = new Date(Date.now() + 60_000);
