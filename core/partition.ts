@@ -68,7 +68,7 @@ export function admits(p: Partition, who: Admission): boolean {
 const allowed = (list: string[] | undefined, value: string | undefined) =>
   !list || (value !== undefined && list.includes(value));
 const denied = (list: string[] | undefined, value: string | undefined) =>
-  value !== undefined && list !== undefined && list.includes(value);
+  value !== undefined && (list?.includes(value) ?? false);
 
 export const describeAdmission = (who: Admission) =>
   [
