@@ -1,21 +1,34 @@
 # Shared by Rebound's Slurm hooks: settings, JSON strings, signing, POST or spool.
 # Settings come from $REBOUND_HOOK_CONF (default /etc/rebound/hook.conf), KEY=VALUE lines, read as data:
 #   REBOUND_URL=http://login1:8787   REBOUND_SECRET_FILE=/etc/rebound/secret   REBOUND_SPOOL=/var/spool/rebound
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C TZ=UTC
 REBOUND_URL= REBOUND_SECRET_FILE= REBOUND_SPOOL=
 while IFS='=' read -r key value; do
   case $key in REBOUND_URL|REBOUND_SECRET_FILE|REBOUND_SPOOL) printf -v "$key" '%s' "$value" ;; esac
 done < "${REBOUND_HOOK_CONF:-/etc/rebound/hook.conf}"
 
-# json_str VALUE -> a JSON string literal; control characters other than \n \r \t are dropped. Bash alone,
-# no subshell or tr: slurmctld runs the hook once per job end, one after another.
+# JSON in bash alone, into $REPLY: no subshell, no fork. slurmctld runs the hook for one job end after
+# another and waits for each; a `$(json_str …)` per field was a fork each, most of the hook's time.
+# json_str VALUE: a JSON string literal; control characters other than \n \r \t are dropped.
 json_str() {
   local s=${1//[$'\001'-$'\010'$'\013'$'\014'$'\016'-$'\037']/}
   s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
-  printf '"%s"' "$s"
+  REPLY="\"$s\""
 }
-# json_int VALUE -> the value if it is a non-negative integer, else 0
-json_int() { [[ $1 =~ ^[0-9]+$ ]] && printf '%s' "$1" || printf 0; }
+# json_int VALUE: the value if it is a non-negative integer, else 0.
+json_int() { [[ $1 =~ ^[0-9]+$ ]] && REPLY=$1 || REPLY=0; }
+# json_object KIND KEY VALUE …: an object of string (s), integer (i) and ready JSON (j) fields.
+json_object() {
+  local out= sep=
+  while (($# >= 3)); do
+    case $1 in i) json_int "$3" ;; j) REPLY=$3 ;; *) json_str "$3" ;; esac
+    out+="$sep\"$2\":$REPLY" sep=,
+    shift 3
+  done
+  REPLY="{$out}"
+}
+# now: the time as events carry it (UTC, seconds), into $REPLY.
+now() { printf -v REPLY '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
 
 # sign TIMESTAMP BODY -> the v2 signature (service/signature.ts) of a POST of BODY to /v1/events. The key is
 # read from the file inside python3: it never appears in an argument vector or an environment, where
@@ -71,7 +84,7 @@ post_or_spool() {
 }
 _post_or_spool() {
   local name=$1 body=$2 ts sig code
-  ts=$(date +%s)
+  printf -v ts '%(%s)T' -1
   sig=$(sign "$ts" "$body")
   code=$(printf '%s' "$body" | curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -H "X-Rebound-Timestamp: $ts" -H "X-Rebound-Signature: $sig" \

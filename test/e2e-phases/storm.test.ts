@@ -52,6 +52,7 @@ beforeAll(async () => {
     { policy: { overrides: { [STORM]: { maxRetries: 1 }, [LATE]: { maxRetries: 1, retryUnknown: true } } } },
     {
       match: tagged(STORM, LATE),
+      partition: 'storm',
       env: { REBOUND_SACCT_INTERVAL: '0', PATH: `${late.dir}:${process.env.PATH}` },
     },
   );

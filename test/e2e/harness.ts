@@ -63,16 +63,17 @@ export const tagged = (...workloads: string[]) =>
 
 /**
  * Registers a route with the test cluster's jobcomp router: the end of every job whose comment matches
- * `match` (and of every untagged job) is posted to `url`, or spooled in `spool`. Returns its removal.
+ * `match` (and of every untagged job) is posted to `url`, or spooled in `spool`; the end of every job in
+ * `partition`, to it alone, without the router asking slurmctld for the comment. Returns its removal.
  */
 export function hookRoute(
   name: string,
-  r: { url: string; secretFile: string; spool: string; match: string },
+  r: { url: string; secretFile: string; spool: string; match: string; partition?: string },
 ) {
   const file = join(SLURM_DIR, 'etc', 'hook-routes', `${name}.conf`);
   writeFileSync(
     file,
-    `REBOUND_URL=${r.url}\nREBOUND_SECRET_FILE=${r.secretFile}\nREBOUND_SPOOL=${r.spool}\nMATCH=${r.match}\n`,
+    `REBOUND_URL=${r.url}\nREBOUND_SECRET_FILE=${r.secretFile}\nREBOUND_SPOOL=${r.spool}\nMATCH=${r.match}\n${r.partition ? `PARTITION=${r.partition}\n` : ''}`,
   );
   return () => rmSync(file, { force: true });
 }
@@ -180,6 +181,8 @@ export interface Health {
 export interface ReboundOptions {
   /** Route the jobcomp hook to this process for jobs whose comment matches (`tagged(...)`); none: no hook. */
   match?: string;
+  /** And every job of this partition, which it alone uses (scripts/slurm-env.sh: the router). */
+  partition?: string;
   /** Extra settings (e.g. REBOUND_SACCT_INTERVAL). */
   env?: Record<string, string>;
   /** Who runs it (its data folder is theirs): alice unless told; root only for site mode. */
@@ -211,6 +214,7 @@ export class ReboundProcess {
         secretFile: join(this.dataDir, 'secret'),
         spool: join(this.dataDir, 'spool'),
         match: options.match,
+        ...(options.partition ? { partition: options.partition } : {}),
       });
   }
 
