@@ -16,7 +16,7 @@ import { signedHeaders } from '../service/signature.ts';
 import { startEmulators } from '../test/aws/emulators.ts';
 import { lambdaEnvironment } from '../test/aws/lambda-env.ts';
 import { functionUrlEvent, sqsEvent } from '../test/aws/lambda-shapes.ts';
-import { sacctEvent } from '../test/support/events.ts';
+import { resultEvent, sacctEvent } from '../test/support/events.ts';
 import { as, chargeSqs, dollars, installMeter, type Meter, resetMeter } from './aws-meter.ts';
 import { target, verdict } from './targets.ts';
 
@@ -121,23 +121,7 @@ async function relayRound(): Promise<number> {
       } else if (c.type === 'slurm.resubmit') {
         const retry = String(nextJobId++);
         retries.push(retry);
-        answers.push({
-          id: eventIds.result(c.id),
-          version: 1,
-          source: 'relay:executor',
-          occurredAt: new Date().toISOString(),
-          cluster: CLUSTER,
-          type: 'relay.command.result',
-          data: {
-            commandId: c.id,
-            commandType: c.type,
-            workload: c.workload,
-            ok: true,
-            slurmJobIds: [retry],
-            alreadyDone: false,
-            output: '',
-          },
-        });
+        answers.push(resultEvent(c, { slurmJobIds: [retry] }));
       } else throw new Error(`the stand-in relay has no answer to ${c.type}`);
     }
     if (answers.length) await post(answers);

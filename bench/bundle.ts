@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { lambdaBundle } from './lambda-build.ts';
 import { target, verdict } from './targets.ts';
 
 const FUNCTIONS = ['api', 'worker', 'auto-schedule', 'mcp'];
@@ -27,22 +27,7 @@ const env = {
 console.log('function        bundle     cold init (median of 5)   targets < 1 MB, < 150 ms');
 for (const name of FUNCTIONS) {
   const file = join(out, `${name}.mjs`);
-  await build({
-    entryPoints: [join(import.meta.dirname, '..', 'functions', `${name}.ts`)],
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    minify: true,
-    // ESM builds of the AWS SDK tree-shake; esbuild's node default would take the CommonJS ones.
-    mainFields: ['module', 'main'],
-    outfile: file,
-    // ESM bundles of CommonJS dependencies need a require.
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-    logLevel: 'error',
-  });
+  await lambdaBundle(join(import.meta.dirname, '..', 'functions', `${name}.ts`), file);
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     let ms: string;

@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Command } from '../core/commands.ts';
 import type { Event } from '../core/events.ts';
 import { KESTREL } from '../core/profiles.ts';
@@ -19,6 +18,7 @@ import { SqliteStore } from '../local/sqlite-store.ts';
 import { completionPages } from '../relay/torc-events.ts';
 import { parseServiceConfig } from '../service/config.ts';
 import { handleEvents } from '../service/dispatch.ts';
+import { lambdaBundle } from './lambda-build.ts';
 import { target, verdict } from './targets.ts';
 
 const CASES = [
@@ -32,21 +32,7 @@ const ROWS = 50;
 const outDir = join(import.meta.dirname, '..', 'node_modules', '.cache', 'rebound-bench');
 mkdirSync(outDir, { recursive: true });
 const runner = join(outDir, 'completion-run.mjs');
-await build({
-  entryPoints: [join(import.meta.dirname, 'completion-run.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  minify: true,
-  mainFields: ['module', 'main'],
-  external: ['better-sqlite3'],
-  outfile: runner,
-  banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  },
-  logLevel: 'error',
-});
+await lambdaBundle(join(import.meta.dirname, 'completion-run.ts'), runner, ['better-sqlite3']);
 
 for (const c of CASES) {
   const rows: TorcResourceRequirements[] = Array.from({ length: ROWS }, (_, i) => ({
