@@ -1,6 +1,11 @@
 import type { Event, EventOf } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
-import type { TorcJob, TorcResourceRequirements, TorcResult } from '../core/torc-model.ts';
+import type {
+  TorcJob,
+  TorcResourceRequirements,
+  TorcResult,
+  TorcScheduledComputeNode,
+} from '../core/torc-model.ts';
 
 // The events the Torc forwarder posts, built from Torc's own records (relay/torc-forwarder.ts decides
 // when). Pure: the same records give the same events and ids.
@@ -156,6 +161,27 @@ export function censusEvent(
     },
   };
 }
+
+/** An allocation Torc counts as live that squeue no longer has: ended (the backstop for orphan clean-up). */
+export const allocationEndedEvent = (
+  cluster: string,
+  workflowId: number,
+  scn: TorcScheduledComputeNode,
+  now: string,
+): Event => ({
+  id: eventIds.allocationEnded(workflowId, String(scn.scheduler_id)),
+  version: 1,
+  source: 'relay:torc',
+  occurredAt: now,
+  cluster,
+  type: 'slurm.allocation.ended',
+  data: {
+    workflowId,
+    slurmJobId: String(scn.scheduler_id),
+    scheduledComputeNodeId: scn.id!,
+    state: 'not in squeue',
+  },
+});
 
 /** The same census, observed again at `now` (the forwarder knows nothing changed since). */
 export const recensus = (census: CensusEvent, now: string): CensusEvent => ({

@@ -1,11 +1,11 @@
 import * as z from 'zod';
 import { batches } from '../core/batches.ts';
 import type { Event } from '../core/events.ts';
-import { eventIds } from '../core/ids.ts';
 import { TORC_RESULT_STATUSES, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
 import type { TorcClient } from './torc-client.ts';
 import {
+  allocationEndedEvent,
   type CensusEvent,
   censusEvent,
   completionPages,
@@ -287,20 +287,7 @@ export class TorcForwarder {
       (x) => !queued.has(String(x.scheduler_id)) && !state.ended?.includes(String(x.scheduler_id)),
     );
     state.ended = [...(state.ended ?? []), ...gone.map((x) => String(x.scheduler_id))].slice(-1000);
-    return gone.map((x) => ({
-      id: eventIds.allocationEnded(workflowId, String(x.scheduler_id)),
-      version: 1 as const,
-      source: 'relay:torc',
-      occurredAt: now,
-      cluster: this.opts.cluster,
-      type: 'slurm.allocation.ended' as const,
-      data: {
-        workflowId,
-        slurmJobId: String(x.scheduler_id),
-        scheduledComputeNodeId: x.id!,
-        state: 'not in squeue',
-      },
-    }));
+    return gone.map((x) => allocationEndedEvent(this.opts.cluster, workflowId, x, now));
   }
 
   private save(): void {
