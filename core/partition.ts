@@ -139,8 +139,11 @@ export function partitionChooser(profile: Profile) {
       return admitted.get(key);
     },
     best(among: Profile, r: ResourceRequest): Partition | undefined {
-      const mine = best.get(among) ?? new Map<string, Partition | undefined>();
-      best.set(among, mine);
+      let mine = best.get(among);
+      if (!mine) {
+        mine = new Map();
+        best.set(among, mine);
+      }
       const key = `${r.cpus}:${r.gpus}:${r.memoryBytes}:${r.walltimeSeconds}`;
       if (!mine.has(key)) mine.set(key, bestPartition(among, r));
       return mine.get(key);

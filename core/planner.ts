@@ -7,6 +7,7 @@ import { escalate, type Limits } from './heuristics.ts';
 import type { ManualMark } from './manual.ts';
 import { choosePartition, describeAdmission, describeMisfit, partitionChooser } from './partition.ts';
 import type { Decision, Plan, PlanAction, StopReason } from './plan.ts';
+import { decisionOf, describeChanges, retryNote } from './plan-decision.ts';
 import { planReport } from './plan-report.ts';
 import type { EffectivePolicy } from './policy.ts';
 import type { AttemptCount } from './ports.ts';
@@ -15,11 +16,9 @@ import {
   cancelledForItsDependency,
   environmentCaveat,
   environmentProblem,
-  failedNodes,
   slurmActions,
 } from './slurm-retry.ts';
 import { torcActions } from './torc-actions.ts';
-import { formatIsoDuration, formatSlurmMemory, formatSlurmTime, formatTorcMemory } from './units.ts';
 
 export interface Counters {
   /** Automatic attempts used (max retries counts these). */
@@ -237,29 +236,6 @@ function shareRowChanges(candidates: Candidate[], decisions: Decision[]) {
   }
 }
 
-/**
- * One job's decision, as a literal of one shape: built by spreading a base object, each of a large
- * completion's 10,000 decisions took ~300 bytes more (bench:completion).
- */
-function decisionOf(
-  job: FailedJob,
-  d: Diagnosis,
-  retry: boolean,
-  changes: Decision['changes'],
-  note: string,
-): Decision {
-  return {
-    jobId: job.id,
-    jobName: job.name,
-    cause: d.cause,
-    confidence: d.confidence,
-    summary: d.summary,
-    retry,
-    changes,
-    note,
-  };
-}
-
 /** The limit a cause must raise, when the job's record does not carry it. */
 function missingLimit(d: Diagnosis, limits: Partial<Limits>): 'memory' | 'time' | undefined {
   if (d.cause === 'oom' && limits.memoryBytes === undefined) return 'memory';
@@ -305,29 +281,4 @@ function fitFor(
   return best
     ? { ok: true as const, partition: best.name }
     : { ok: false as const, reason: describeMisfit(profile, torcRequest) };
-}
-
-function describeChanges(kind: RecoveryState['kind'], job: FailedJob, next: Limits, partition?: string) {
-  const mem = kind === 'slurm' ? formatSlurmMemory : formatTorcMemory;
-  const time = kind === 'slurm' ? formatSlurmTime : formatIsoDuration;
-  const changes: Decision['changes'] = [];
-  const was = known(job.limits);
-  if (next.memoryBytes !== was.memoryBytes) {
-    changes.push({ what: 'memory', from: mem(was.memoryBytes), to: mem(next.memoryBytes) });
-  }
-  if (next.runtimeSeconds !== was.runtimeSeconds) {
-    changes.push({ what: 'runtime', from: time(was.runtimeSeconds), to: time(next.runtimeSeconds) });
-  }
-  if (kind === 'slurm' && partition && job.partition && partition !== job.partition) {
-    changes.push({ what: 'partition', from: job.partition, to: partition });
-  }
-  return changes;
-}
-
-function retryNote(d: Diagnosis, job: FailedJob): string {
-  if (d.cause === 'oom' || d.cause === 'timeout') return 'retried with more resources';
-  const nodes = failedNodes(job);
-  if (d.cause === 'transient')
-    return `retried with the same resources${nodes ? `, away from ${nodes} (where the relay can)` : ''}`;
-  return 'retried as is (unknown causes are included)';
 }

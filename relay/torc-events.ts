@@ -1,3 +1,4 @@
+import { batches } from '../core/batches.ts';
 import type { Event, EventOf } from '../core/events.ts';
 import { eventIds } from '../core/ids.ts';
 import type {
@@ -205,3 +206,11 @@ function rrEvent(rr: TorcResourceRequirements) {
     numNodes: rr.num_nodes,
   };
 }
+
+/** What one POST may carry: the webhook takes 100 events and 256 KB of body. */
+const REQUEST_EVENTS = 100;
+const REQUEST_BYTES = 240_000;
+
+/** Events in order, cut into requests the webhook accepts. */
+export const requestBatches = (events: Event[]) =>
+  batches(events, (e) => Buffer.byteLength(JSON.stringify(e)) + 1, REQUEST_EVENTS, REQUEST_BYTES);

@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import { batches } from '../core/batches.ts';
 import type { Event } from '../core/events.ts';
 import { TORC_RESULT_STATUSES, type TorcScheduledComputeNode } from '../core/torc-model.ts';
 import { readStateFile, writeFileAtomic } from './state-file.ts';
@@ -11,6 +10,7 @@ import {
   completionPages,
   jobFinishedEvent,
   recensus,
+  requestBatches,
   resultKey,
 } from './torc-events.ts';
 import { digestOf, markOf, mustRead, type Quiet, quiet, TORC_BACKGROUND_PASS_MS } from './torc-quiet.ts';
@@ -45,14 +45,6 @@ const CENSUS_REFRESH_MS = 60_000;
 
 /** A workflow's quiet-poll state and the last census it read, re-posted while nothing changes. */
 type Watched = Quiet & { census?: CensusEvent };
-
-/** What one POST may carry: the webhook takes 100 events and 256 KB of body. */
-const REQUEST_EVENTS = 100;
-const REQUEST_BYTES = 240_000;
-
-/** Events in order, cut into requests the webhook accepts. */
-export const requestBatches = (events: Event[]) =>
-  batches(events, (e) => Buffer.byteLength(JSON.stringify(e)) + 1, REQUEST_EVENTS, REQUEST_BYTES);
 
 export interface TorcForwarderOptions {
   client: TorcClient;
@@ -105,7 +97,13 @@ export class TorcForwarder {
       if (user) this.owners.set(id, user);
       if (!this.streams.has(id)) this.follow(id);
     }
-    await Promise.all([...this.streams.keys()].map((id) => this.poll(id)));
+    // One `squeue` for the quiet polls of this round, not one per workflow with a live allocation.
+    let listing: Promise<Set<string>> | undefined;
+    const queued = () => {
+      listing ??= this.opts.slurmJobs?.() ?? Promise.resolve(new Set<string>());
+      return listing;
+    };
+    await Promise.all([...this.streams.keys()].map((id) => this.poll(id, queued)));
   }
 
   stop(): void {
@@ -154,7 +152,7 @@ export class TorcForwarder {
   }
 
   /** The timer's poll: two requests when nothing can have changed unseen, else a full read. */
-  private async poll(workflowId: number): Promise<void> {
+  private async poll(workflowId: number, queued: () => Promise<Set<string>>): Promise<void> {
     const running = this.pending.get(workflowId);
     if (running) return running;
     const q = this.quietOf(workflowId);
@@ -163,8 +161,8 @@ export class TorcForwarder {
     const [status, results] = await Promise.all([client.status(workflowId), client.resultsMark(workflowId)]);
     if (markOf(status, results.newestId, results.count) !== q.mark) return this.reconcile(workflowId);
     if (q.live.length > 0 && this.opts.slurmJobs) {
-      const queued = await this.opts.slurmJobs();
-      if (q.live.some((id) => !queued.has(id))) return this.reconcile(workflowId);
+      const listed = await queued();
+      if (q.live.some((id) => !listed.has(id))) return this.reconcile(workflowId);
     }
     // Unchanged, and known to be: the census is the last one, observed now.
     const state = this.state[workflowId];
