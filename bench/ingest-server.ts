@@ -22,6 +22,8 @@ const mode = process.argv[2];
 const secret = 'bench-secret-of-at-least-32-bytes-0123';
 let fetchHandler: (req: Request) => Response | Promise<Response>;
 let latencies: number[] = [];
+/** How long the server took over each request (from its arrival to its answer): the client's harness left out. */
+let served: number[] = [];
 let commandsMade = 0;
 let lastCommandAt = 0;
 
@@ -53,14 +55,21 @@ if (mode === 'bare') {
   startWorker(events, { store, commands, config, now: () => new Date() }, console.error, webhook.quiet);
 }
 
-const server = serve({ fetch: (req) => fetchHandler(req), port: 0, hostname: '127.0.0.1' }, (info) => {
+const timed = async (req: Request) => {
+  const started = performance.now();
+  const res = await fetchHandler(req);
+  served.push(performance.now() - started);
+  return res;
+};
+const server = serve({ fetch: timed, port: 0, hostname: '127.0.0.1' }, (info) => {
   process.send?.({ port: info.port });
 });
 process.on('message', (m: string) => {
   // Latencies since the last ask (one phase), and how far the worker has got.
   if (m === 'stats') {
-    process.send?.({ latencies, commandsMade, lastCommandAt });
+    process.send?.({ latencies, served, commandsMade, lastCommandAt });
     latencies = [];
+    served = [];
   }
   if (m === 'exit') server.close(() => process.exit(0));
 });

@@ -1,9 +1,13 @@
-// bench:ingest — on loopback, in three phases against servers in their own processes:
-//   1. bare Hono answering 202 without reading the body: the ceiling;
-//   2. Rebound at saturation: signed events/s durably queued and POST latency (targets ≥ 35 % of bare
-//      Hono, p99 < 15 ms), then how fast the worker turns the backlog into relay commands;
-//   3. Rebound at a steady rate far above any cluster's job completions: event → relay command latency
-//      (target < 1 s; Torc's watch polls every 60 s).
+// bench:ingest — on loopback, against servers in their own processes, three runs (issue 14 judges the
+// median of each figure):
+//   1. bare Hono answering 202 without reading the body: the ceiling at saturation, and at the steady rate
+//      the floor of this harness's POST latency (autocannon, on the same 2 cores);
+//   2. Rebound at saturation: signed events/s durably queued and POST latency, then how fast the worker
+//      turns the backlog into relay commands;
+//   3. Rebound at a steady 2,000 events/s, worker on: POST latency as the client sees it and as the server
+//      spends it, and event → relay command latency.
+// Issue 14's target 4 is printed in its words; what is met is a hard target, what is not yet met is held
+// at today's figure so that nothing slips unnoticed.
 
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,8 +18,9 @@ import { target, verdict } from './targets.ts';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const STEADY_RATE = Number(process.env.BENCH_STEADY_RATE ?? 2000);
 const CONNECTIONS = 32;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-type Stats = { latencies: number[]; commandsMade: number; lastCommandAt: number };
+type Stats = { latencies: number[]; served: number[]; commandsMade: number; lastCommandAt: number };
 
 async function startServer(mode: string) {
   const child = fork(join(import.meta.dirname, 'ingest-server.ts'), [mode], {
@@ -66,47 +71,107 @@ function load(port: number, overallRate?: number) {
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? Number.NaN;
+const median = (xs: number[]) => pct(xs, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const bare = await startServer('bare');
-const ceiling = await load(bare.port);
-bare.child.send('exit');
-
-const rebound = await startServer('rebound');
-const burstStart = Date.now();
-const burst = await load(rebound.port);
-const accepted = burst.requests.total - burst.non2xx;
-let s = await rebound.stats();
-while (s.commandsMade < accepted && Date.now() - burstStart < 120_000) {
-  await sleep(250);
-  s = await rebound.stats();
+interface Run {
+  bareRps: number;
+  /** Bare Hono's POST p99 at the steady rate: the harness's floor. */
+  floorP99: number;
+  rps: number;
+  share: number;
+  saturationP99: number;
+  non202: number;
+  drainSeconds: number;
+  commandsMade: number;
+  accepted: number;
+  steadyP99: number;
+  serverP99: number;
+  commandP50: number;
+  commandP99: number;
+  commandMax: number;
+  steadyEvents: number;
 }
-const drainSeconds = (s.lastCommandAt - burstStart) / 1000;
-const steady = await load(rebound.port, STEADY_RATE);
-await sleep(1000);
-const { latencies } = await rebound.stats();
-rebound.child.send('exit');
 
-const rps = burst.requests.average;
+async function run(): Promise<Run> {
+  const bare = await startServer('bare');
+  const ceiling = await load(bare.port);
+  const floor = await load(bare.port, STEADY_RATE);
+  bare.child.send('exit');
+
+  const rebound = await startServer('rebound');
+  const burstStart = Date.now();
+  const burst = await load(rebound.port);
+  const accepted = burst.requests.total - burst.non2xx;
+  let s = await rebound.stats();
+  while (s.commandsMade < accepted && Date.now() - burstStart < 120_000) {
+    await sleep(250);
+    s = await rebound.stats();
+  }
+  const steady = await load(rebound.port, STEADY_RATE);
+  await sleep(1000);
+  const { latencies, served } = await rebound.stats();
+  rebound.child.send('exit');
+  return {
+    bareRps: ceiling.requests.average,
+    floorP99: floor.latency.p99,
+    rps: burst.requests.average,
+    share: (burst.requests.average / ceiling.requests.average) * 100,
+    saturationP99: burst.latency.p99,
+    non202: burst.non2xx,
+    drainSeconds: (s.lastCommandAt - burstStart) / 1000,
+    commandsMade: s.commandsMade,
+    accepted,
+    steadyP99: steady.latency.p99,
+    serverP99: pct(served, 99),
+    commandP50: pct(latencies, 50),
+    commandP99: pct(latencies, 99),
+    commandMax: pct(latencies, 100),
+    steadyEvents: latencies.length,
+  };
+}
+
+const runs: Run[] = [];
+for (let i = 1; i <= RUNS; i++) {
+  const r = await run();
+  runs.push(r);
+  console.log(
+    `run ${i}: bare Hono ${r.bareRps.toFixed(0)} req/s; Rebound ${r.rps.toFixed(0)} events/s (${r.share.toFixed(1)} %), POST p99 ${r.saturationP99} ms, non-202 ${r.non202}; backlog of ${r.accepted} turned into commands in ${r.drainSeconds.toFixed(1)} s (${(r.commandsMade / r.drainSeconds).toFixed(0)} events/s); at ${STEADY_RATE}/s: POST p99 ${r.steadyP99} ms (bare Hono ${r.floorP99} ms, server-side ${r.serverP99.toFixed(1)} ms), event → command p50 ${r.commandP50} ms, p99 ${r.commandP99} ms, max ${r.commandMax} ms (${r.steadyEvents} events)`,
+  );
+}
+const m = (f: (r: Run) => number) => median(runs.map(f));
+const share = m((r) => r.share);
+const saturationP99 = m((r) => r.saturationP99);
+const steadyP99 = m((r) => r.steadyP99);
+const floorP99 = m((r) => r.floorP99);
+const serverP99 = m((r) => r.serverP99);
+const commandP99 = m((r) => r.commandP99);
+// The issue's steady bound: 5 ms, or the harness's floor + 2 ms where the floor itself is above 3 ms.
+const steadyBound = Math.max(5, floorP99 + 2);
+const verdictOf = (ok: boolean) => (ok ? 'met' : 'NOT met');
+console.log(`\nmedians of ${runs.length} runs (issue 14, target 4):`);
 console.log(
-  `bare Hono:     ${ceiling.requests.average.toFixed(0)} req/s, p50 ${ceiling.latency.p50} ms, p99 ${ceiling.latency.p99} ms`,
+  `  share of bare Hono at saturation  ${share.toFixed(1)} %  (target ≥ 50 %: ${verdictOf(share >= 50)})`,
 );
 console.log(
-  `Rebound:       ${rps.toFixed(0)} events/s durably queued, p50 ${burst.latency.p50} ms, p99 ${burst.latency.p99} ms, non-202: ${burst.non2xx} (target p99 < 15 ms; the rate is the machine's, judged by its share below)`,
+  `  POST p99 at saturation            ${saturationP99} ms  (target ≤ 10 ms: ${verdictOf(saturationP99 <= 10)})`,
 );
 console.log(
-  `ratio:         ${((rps / ceiling.requests.average) * 100).toFixed(1)} % of bare Hono (target ≥ 35 %)`,
+  `  POST p99 at ${STEADY_RATE} events/s         ${steadyP99} ms  (bare Hono's, the harness's floor: ${floorP99} ms; server-side ${serverP99.toFixed(1)} ms; target ≤ ${steadyBound} ms: ${verdictOf(steadyP99 <= steadyBound)})`,
 );
 console.log(
-  `backlog:       ${s.commandsMade} of ${accepted} burst events turned into commands ${drainSeconds.toFixed(1)} s after the burst began (${(s.commandsMade / drainSeconds).toFixed(0)} events/s end to end)`,
+  `  event → command p99 at ${STEADY_RATE}/s    ${commandP99} ms  (target ≤ 250 ms: ${verdictOf(commandP99 <= 250)})`,
 );
-console.log(
-  `event → command at a steady ${STEADY_RATE} events/s: ${latencies.length} events, p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms, max ${pct(latencies, 100)} ms (target < 1000 ms); POST p99 ${steady.latency.p99} ms`,
+target('POST p99 at saturation (median)', saturationP99, '<', 10.001, 'ms');
+target('event → command p99 at a steady rate (median)', commandP99, '<', 250.001, 'ms');
+target('non-202 answers', Math.max(...runs.map((r) => r.non202)), '<', 1, '');
+// Not yet the issue's: held where they are today (README "Performance").
+target(
+  "share of bare Hono at saturation (median; today's floor, not the issue's 50 %)",
+  share,
+  '>=',
+  35,
+  '%',
 );
-// The absolute rate depends on the machine (a 2-core CI machine runs bare Hono at about half a
-// workstation's rate); the targets are the ones that hold on any machine: the share of bare Hono, latency.
-target('share of bare Hono at saturation', (rps / ceiling.requests.average) * 100, '>=', 35, '%');
-target('POST p99 at saturation', burst.latency.p99, '<', 15, 'ms');
-target('non-202 answers', burst.non2xx, '<', 1, '');
-target('event → command p99 at a steady rate', pct(latencies, 99), '<', 1000, 'ms');
+target(`POST p99 at ${STEADY_RATE}/s (median; today's ceiling, not the issue's)`, steadyP99, '<', 15, 'ms');
 verdict('bench:ingest');

@@ -22,7 +22,7 @@ import { recheckWaitingRuns } from '../service/torc-completion.ts';
 import { ingestFirst } from './ingest-first.ts';
 import { ensureLocalToken } from './local-token.ts';
 import { type LocalSettings, readSecret, relayOptions } from './settings.ts';
-import { openDatabase } from './sqlite.ts';
+import { closeDatabase, openDatabase } from './sqlite.ts';
 import { SqliteQueue } from './sqlite-queue.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { localTelemetry } from './telemetry.ts';
@@ -81,7 +81,7 @@ export async function startLocal(
   (server as Server).keepAliveTimeout = 65_000;
   await new Promise<void>((ok, fail) =>
     server.once('listening', ok).once('error', (error: NodeJS.ErrnoException) => {
-      db.close();
+      closeDatabase(db);
       fail(
         error.code === 'EADDRINUSE'
           ? new ReboundError(
@@ -158,7 +158,7 @@ export async function startLocal(
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.all([worker?.stop(), relay.stop(), tick.stop()]);
-      db.close();
+      closeDatabase(db);
     },
   };
 }

@@ -1,9 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { fstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { groupCommit } from '../../local/group-commit.ts';
-import { openDatabase } from '../../local/sqlite.ts';
+import { groupCommit, walFileOf } from '../../local/group-commit.ts';
+import { closeDatabase, openDatabase } from '../../local/sqlite.ts';
 import { SqliteQueue } from '../../local/sqlite-queue.ts';
 import { SqliteStore } from '../../local/sqlite-store.ts';
 import { queueContract } from './queue.contract.ts';
@@ -20,7 +20,7 @@ describe('SQLite durability', () => {
     const db = openDatabase(path);
     await new SqliteQueue(db, 'events').send([{ id: 'kept', body: { n: 1 } }]);
     await new SqliteStore(db).appendHistory([{ workload: 'w', at: 't', line: 'before restart' }]);
-    db.close();
+    closeDatabase(db);
     const again = openDatabase(path);
     const [m] = await new SqliteQueue<{ n: number }>(again, 'events').receive(1, 30);
     expect(m?.body).toEqual({ n: 1 });
@@ -72,7 +72,49 @@ describe('SQLite group commit', () => {
     expect(db.prepare('SELECT v FROM t ORDER BY v').pluck().all()).toEqual(['a', 'c']);
     expect(groupCommit(db)).toBe(writer);
   });
+
+  it('resolves a committed write only once the log is synced, and not at all when the sync fails', async () => {
+    const db = freshDb();
+    db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    const syncs: ((error?: Error) => void)[] = [];
+    const writer = groupCommit(db, (done) => syncs.push(done));
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const count = () => db.prepare('SELECT count(*) FROM t').pluck().get();
+    let first = 'pending';
+    const one = writer.run(() => insert.run('a')).then(() => (first = 'resolved'));
+    await until(() => syncs.length === 1);
+    // Committed (a reader sees it) but not yet durable: not resolved.
+    expect(count()).toBe(1);
+    // Writes committed while a sync runs wait for the next one, which starts when it ends.
+    const two = writer.run(() => insert.run('b'));
+    const three = writer.run(() => insert.run('c'));
+    await until(() => count() === 3);
+    expect([first, syncs.length]).toEqual(['pending', 1]);
+    syncs[0]!();
+    await one;
+    expect(first).toBe('resolved');
+    await until(() => syncs.length === 2);
+    syncs[1]!(new Error('EIO'));
+    await expect(two).rejects.toThrow("the database's write-ahead log could not be synced: EIO");
+    await expect(three).rejects.toThrow('EIO');
+  });
+
+  it("syncs the database's WAL file itself, and closes its handle with the database", async () => {
+    const db = freshDb();
+    expect(db.pragma('synchronous', { simple: true })).toBe(1);
+    await new SqliteQueue(db, 'events').send([{ id: 'x', body: 1 }]);
+    const fd = walFileOf(db);
+    expect(fd).toBeTypeOf('number');
+    expect(fstatSync(fd!).size).toBeGreaterThan(0);
+    closeDatabase(db);
+    expect(() => fstatSync(fd!)).toThrow(/EBADF/);
+  });
 });
+
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setImmediate(r));
+  if (!done()) throw new Error('condition never held');
+}
 
 describe('SQLite queue stats (/healthz)', () => {
   it('counts waiting, leased and dead-lettered messages', async () => {
