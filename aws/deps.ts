@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Command } from '../core/commands.ts';
+import { type Command, REMEMBERED_BY_SERVICE } from '../core/commands.ts';
 import { ConfigError } from '../core/errors.ts';
 import { parseServiceConfig, type ServiceConfig } from '../service/config.ts';
 import type { ServiceDeps } from '../service/deps.ts';
@@ -46,6 +46,7 @@ export function serviceDeps(env: NodeJS.ProcessEnv = process.env): ServiceDeps {
       url: need(env, 'REBOUND_COMMANDS_URL'),
       fifo: true,
       dedupe: new DynamoDedupe(dynamo, table, 'commands'),
+      remember: (c) => REMEMBERED_BY_SERVICE[c.type],
     }),
   };
 }

@@ -2,7 +2,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import type { MessageQueue, QueueMessage } from '../core/ports.ts';
 import { SqsSender, type SqsSenderOptions } from './sqs-sender.ts';
 
-export interface SqsQueueOptions extends SqsSenderOptions {
+export interface SqsQueueOptions<T = unknown> extends SqsSenderOptions<T> {
   /** Where SQS moves a message after maxReceiveCount (the queue's redrive policy). */
   deadLetterUrl?: string;
   /** Long polling for receive (the relay on the login node); 0 answers at once (the default). */
@@ -11,9 +11,9 @@ export interface SqsQueueOptions extends SqsSenderOptions {
 
 /** The MessageQueue port on SQS, sending and consuming: the relay's commands queue (FIFO), and tests. */
 export class SqsQueue<T> extends SqsSender<T> implements MessageQueue<T> {
-  declare protected readonly opts: SqsQueueOptions;
+  declare protected readonly opts: SqsQueueOptions<T>;
 
-  constructor(sqs: SQSClient, opts: SqsQueueOptions) {
+  constructor(sqs: SQSClient, opts: SqsQueueOptions<T>) {
     super(sqs, opts);
   }
 

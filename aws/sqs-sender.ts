@@ -3,7 +3,7 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { batches } from '../core/batches.ts';
 import type { Sender } from '../core/ports.ts';
 
-export interface SqsSenderOptions {
+export interface SqsSenderOptions<T = unknown> {
   url: string;
   /** FIFO: one message group per workload (in order), deduplicated by id for SQS's five minutes. A message
    *  without a group is a group of its own: no order is promised for it. */
@@ -16,6 +16,8 @@ export interface SqsSenderOptions {
     seen(ids: string[]): Promise<Set<string>>;
     record(ids: string[]): Promise<void>;
   };
+  /** Which messages the dedupe remembers (all by default): one whose repeat is harmless costs no write. */
+  remember?: (body: T) => boolean;
 }
 
 /** SQS's MessageDeduplicationId allows 128 characters of [A-Za-z0-9!-/:-@[-`{-~]. */
@@ -34,13 +36,13 @@ const BATCH_BYTES = 256 * 1024;
 export class SqsSender<T> implements Sender<T> {
   constructor(
     protected readonly sqs: SQSClient,
-    protected readonly opts: SqsSenderOptions,
+    protected readonly opts: SqsSenderOptions<T>,
   ) {}
 
   async send(messages: { id: string; body: T; group?: string }[]): Promise<void> {
-    const seen = this.opts.dedupe
-      ? await this.opts.dedupe.seen(messages.map((m) => m.id))
-      : new Set<string>();
+    const remember = this.opts.remember ?? (() => true);
+    const remembered = this.opts.dedupe ? messages.filter((m) => remember(m.body)).map((m) => m.id) : [];
+    const seen = remembered.length ? await this.opts.dedupe!.seen(remembered) : new Set<string>();
     // One message per id even within the call (SQS would reject duplicate batch entry ids).
     const fresh = [...new Map(messages.filter((m) => !seen.has(m.id)).map((m) => [m.id, m])).values()];
     const texts = fresh.map((m) => ({ ...m, text: JSON.stringify(m.body) }));
@@ -66,6 +68,7 @@ export class SqsSender<T> implements Sender<T> {
     }
     // Recorded only once SQS has them: a crash in between re-sends (duplicates are handled downstream),
     // never drops.
-    if (this.opts.dedupe && fresh.length) await this.opts.dedupe.record(fresh.map((m) => m.id));
+    const record = fresh.filter((m) => remember(m.body)).map((m) => m.id);
+    if (this.opts.dedupe && record.length) await this.opts.dedupe.record(record);
   }
 }

@@ -181,3 +181,21 @@ export const CommandTypeSchema = z.enum(CommandSchema.options.map((o) => o.shape
 export type CommandType = Command['type'];
 export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
 export type SlurmResources = z.infer<typeof SlurmResourcesSchema>;
+
+/**
+ * Whether a command delivered twice, days apart, would act twice — so that the AWS sender must remember its
+ * id past the FIFO queue's five minutes (a DynamoDB write each). A reading does no harm twice, and a
+ * resubmission is answered from the relay's intent journal (kept 14 days, longer than any queue keeps a
+ * message: relay/intents.ts); every other action is remembered.
+ */
+export const REMEMBERED_BY_SERVICE = {
+  'slurm.enrich': false,
+  'slurm.resubmit': false,
+  'job.logs': false,
+  'torc.update-resources': true,
+  'torc.reset-jobs': true,
+  'torc.submit-allocations': true,
+  'torc.cleanup-allocation': true,
+  'torc.sync': true,
+  'hook.run': true,
+} as const satisfies Record<CommandType, boolean>;

@@ -154,6 +154,11 @@ export interface AttemptRecord {
   plan: Plan;
   commandIds: string[];
   createdAt: string;
+  /**
+   * Plain Slurm: the chain's nonce its commands carry (JobRecord.nonce), claimed with the attempt so that
+   * whoever resends its commands builds the same tags without a write of its own before the claim.
+   */
+  nonce?: string;
 }
 
 /**

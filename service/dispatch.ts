@@ -1,4 +1,4 @@
-import type { Event, EventOf } from '../core/events.ts';
+import type { Event, EventOf, EventType } from '../core/events.ts';
 import { groupBy } from '../core/group-by.ts';
 import { jobKey, torcWorkflowOf, torcWorkload } from '../core/ids.ts';
 import { assertNever } from '../core/never.ts';
@@ -22,23 +22,47 @@ import { continueTorcRecovery, onTorcJobFinished } from './torc-recovery.ts';
 const PROCESSED_TTL_MS = 7 * 86_400_000;
 
 /**
+ * Whether an event is marked processed once handled, so that a redelivery (SQS delivers at least once; a
+ * batch is redelivered whole when its function stops) changes nothing. A job's end needs no mark (a write
+ * each in AWS): handled again it finds the job's record as it left it — decided, or awaiting the reading
+ * its first handling asked for, which it asks for again under the same id — and adds no history; so does a
+ * list of tracked jobs (a record is made only for a job that has none). Every other handler writes history
+ * or acts, and is marked — but for the reading of a job already decided, which only adds figures to its
+ * record (service/slurm-recovery.ts).
+ */
+const MARKED = {
+  'slurm.jobcomp': false,
+  'slurm.epilog': false,
+  'slurm.tracked': false,
+  'slurm.sacct': true,
+  'slurm.job.stuck': true,
+  'slurm.cluster.discovered': true,
+  'relay.command.result': true,
+  'torc.job.finished': true,
+  'torc.workflow.completed': true,
+  'torc.workflow.census': true,
+  'slurm.allocation.ended': true,
+  'person.request': true,
+} as const satisfies Record<EventType, boolean>;
+
+/**
  * The worker's one decision per event: update state, diagnose, plan, claim the attempt, emit commands.
  * Safe to run twice for the same event: every write is keyed (job, attempt, command id).
  */
 export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void> {
+  const marked = MARKED[event.type];
   // Handled and recorded before a crash stopped the delete: nothing to redo.
-  if (await deps.store.wasProcessed(event.id)) return;
+  if (marked && (await deps.store.wasProcessed(event.id))) return;
   switch (event.type) {
     case 'slurm.jobcomp':
     case 'slurm.epilog':
-      // An untracked job that completed: not even marked processed (the ingest's dedupe write is its one).
-      if (!(await onJobEnded(deps, event))) return;
+      await onJobEnded(deps, event);
       break;
     case 'slurm.tracked':
       await onTracked(deps, event);
       break;
     case 'slurm.sacct':
-      await onSacct(deps, event);
+      if ((await onSacct(deps, event)) === 'figures-only') return;
       break;
     case 'slurm.job.stuck':
       await onJobStuck(deps, event);
@@ -67,7 +91,7 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
     default:
       assertNever(event, 'event');
   }
-  await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
+  if (marked) await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
 }
 
 /** A command's result goes back to the path that sent it (the result echoes the command's type). */

@@ -135,6 +135,24 @@ function withNotice(current: WorkloadRecord | undefined, next: WorkloadRecord): 
   return { ...next, notices: [...(next.notices ?? []), notice].slice(-NOTICES_KEPT) };
 }
 
+/** A workload's status, as a change: the record made if there is none. */
+export interface StatusChange {
+  workload: string;
+  kind: WorkloadRecord['kind'];
+  status: WorkloadStatus;
+}
+
+const withStatus =
+  (deps: Pick<ServiceDeps, 'now'>, s: StatusChange, extra: Partial<WorkloadRecord> = {}) =>
+  (existing: WorkloadRecord | undefined): WorkloadRecord => ({
+    ...existing,
+    ...extra,
+    key: s.workload,
+    kind: s.kind,
+    status: s.status,
+    updatedAt: deps.now().toISOString(),
+  });
+
 export function ensureWorkload(
   deps: ServiceDeps,
   key: string,
@@ -142,14 +160,7 @@ export function ensureWorkload(
   status: WorkloadStatus,
   extra: Partial<WorkloadRecord> = {},
 ) {
-  return updateWorkload(deps, key, (existing) => ({
-    ...existing,
-    ...extra,
-    key,
-    kind,
-    status,
-    updatedAt: deps.now().toISOString(),
-  }));
+  return updateWorkload(deps, key, withStatus(deps, { workload: key, kind, status }, extra));
 }
 
 export async function history(deps: ServiceDeps, workload: string, lines: string[]) {
@@ -164,23 +175,25 @@ const AWAITING_KEPT = 50;
  * Sends commands to the relay. Every command but an enrichment (which answers with its sacct event)
  * answers with a result: each is first noted on its workload as awaited, so that a relay that never
  * answers is noticed (service/command-watch.ts) — noted before sending, or a quick result could come
- * before the note and leave it behind.
+ * before the note and leave it behind. A status change for the workload goes in the same write.
  */
-export async function send(deps: ServiceDeps, commands: Command[]) {
-  if (!commands.length) return;
+export async function send(deps: ServiceDeps, commands: Command[], status?: StatusChange) {
   const byWorkload = groupBy(
     commands.filter((c) => c.type !== 'slurm.enrich'),
     (c) => c.workload,
   );
+  if (status && !byWorkload.has(status.workload)) byWorkload.set(status.workload, []);
   const sentAt = deps.now().toISOString();
   for (const [key, cs] of byWorkload)
-    await updateWorkload(deps, key, (w) => {
+    await updateWorkload(deps, key, (current) => {
+      const w = status?.workload === key ? withStatus(deps, status)(current) : current;
       const have = new Set((w?.awaiting ?? []).map((a) => a.id));
       const fresh = cs.filter((c) => !have.has(c.id));
-      if (!w || !fresh.length) return undefined;
+      if (!w || (!fresh.length && w === current)) return undefined;
       const added = fresh.map((c) => ({ id: c.id, type: c.type, sentAt }));
-      return { ...w, awaiting: [...(w.awaiting ?? []), ...added].slice(-AWAITING_KEPT) };
+      return fresh.length ? { ...w, awaiting: [...(w.awaiting ?? []), ...added].slice(-AWAITING_KEPT) } : w;
     });
+  if (!commands.length) return;
   await deps.commands.send(
     commands.map((c) => {
       const group = orderedWithin(c);

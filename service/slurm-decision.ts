@@ -56,6 +56,7 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
   const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
   if (prior?.source === job.key) {
+    job.nonce ??= prior.nonce;
     job.decided = true;
     await store.putJob(job);
     if (array) await arrayTaskDecided(deps, workload, cluster, array);
@@ -109,11 +110,8 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
     return;
   }
 
-  // Stored before the claim: a redelivery after a crash between the two builds the same tags again.
-  if (!job.nonce) {
-    job.nonce = randomBytes(8).toString('hex');
-    await store.putJob(job);
-  }
+  // Claimed with the attempt (a redelivery finds it there), stored on the job with its decision.
+  job.nonce ??= randomBytes(8).toString('hex');
   const commands = resubmitCommands(plan, job);
   const retry = plan.actions.find((a) => a.type === 'resubmit-job');
   // An array task's retry goes with its array's (service/slurm-arrays.ts): kept on its record, sent later.
@@ -127,12 +125,14 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
       plan,
       commandIds: commands.map((c) => c.id),
       createdAt: deps.now().toISOString(),
+      nonce: job.nonce,
     });
   } catch (error) {
     if (!(error instanceof AttemptAlreadyClaimedError)) throw error;
     // Another worker on the same failure won: its commands again (deduplicated downstream), in case it
     // stops between its claim and its send. A claim for another job of the chain: that one recovers.
     if (error.existing.source !== job.key) return;
+    job.nonce = error.existing.nonce ?? job.nonce;
     if (array) await arrayTaskDecided(deps, workload, cluster, array);
     else await send(deps, resubmitCommands(error.existing.plan, job));
     return;
@@ -140,11 +140,12 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   job.decided = true;
   await store.putJob(job);
   countRecoveries(deps, plan);
-  await ensureWorkload(deps, workload, 'slurm', 'recovering');
   const waits = array ? [`Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`] : [];
   await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report, ...waits]);
-  if (array) await arrayTaskDecided(deps, workload, cluster, array);
-  else await send(deps, commands);
+  if (array) {
+    await ensureWorkload(deps, workload, 'slurm', 'recovering');
+    await arrayTaskDecided(deps, workload, cluster, array);
+  } else await send(deps, commands, { workload, kind: 'slurm', status: 'recovering' });
 }
 
 /** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */

@@ -1,7 +1,7 @@
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
-import { commandIds, FOREIGN, jobKey, plainWorkload, UNTAGGED } from '../core/ids.ts';
+import { commandIds, FOREIGN, jobKey, plainWorkload, tagNameOf, UNTAGGED } from '../core/ids.ts';
 import type { JobRecord } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
 import type { ServiceDeps } from './deps.ts';
@@ -44,19 +44,16 @@ export async function onTracked(deps: ServiceDeps, event: EventOf<'slurm.tracked
 /**
  * jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. A job
  * that completed and that nobody tracks (no tagged job the relay saw, no retry Rebound submitted) is
- * nothing to Rebound: no write, no command, no Slurm call (README "Performance"). Returns whether it acted.
+ * nothing to Rebound: no write, no command, no Slurm call (README "Performance").
  */
-export async function onJobEnded(
-  deps: ServiceDeps,
-  event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>,
-): Promise<boolean> {
+export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
   const known = await deps.store.getJob(jobKey(event.cluster, event.data.jobId));
-  if (!known && event.type === 'slurm.jobcomp' && event.data.state.startsWith('COMPLETED')) return false;
+  if (!known && isCompletedEnd(event)) return;
   const job = known ?? (await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName));
   // A job Slurm requeued ends once per run (jobcomp says when each ended): a later run is its own end,
   // decided afresh; an earlier run's end arriving late changes nothing.
   const endedAt = event.type === 'slurm.jobcomp' ? event.data.endedAt || undefined : undefined;
-  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return true;
+  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return;
   if (endedAt && job.runEndedAt && endedAt > job.runEndedAt) {
     job.evidence = {};
     job.decided = false;
@@ -66,8 +63,19 @@ export async function onJobEnded(
   job.evidence = mergeEvidence(evidenceFromSlurmEvent(event), job.evidence);
   job.name ||= event.data.jobName ?? '';
   job.updatedAt = deps.now().toISOString();
-  await deps.store.putJob(job);
-  if (job.decided) return true;
+  // A retry Rebound submitted that completed: jobcomp's state is final and the retry's workload is known, so it
+  // is decided from its end at once; its reading then only adds sacct's figures (peak memory, CPU time) for
+  // the utilization report, which costs less than a decision (README "What Rebound costs in AWS").
+  if (!job.decided && job.attempt > 0 && job.workload && isCompletedEnd(event))
+    await decide(deps, job, {
+      workload: job.workload,
+      tagName: tagNameOf(job.workload),
+      cluster: event.cluster,
+    });
+  else {
+    await deps.store.putJob(job);
+    if (job.decided) return;
+  }
   await send(deps, [
     command({
       type: 'slurm.enrich',
@@ -80,8 +88,11 @@ export async function onJobEnded(
       ...(event.type === 'slurm.jobcomp' ? { state: event.data.state } : {}),
     }),
   ]);
-  return true;
 }
+
+/** jobcomp's word that a job completed (an epilog has no state: a timeout looks like success there). */
+const isCompletedEnd = (event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) =>
+  event.type === 'slurm.jobcomp' && event.data.state.startsWith('COMPLETED');
 
 /**
  * One run of a job ended, and Slurm queued the job again itself (a node failure, a preemption): it is
@@ -106,12 +117,22 @@ async function onRequeued(deps: ServiceDeps, job: JobRecord, event: EventOf<'slu
   ]);
 }
 
-/** The decision for one plain job: its full evidence, diagnosed, planned and (at most once) resubmitted. */
-export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) {
+/**
+ * The decision for one plain job: its full evidence, diagnosed, planned and (at most once) resubmitted. The
+ * reading of a job already decided (a retry decided from its completed end) only adds sacct's figures to its
+ * record: 'figures-only', which a redelivery may repeat without harm.
+ */
+export async function onSacct(
+  deps: ServiceDeps,
+  event: EventOf<'slurm.sacct'>,
+): Promise<'figures-only' | undefined> {
   const { store } = deps;
   const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
   job.name ||= event.data.jobName ?? '';
-  if (event.data.requeued) return onRequeued(deps, job, event);
+  if (event.data.requeued) {
+    await onRequeued(deps, job, event);
+    return;
+  }
   job.evidence = mergeEvidence(job.evidence, evidenceFromSlurmEvent(event));
   job.diagnosis = diagnose(job.evidence);
   job.name ||= event.data.jobName ?? '';
@@ -132,7 +153,10 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
   // A job is in a chain only because Rebound submitted it: the relay reported its id for the command
   // (service/slurm-results.ts recorded it with its lineage). A comment that claims a chain joins nothing.
   job.updatedAt = deps.now().toISOString();
-  if (job.decided) return store.putJob(job);
+  if (job.decided) {
+    await store.putJob(job);
+    return 'figures-only';
+  }
   const d = job.diagnosis;
   const label = `Job ${job.jobId} (${job.name})`;
   if (foreign) {
@@ -142,7 +166,10 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>) 
     await history(deps, FOREIGN, [`${label}: ${d.cause}; ${foreign}: recorded only, never recovered`]);
     return;
   }
-  if (tag?.kind === 'torc-allocation') return onAllocationJobEnded(deps, job, tag);
+  if (tag?.kind === 'torc-allocation') {
+    await onAllocationJobEnded(deps, job, tag);
+    return;
+  }
 
   if (!tag || !workload) {
     job.decided = true;

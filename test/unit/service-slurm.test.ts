@@ -30,6 +30,8 @@ describe('plain Slurm recovery in the service', () => {
     await handleEvents(deps, [end, end]);
     // The enrichment of this run of the job (its end, from the event's END).
     expect(sentIds(deps)).toEqual(['enrich:lab:2:e1795619549']);
+    // Handled twice, it asked once: a job's end needs no processed mark (service/dispatch.ts).
+    expect(await deps.store.wasProcessed(end.id)).toBe(false);
     expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 2 });
     expect(await deps.store.getJob('lab:2')).toMatchObject({
       decided: false,
@@ -82,6 +84,53 @@ describe('plain Slurm recovery in the service', () => {
     expect(await lines(deps, 'nightly')).toContain(
       "Job 78 (hog) (retry 1 of 3 for job 77's chain): completed",
     );
+  });
+
+  it("a retry's completed end is decided from jobcomp at once; its reading only adds sacct's figures", async () => {
+    const deps = testDeps();
+    await handleEvent(deps, sacct('77'));
+    await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['78'] }));
+    const sent = deps.commands.sent().length;
+    const end = (jobId: string, state: string): Event => ({
+      ...sacct(jobId),
+      id: `jobcomp:lab:${jobId}:e1`,
+      source: 'jobcomp',
+      type: 'slurm.jobcomp',
+      data: { jobId, jobName: 'hog', state, exitCode: '0:0', endedAt: 1 },
+    });
+    await handleEvents(deps, [end('78', 'COMPLETED'), end('78', 'COMPLETED')]);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('healthy');
+    expect(await deps.store.getJob('lab:78')).toMatchObject({ decided: true });
+    const completedLines = async () => (await lines(deps, 'nightly')).filter((l) => l.endsWith('completed'));
+    expect(await completedLines()).toEqual(["Job 78 (hog) (retry 1 of 3 for job 77's chain): completed"]);
+    // One reading asked for, for the utilization report's figures; it decides nothing again.
+    expect(
+      deps.commands
+        .sent()
+        .slice(sent)
+        .map((c) => c.id),
+    ).toEqual(['enrich:lab:78:e1']);
+    const reading = sacct('78', {
+      state: 'COMPLETED',
+      exitCode: '0:0',
+      maxRss: '120M',
+      comment: 'rebound:nightly/lab:77:a1',
+    });
+    await handleEvents(deps, [reading, reading]);
+    expect((await deps.store.getJob('lab:78'))?.evidence.peakMemoryBytes).toBe(120 * 1024 * 1024);
+    expect(await completedLines()).toHaveLength(1);
+    expect(await deps.store.wasProcessed(reading.id)).toBe(false);
+    expect(deps.commands.sent()).toHaveLength(sent + 1);
+    // A job that is no retry of Rebound's (a tagged job the queue watch saw) is still read first.
+    await handleEvent(deps, {
+      ...sacct('90'),
+      id: 'tracked:lab:1',
+      source: 'relay:queue',
+      type: 'slurm.tracked',
+      data: { jobs: [{ jobId: '90', jobName: 'fine' }] },
+    });
+    await handleEvent(deps, end('90', 'COMPLETED'));
+    expect(deps.commands.sent().at(-1)).toMatchObject({ type: 'slurm.enrich', jobId: '90' });
   });
 
   it('stops at max retries: exhausted, with the reason in history, and nothing more submitted', async () => {
@@ -217,6 +266,28 @@ describe('plain Slurm recovery in the service', () => {
         sacct('96', { owner: alice, reqMem: '375M', maxRss: '380M', comment: first.comment }),
       );
       expect(lastResubmit(deps).comment).toBe(`rebound:nightly/lab:94:a2.${nonce}`);
+    });
+
+    it('a crash after the claim, before the job is marked decided: the redelivery resends the same tag', async () => {
+      const deps = testDeps();
+      const put = deps.store.putJob.bind(deps.store);
+      let crashed = false;
+      deps.store.putJob = async (job) => {
+        if (job.decided && !crashed) {
+          crashed = true;
+          throw new Error('the worker stopped here');
+        }
+        return put(job);
+      };
+      await expect(handleEvent(deps, sacct('99', { owner: alice }))).rejects.toThrow('stopped here');
+      // Nothing of the decision was written but the claim: no nonce on the job yet, no command sent.
+      expect((await deps.store.getJob('lab:99'))?.nonce).toBeUndefined();
+      expect(deps.commands.sent().filter((c) => c.type === 'slurm.resubmit')).toEqual([]);
+      await handleEvent(deps, sacct('99', { owner: alice }));
+      const c = lastResubmit(deps);
+      const nonce = (await deps.store.getJob('lab:99'))?.nonce;
+      expect(c.comment).toBe(`rebound:nightly/lab:99:a1.${nonce}`);
+      expect((await deps.store.findAttemptByCommand(c.id))?.nonce).toBe(nonce);
     });
   });
 
