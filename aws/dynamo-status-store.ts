@@ -156,6 +156,19 @@ export class DynamoStatusStore implements StatusStore {
       .map((r) => r!)
       .sort((a, b) => (a.lineage === b.lineage ? a.attempt - b.attempt : a.lineage < b.lineage ? -1 : 1));
   }
+  async findAttemptBySource(workload: string, source: string) {
+    // The attempts' keys and sources only (no plan is unzipped or its parts read), then the one attempt.
+    const heads = await this.query({
+      IndexName: 'byWorkload',
+      KeyConditionExpression: 'Workload = :w AND begins_with(SK, :a)',
+      FilterExpression: '#source = :s',
+      ProjectionExpression: '#lineage, #attempt',
+      ExpressionAttributeNames: { '#source': 'source', '#lineage': 'lineage', '#attempt': 'attempt' },
+      ExpressionAttributeValues: { ':w': workload, ':a': 'ATTEMPT#', ':s': source },
+    });
+    const head = heads[0] as { lineage: string; attempt: number } | undefined;
+    return head ? this.getAttempt(head.lineage, head.attempt) : undefined;
+  }
   async findAttemptByCommand(commandId: string) {
     const link = await this.get<{ lineage: string; attempt: number }>(`CMD#${commandId}`, 'META');
     return link ? this.getAttempt(link.lineage, link.attempt) : undefined;

@@ -227,6 +227,11 @@ export interface StatusStore {
   listAttempts(workload: string): Promise<AttemptRecord[]>;
   /** The attempt whose command carried this tag (to link a resubmitted job to its chain). */
   findAttemptByCommand(commandId: string): Promise<AttemptRecord | undefined>;
+  /**
+   * The workload's attempt made by this event (a Torc run's completion), plan and all — without reading the
+   * other attempts' plans (a large workflow's are megabytes each).
+   */
+  findAttemptBySource(workload: string, source: string): Promise<AttemptRecord | undefined>;
   listHistory(workload: string): Promise<HistoryEntry[]>;
   /** True while a recorded id has not expired: a redelivered event that was fully handled is skipped. */
   wasProcessed(id: string): Promise<boolean>;

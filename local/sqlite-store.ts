@@ -28,7 +28,7 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS jobs (key TEXT PRIMARY KEY, workload TEXT, json TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_workload ON jobs (workload);
       CREATE TABLE IF NOT EXISTS attempts (lineage TEXT NOT NULL, attempt INTEGER NOT NULL, workload TEXT NOT NULL,
-        json TEXT NOT NULL, PRIMARY KEY (lineage, attempt));
+        source TEXT, json TEXT NOT NULL, PRIMARY KEY (lineage, attempt));
       CREATE INDEX IF NOT EXISTS attempts_workload ON attempts (workload);
       CREATE TABLE IF NOT EXISTS attempt_commands (command_id TEXT PRIMARY KEY, lineage TEXT NOT NULL, attempt INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, workload TEXT NOT NULL, at TEXT NOT NULL, line TEXT NOT NULL);
@@ -39,6 +39,11 @@ export class SqliteStore implements StateStore {
       CREATE TABLE IF NOT EXISTS clusters (name TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS completion_pages (workload TEXT NOT NULL, run INTEGER NOT NULL,
         page INTEGER NOT NULL, json TEXT NOT NULL, PRIMARY KEY (workload, run, page));`);
+    // 0.4: the event that made an attempt, a column of its own (a database from before gets it, filled in).
+    const attemptColumns = db.prepare('PRAGMA table_info(attempts)').all() as { name: string }[];
+    if (!attemptColumns.some((c) => c.name === 'source'))
+      db.exec(`ALTER TABLE attempts ADD COLUMN source TEXT;
+        UPDATE attempts SET source = json_extract(json, '$.source');`);
     this.writer = groupCommit(db);
     // The worker's hot path runs these for every event: prepared once.
     this.sql = {
@@ -50,7 +55,7 @@ export class SqliteStore implements StateStore {
       mark: db.prepare('INSERT OR IGNORE INTO processed (id, expires_at) VALUES (?, ?)'),
       processed: db.prepare('SELECT 1 FROM processed WHERE id = ? AND expires_at >= ?'),
       claim: db.prepare(
-        'INSERT OR IGNORE INTO attempts (lineage, attempt, workload, json) VALUES (?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO attempts (lineage, attempt, workload, source, json) VALUES (?, ?, ?, ?, ?)',
       ),
       link: db.prepare(
         'INSERT OR IGNORE INTO attempt_commands (command_id, lineage, attempt) VALUES (?, ?, ?)',
@@ -96,7 +101,8 @@ export class SqliteStore implements StateStore {
   async claimAttempt(r: AttemptRecord) {
     const json = JSON.stringify(r);
     const won = await this.writer.run(() => {
-      if (this.sql.claim.run(r.lineage, r.attempt, r.workload, json).changes === 0) return false;
+      if (this.sql.claim.run(r.lineage, r.attempt, r.workload, r.source ?? null, json).changes === 0)
+        return false;
       for (const id of r.commandIds) this.sql.link.run(id, r.lineage, r.attempt);
       return true;
     });
@@ -113,6 +119,13 @@ export class SqliteStore implements StateStore {
     return this.all<AttemptRecord>(
       'SELECT json FROM attempts WHERE workload = ? ORDER BY lineage, attempt',
       workload,
+    );
+  }
+  async findAttemptBySource(workload: string, source: string) {
+    return this.one<AttemptRecord>(
+      'SELECT json FROM attempts WHERE workload = ? AND source = ?',
+      workload,
+      source,
     );
   }
   async findAttemptByCommand(commandId: string) {

@@ -178,7 +178,7 @@ export async function recoverRun(deps: ServiceDeps, c: TorcCompletion, cluster: 
   // Redelivered after its attempt was claimed (a crash before the event was marked handled): the same
   // attempt's first step again — never a second attempt for one completion. Its id is deduplicated.
   const source = eventIds.torcCompleted(c.workflowId, c.runId);
-  const prior = (await deps.store.listAttempts(workload)).find((a) => a.source === source);
+  const prior = await deps.store.findAttemptBySource(workload, source);
   if (prior) {
     await updateWorkload(deps, workload, (w) => (w?.waiting ? { ...w, waiting: undefined } : undefined));
     return send(deps, torcCommands(prior.plan, c.workflowId).slice(0, 1));

@@ -28,6 +28,23 @@ describe('SQLite durability', () => {
   });
 });
 
+describe('SQLite migrations', () => {
+  it("a database from before attempts had a source column gets it, filled from each attempt's record", async () => {
+    const db = freshDb();
+    db.exec(`CREATE TABLE attempts (lineage TEXT NOT NULL, attempt INTEGER NOT NULL, workload TEXT NOT NULL,
+      json TEXT NOT NULL, PRIMARY KEY (lineage, attempt))`);
+    const old = { lineage: 'torc:7', attempt: 1, workload: 'torc-wf7', source: 'torc-completed:7:r1' };
+    db.prepare('INSERT INTO attempts (lineage, attempt, workload, json) VALUES (?, ?, ?, ?)').run(
+      old.lineage,
+      old.attempt,
+      old.workload,
+      JSON.stringify(old),
+    );
+    const store = new SqliteStore(db);
+    expect(await store.findAttemptBySource('torc-wf7', 'torc-completed:7:r1')).toEqual(old);
+  });
+});
+
 describe('SQLite housekeeping', () => {
   it('forgets delivered ids only after the retention, and expired processed-ids', async () => {
     const db = freshDb();

@@ -143,6 +143,15 @@ export function storeContract(name: string, make: () => Promise<StateStore>) {
       await s.claimAttempt(big);
       expect(await s.countAttempts('BIG')).toEqual({ claimed: 1, manual: 0 });
       expect((await s.findAttemptByCommand('BIG:a1'))?.plan).toEqual(big.plan);
+      // Found by the event that made it, whole, among the workload's others.
+      await s.claimAttempt({ ...attempt('BIG', 2), source: 'torc-completed:7:r2' });
+      expect(await s.findAttemptBySource('w', 'torc-completed:7:r2')).toMatchObject({ attempt: 2 });
+      expect((await s.findAttemptBySource('w', 'torc-completed:7:r2'))?.plan).toEqual({
+        ...plan,
+        attempt: 2,
+      });
+      expect(await s.findAttemptBySource('w', 'torc-completed:7:r9')).toBeUndefined();
+      expect(await s.findAttemptBySource('other', 'torc-completed:7:r2')).toBeUndefined();
       expect((await s.listAttempts('w')).find((a) => a.lineage === 'BIG')?.plan.decisions).toEqual(decisions);
     });
 

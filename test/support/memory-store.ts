@@ -82,6 +82,9 @@ export class MemoryStore implements StateStore {
       .sort((a, b) => a.lineage.localeCompare(b.lineage) || a.attempt - b.attempt)
       .map(copy);
   }
+  async findAttemptBySource(workload: string, source: string) {
+    return (await this.listAttempts(workload)).find((a) => a.source === source);
+  }
   async findAttemptByCommand(commandId: string) {
     const key = this.commandLinks.get(commandId);
     const a = key === undefined ? undefined : this.attempts.get(key);
