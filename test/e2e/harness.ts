@@ -176,6 +176,8 @@ export interface Health {
   commands: { ready: number; leased: number; dead: number };
   worker?: { handled: number; failed: number; lastEventId?: string };
   spooled: number;
+  /** The relay's Slurm commands since it started, by command. */
+  slurmCalls: Record<string, number>;
 }
 
 export interface ReboundOptions {
