@@ -16,9 +16,10 @@ export type Sync = (done: (error?: Error | null) => void) => void;
  * Group commit for one database: every write started in the same event-loop turn, by any request or loop
  * (webhook enqueues, the worker's state writes, leases, deletes), runs in one transaction. Each write is a
  * savepoint of its own: one that throws is rolled back and rejects alone. A write's promise resolves only
- * once it is durable: the commit writes the WAL (synchronous=NORMAL, local/sqlite.ts), and the WAL's fsync
- * runs on libuv's thread pool, one for all the batches committed while the previous one ran — the event
- * loop never waits on the disk (it did: ~37 % of the webhook's time at saturation was the commit's fsync).
+ * once it is durable: the commit writes the WAL (synchronous=NORMAL, local/sqlite.ts), and the WAL's
+ * fdatasync runs on libuv's thread pool, one for all the batches committed while the previous one ran — the
+ * event loop never waits on the disk (it did: ~37 % of the webhook's time at saturation was the commit's
+ * fsync).
  */
 export class GroupCommit {
   private pending: Pending[] = [];
@@ -74,7 +75,7 @@ export class GroupCommit {
     this.syncNext();
   }
 
-  /** One fsync at a time; the batches committed before it started are settled when it ends. */
+  /** One sync at a time; the batches committed before it started are settled when it ends. */
   private syncNext(): void {
     if (this.syncing || this.unsynced.length === 0) return;
     const covered = this.unsynced;
@@ -103,7 +104,7 @@ const walFiles = new WeakMap<Database.Database, number>();
 export const walFileOf = (db: Database.Database) => walFiles.get(db);
 
 /**
- * How a database's commits become durable: its WAL file fsynced on the thread pool when SQLite leaves that
+ * How a database's commits become durable: its WAL file fdatasynced on the thread pool when SQLite leaves that
  * to us (WAL mode, synchronous=NORMAL); otherwise SQLite's own commit did it, or there is no disk.
  */
 function syncOf(db: Database.Database): Sync {

@@ -60,17 +60,21 @@ const until = async (what: string, probe: () => boolean) => {
   if (!probe()) throw new Error(`timed out waiting for ${what}`);
 };
 
+/** A workflow of three jobs, a, b and c after a. */
+const abc = (name: string) =>
+  torc.createWorkflow({
+    name,
+    resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
+    jobs: [
+      { name: 'a', command: 'true', rr: 'small' },
+      { name: 'b', command: 'true', rr: 'small' },
+      { name: 'c', command: 'true', rr: 'small', dependsOn: ['a'] },
+    ],
+  });
+
 describe('Torc forwarder', () => {
   it('posts each unsuccessful result once (never a completed one), the completion after them, and nothing twice across a dropped stream and a restart', async () => {
-    const id = torc.createWorkflow({
-      name: 'three',
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [
-        { name: 'a', command: 'true', rr: 'small' },
-        { name: 'b', command: 'true', rr: 'small' },
-        { name: 'c', command: 'true', rr: 'small', dependsOn: ['a'] },
-      ],
-    });
+    const id = abc('three');
     const [a, b, c] = torc.jobsOf(id).map((j) => j.id);
     registerWorkflow(join(dir, 'registry.json'), id);
     const posted: Event[] = [];
@@ -145,15 +149,7 @@ describe('Torc forwarder', () => {
   });
 
   it('costs two requests per poll while nothing changes, and reads everything again when something does', async () => {
-    const id = torc.createWorkflow({
-      name: 'quiet',
-      resourceRequirements: [{ name: 'small', memory: '200m', runtime: 'PT1M' }],
-      jobs: [
-        { name: 'a', command: 'true', rr: 'small' },
-        { name: 'b', command: 'true', rr: 'small' },
-        { name: 'c', command: 'true', rr: 'small', dependsOn: ['a'] },
-      ],
-    });
+    const id = abc('quiet');
     const [a, b] = torc.jobsOf(id).map((j) => j.id);
     registerWorkflow(join(dir, 'registry.json'), id);
     let clock = Date.parse('2026-01-01T00:00:00Z');
