@@ -26,6 +26,8 @@ export class GroupCommit {
   /** Committed batches whose durability is not yet known, with their outcomes. */
   private unsynced: { batch: Pending[]; outcomes: Outcome[] }[] = [];
   private syncing = false;
+  /** Called when nothing is pending, committed unsynced or syncing (see drained). */
+  private idle: (() => void)[] = [];
   private readonly commit;
   private readonly commitEach;
 
@@ -69,14 +71,25 @@ export class GroupCommit {
       }
     } catch (error) {
       for (const p of batch) p.reject(error);
+      this.syncNext();
       return;
     }
     this.unsynced.push({ batch, outcomes });
     this.syncNext();
   }
 
+  /** Resolves once every write started so far is settled (before the database is closed). */
+  drained(): Promise<void> {
+    if (!this.pending.length && !this.unsynced.length && !this.syncing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
   /** One sync at a time; the batches committed before it started are settled when it ends. */
   private syncNext(): void {
+    if (!this.syncing && !this.unsynced.length && !this.pending.length) {
+      for (const done of this.idle.splice(0)) done();
+      return;
+    }
     if (this.syncing || this.unsynced.length === 0) return;
     const covered = this.unsynced;
     this.unsynced = [];

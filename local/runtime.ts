@@ -81,7 +81,7 @@ export async function startLocal(
   (server as Server).keepAliveTimeout = 65_000;
   await new Promise<void>((ok, fail) =>
     server.once('listening', ok).once('error', (error: NodeJS.ErrnoException) => {
-      closeDatabase(db);
+      void closeDatabase(db);
       fail(
         error.code === 'EADDRINUSE'
           ? new ReboundError(
@@ -158,7 +158,7 @@ export async function startLocal(
       // Stop taking requests first; what was accepted is in the queue and survives the restart.
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.all([worker?.stop(), relay.stop(), tick.stop()]);
-      closeDatabase(db);
+      await closeDatabase(db);
     },
   };
 }

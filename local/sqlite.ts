@@ -1,6 +1,6 @@
 import { closeSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { walFileOf } from './group-commit.ts';
+import { groupCommit, walFileOf } from './group-commit.ts';
 
 /**
  * One database file per data folder, in WAL mode. SQLite itself does not fsync at commit
@@ -15,8 +15,9 @@ export function openDatabase(path: string): Database.Database {
   return db;
 }
 
-/** Closes the database and the WAL handle its group commit syncs through. */
-export function closeDatabase(db: Database.Database): void {
+/** Closes the database once its writes are settled, and the WAL handle its group commit syncs through. */
+export async function closeDatabase(db: Database.Database): Promise<void> {
+  await groupCommit(db).drained();
   const wal = walFileOf(db);
   db.close();
   if (wal !== undefined) closeSync(wal);

@@ -20,7 +20,7 @@ describe('SQLite durability', () => {
     const db = openDatabase(path);
     await new SqliteQueue(db, 'events').send([{ id: 'kept', body: { n: 1 } }]);
     await new SqliteStore(db).appendHistory([{ workload: 'w', at: 't', line: 'before restart' }]);
-    closeDatabase(db);
+    await closeDatabase(db);
     const again = openDatabase(path);
     const [m] = await new SqliteQueue<{ n: number }>(again, 'events').receive(1, 30);
     expect(m?.body).toEqual({ n: 1 });
@@ -107,13 +107,17 @@ describe('SQLite group commit', () => {
     const three = writer.run(() => insert.run('c'));
     await until(() => count() === 3);
     expect([first, syncs.length]).toEqual(['pending', 1]);
+    // Closing waits for this: nothing is settled yet.
+    let drained = false;
+    void writer.drained().then(() => (drained = true));
     syncs[0]!();
     await one;
-    expect(first).toBe('resolved');
+    expect([first, drained]).toEqual(['resolved', false]);
     await until(() => syncs.length === 2);
     syncs[1]!(new Error('EIO'));
     await expect(two).rejects.toThrow("the database's write-ahead log could not be synced: EIO");
     await expect(three).rejects.toThrow('EIO');
+    await until(() => drained);
   });
 
   it("syncs the database's WAL file itself, and closes its handle with the database", async () => {
@@ -123,7 +127,7 @@ describe('SQLite group commit', () => {
     const fd = walFileOf(db);
     expect(fd).toBeTypeOf('number');
     expect(fstatSync(fd!).size).toBeGreaterThan(0);
-    closeDatabase(db);
+    await closeDatabase(db);
     expect(() => fstatSync(fd!)).toThrow(/EBADF/);
   });
 });
