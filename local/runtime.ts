@@ -155,13 +155,23 @@ export async function startLocal(
   return {
     url: settings.url,
     async stop() {
-      // Stop taking requests first; what was accepted is in the queue and survives the restart.
-      await new Promise<void>((r) => server.close(() => r()));
+      // Stop taking requests first; what was accepted is in the queue and survives the restart. No client's
+      // connection holds the stop up: idle ones are closed now, and after a grace for requests under way
+      // every other (a connection a browser opened ahead and never used held stops for ~40 s, until Node's
+      // 60-s headers timeout; measured with test/e2e/manual.test.ts).
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      (server as Server).closeIdleConnections();
+      const grace = setTimeout(() => (server as Server).closeAllConnections(), STOP_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
       await Promise.all([worker?.stop(), relay.stop(), tick.stop()]);
       await closeDatabase(db);
     },
   };
 }
+
+/** How long a stop waits for requests under way before it closes their connections. */
+const STOP_GRACE_MS = 2000;
 
 /** Events waiting in the spool folder for the relay to post (the hooks write there when the service is down). */
 function spooled(dir: string): number {
