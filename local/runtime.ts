@@ -157,8 +157,9 @@ export async function startLocal(
     async stop() {
       // Stop taking requests first; what was accepted is in the queue and survives the restart. No client's
       // connection holds the stop up: idle ones are closed now, and after a grace for requests under way
-      // every other (a connection a browser opened ahead and never used held stops for ~40 s, until Node's
-      // 60-s headers timeout; measured with test/e2e/manual.test.ts).
+      // every other. (After test/e2e/manual.test.ts, whose headless browser loads the status page, a
+      // connection that carried no request held a stop ~40 s: Node counts it not idle, and waits out its
+      // 60-s headers timeout.)
       const closed = new Promise<void>((r) => server.close(() => r()));
       (server as Server).closeIdleConnections();
       const grace = setTimeout(() => (server as Server).closeAllConnections(), STOP_GRACE_MS);
