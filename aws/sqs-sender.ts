@@ -40,9 +40,9 @@ export class SqsSender<T> implements Sender<T> {
   ) {}
 
   async send(messages: { id: string; body: T; group?: string }[]): Promise<void> {
-    const remember = this.opts.remember ?? (() => true);
-    const remembered = this.opts.dedupe ? messages.filter((m) => remember(m.body)).map((m) => m.id) : [];
-    const seen = remembered.length ? await this.opts.dedupe!.seen(remembered) : new Set<string>();
+    const { dedupe, remember = () => true } = this.opts;
+    const remembered = new Set(dedupe ? messages.filter((m) => remember(m.body)).map((m) => m.id) : []);
+    const seen = dedupe && remembered.size ? await dedupe.seen([...remembered]) : new Set<string>();
     // One message per id even within the call (SQS would reject duplicate batch entry ids).
     const fresh = [...new Map(messages.filter((m) => !seen.has(m.id)).map((m) => [m.id, m])).values()];
     const texts = fresh.map((m) => ({ ...m, text: JSON.stringify(m.body) }));
@@ -68,7 +68,7 @@ export class SqsSender<T> implements Sender<T> {
     }
     // Recorded only once SQS has them: a crash in between re-sends (duplicates are handled downstream),
     // never drops.
-    const record = fresh.filter((m) => remember(m.body)).map((m) => m.id);
-    if (this.opts.dedupe && record.length) await this.opts.dedupe.record(record);
+    const record = fresh.filter((m) => remembered.has(m.id)).map((m) => m.id);
+    if (dedupe && record.length) await dedupe.record(record);
   }
 }

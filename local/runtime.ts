@@ -156,12 +156,11 @@ export async function startLocal(
     url: settings.url,
     async stop() {
       // Stop taking requests first; what was accepted is in the queue and survives the restart. No client's
-      // connection holds the stop up: idle ones are closed now, and after a grace for requests under way
-      // every other. (After test/e2e/manual.test.ts, whose headless browser loads the status page, a
-      // connection that carried no request held a stop ~40 s: Node counts it not idle, and waits out its
+      // connection holds the stop up: close() ends the idle ones, and after a grace for requests under way
+      // every other goes too. (After test/e2e/manual.test.ts, whose headless browser loads the status page,
+      // a connection that carried no request held a stop ~40 s: Node counts it not idle, and waits out its
       // 60-s headers timeout.)
       const closed = new Promise<void>((r) => server.close(() => r()));
-      (server as Server).closeIdleConnections();
       const grace = setTimeout(() => (server as Server).closeAllConnections(), STOP_GRACE_MS);
       await closed;
       clearTimeout(grace);
