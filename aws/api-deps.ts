@@ -3,7 +3,6 @@ import { ConfigError } from '../core/errors.ts';
 import type { Event } from '../core/events.ts';
 import { secretProblem } from '../service/signature.ts';
 import { clients, need, serviceConfig } from './deps.ts';
-import { DynamoDedupe } from './dynamo-dedupe.ts';
 import { DynamoStatusStore } from './dynamo-status-store.ts';
 import { SqsSender } from './sqs-sender.ts';
 
@@ -36,10 +35,10 @@ export function readerDeps(env: NodeJS.ProcessEnv = process.env) {
   return {
     store: new DynamoStatusStore(dynamo, table),
     config: serviceConfig(env),
-    events: new SqsSender<Event>(sqs, {
-      url: need(env, 'REBOUND_EVENTS_URL'),
-      dedupe: new DynamoDedupe(dynamo, table, 'events'),
-    }),
+    // No dedupe record of accepted ids (a write and a read per POST): a standard queue delivers at least
+    // once anyway, so the worker is what makes a repeated event harmless (service/dispatch.ts), and a repeat
+    // the sender posts costs one more message, not a second action.
+    events: new SqsSender<Event>(sqs, { url: need(env, 'REBOUND_EVENTS_URL') }),
   };
 }
 

@@ -8,7 +8,9 @@ import {
 
 /**
  * Accepted message ids, per queue, in the state table (PK MSG#<queue>#<id>, expiring with TTL): what makes
- * "a repeated id is accepted and ignored" hold on SQS, which does not deduplicate a standard queue.
+ * "a repeated id is accepted and ignored" hold on SQS past a FIFO queue's five minutes (the commands queue,
+ * for the commands whose repeat would act twice: aws/deps.ts). The events queue has none: the worker makes
+ * a repeated event harmless (aws/api-deps.ts).
  */
 export class DynamoDedupe {
   private readonly doc: DynamoDBDocumentClient;

@@ -94,6 +94,13 @@ const EnrichFromSacctCommandSchema = CommandBaseSchema.extend({
   endedAt: z.number().int().positive().optional(),
   /** Slurm's state for that run as the event said, for a run of a job Slurm has queued again. */
   state: z.string().max(100).optional(),
+  /**
+   * What else the end said, for a reading the relay makes without accounting (a job Slurm queued again, one
+   * the queue watch saw untagged): the end itself is not stored (service/slurm-recovery.ts).
+   */
+  jobName: z.string().max(4096).optional(),
+  exitCode: z.string().max(100).optional(),
+  nodes: z.string().max(4096).optional(),
 });
 
 const UpdateTorcResourcesCommandSchema = CommandBaseSchema.extend({

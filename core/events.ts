@@ -103,6 +103,11 @@ const SlurmSacctEventSchema = EnvelopeSchema.extend({
      */
     requeued: z.boolean().optional(),
     /**
+     * The end of the run this reading is of (epoch seconds, jobcomp's word, echoed from the enrichment): a
+     * job Slurm runs again ends more than once, and the service keeps each run's reading to its run.
+     */
+    endedAt: z.number().int().positive().optional(),
+    /**
      * An array task (`jobId` is `123_4`): its array, and — for a task that did not complete — where the
      * whole array stood when the relay read it: the tasks that did not complete, and whether any is still
      * pending or running, so the service resubmits the failed tasks together once none is left

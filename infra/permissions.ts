@@ -18,19 +18,21 @@ export interface FunctionPermissions {
   topic: readonly string[];
 }
 
-/** Reads, one-item puts (conditional where it matters) and BatchGetItem for the accepted-id check. */
-const STATE = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+/** Reads and one-item puts (conditional where it matters). */
+const READ_PUT = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] as const;
+/** …and BatchGetItem, for the commands' accepted-id check (aws/dynamo-dedupe.ts). */
+const STATE = [...READ_PUT, 'dynamodb:BatchGetItem'] as const;
 
 export const PERMISSIONS = {
   // The webhook and status API: queues events, reads state, keeps people's tokens. No delete, no
   // transaction, no BatchWriteItem.
-  api: { table: STATE, events: ['sqs:SendMessage'], commands: [], topic: [] },
+  api: { table: READ_PUT, events: ['sqs:SendMessage'], commands: [], topic: [] },
   // The decisions: the whole state store (a claim is a transaction of puts) and commands to the relay.
   worker: { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: [] },
   // The tick: auto-schedule's commands, and the notices people are owed (to SNS when a channel says so).
   'auto-schedule': { table: STATE, events: [], commands: ['sqs:SendMessage'], topic: ['sns:Publish'] },
   // The MCP tools: read state and queue people's requests, as the API does (its store class can keep tokens).
-  mcp: { table: STATE, events: ['sqs:SendMessage'], commands: [], topic: [] },
+  mcp: { table: READ_PUT, events: ['sqs:SendMessage'], commands: [], topic: [] },
 } as const satisfies Record<FunctionName, FunctionPermissions>;
 
 /** The Function URL's cap on concurrent executions: a flood of requests cannot take the account's pool. */

@@ -120,9 +120,8 @@ export class SlurmExecutor {
     if (untagged && command.state) {
       const foreign = refusal(untagged, this.opts.actingFor);
       return this.sacctEvent(command, {
-        jobId: command.jobId,
+        ...endFacts(command),
         state: command.state,
-        exitCode: '',
         owner: untagged,
         ...(foreign ? { foreign } : {}),
       });
@@ -137,9 +136,8 @@ export class SlurmExecutor {
       const owner = captured?.owner ?? queued.owner;
       const foreign = refusal(owner, this.opts.actingFor);
       return this.sacctEvent(command, {
-        jobId: command.jobId,
+        ...endFacts(command),
         state: command.state ?? 'REQUEUED',
-        exitCode: '',
         owner,
         ...(queued.comment ? { comment: queued.comment } : {}),
         ...(foreign ? { foreign } : {}),
@@ -191,7 +189,7 @@ export class SlurmExecutor {
       occurredAt: this.opts.now().toISOString(),
       cluster: this.opts.cluster,
       type: 'slurm.sacct',
-      data,
+      data: { ...data, ...(command.endedAt ? { endedAt: command.endedAt } : {}) },
     };
   }
 
@@ -304,3 +302,11 @@ export class SlurmExecutor {
     }
   }
 }
+
+/** A reading made without accounting: what the end said, as the enrichment passed it on. */
+const endFacts = (command: CommandOf<'slurm.enrich'>) => ({
+  jobId: command.jobId,
+  exitCode: command.exitCode ?? '',
+  ...(command.jobName ? { jobName: command.jobName } : {}),
+  ...(command.nodes ? { nodes: command.nodes } : {}),
+});

@@ -6,7 +6,7 @@ import { onScheduleResult, onTorcCensus } from './auto-schedule.ts';
 import { onClusterDiscovered } from './cluster.ts';
 import { resultArrived } from './command-watch.ts';
 import type { ServiceDeps } from './deps.ts';
-import { history, resultLine } from './effects.ts';
+import { type Handled, history, resultLine } from './effects.ts';
 import { onLogsResult } from './job-logs.ts';
 import { onPersonRequest, onSyncResult } from './person-requests.ts';
 import { onJobEnded, onSacct, onTracked } from './slurm-recovery.ts';
@@ -23,12 +23,13 @@ const PROCESSED_TTL_MS = 7 * 86_400_000;
 
 /**
  * Whether an event is marked processed once handled, so that a redelivery (SQS delivers at least once; a
- * batch is redelivered whole when its function stops) changes nothing. A job's end needs no mark (a write
- * each in AWS): handled again it finds the job's record as it left it — decided, or awaiting the reading
- * its first handling asked for, which it asks for again under the same id — and adds no history; so does a
- * list of tracked jobs (a record is made only for a job that has none). Every other handler writes history
- * or acts, and is marked — but for the reading of a job already decided, which only adds figures to its
- * record (service/slurm-recovery.ts).
+ * batch is redelivered whole when its function stops; the webhook keeps no record of accepted ids) changes
+ * nothing. A job's end needs no mark (a write each in AWS): handled again it finds the job's record as it
+ * left it — decided, or awaiting the reading its first handling asked for, which it asks for again under
+ * the same id — and adds no history; so does a list of tracked jobs (a record is made only for a job that
+ * has none). Every other handler writes history or acts, and is marked — unless it answers 'settled': its
+ * last write was the record a redelivery finds (a reading's job written decided, a resubmission's failed
+ * job linked to its retry; service/effects.ts `Handled`).
  */
 const MARKED = {
   'slurm.jobcomp': false,
@@ -53,54 +54,63 @@ export async function handleEvent(deps: ServiceDeps, event: Event): Promise<void
   const marked = MARKED[event.type];
   // Handled and recorded before a crash stopped the delete: nothing to redo.
   if (marked && (await deps.store.wasProcessed(event.id))) return;
+  if ((await handle(deps, event)) !== 'settled' && marked)
+    await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
+}
+
+/** The event to its handler; 'settled' where the handler's last write makes a mark needless. */
+async function handle(deps: ServiceDeps, event: Event): Promise<Handled> {
   switch (event.type) {
+    case 'slurm.sacct':
+      return onSacct(deps, event);
+    case 'relay.command.result':
+      return onCommandResult(deps, event);
     case 'slurm.jobcomp':
     case 'slurm.epilog':
       await onJobEnded(deps, event);
-      break;
+      return;
     case 'slurm.tracked':
       await onTracked(deps, event);
-      break;
-    case 'slurm.sacct':
-      if ((await onSacct(deps, event)) === 'figures-only') return;
-      break;
+      return;
     case 'slurm.job.stuck':
       await onJobStuck(deps, event);
-      break;
+      return;
     case 'slurm.cluster.discovered':
       await onClusterDiscovered(deps, event);
-      break;
-    case 'relay.command.result':
-      await onCommandResult(deps, event);
-      break;
+      return;
     case 'torc.job.finished':
       await onTorcJobFinished(deps, event);
-      break;
+      return;
     case 'torc.workflow.completed':
       await onTorcWorkflowCompleted(deps, event);
-      break;
+      return;
     case 'torc.workflow.census':
       await onTorcCensus(deps, event);
-      break;
+      return;
     case 'slurm.allocation.ended':
       await onAllocationEnded(deps, event);
-      break;
+      return;
     case 'person.request':
       await onPersonRequest(deps, event);
-      break;
+      return;
     default:
-      assertNever(event, 'event');
+      return assertNever(event, 'event');
   }
-  if (marked) await deps.store.markProcessed(event.id, new Date(deps.now().getTime() + PROCESSED_TTL_MS));
 }
 
 /** A command's result goes back to the path that sent it (the result echoes the command's type). */
-async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>) {
+async function onCommandResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>): Promise<Handled> {
+  await resultArrived(deps, event.data);
+  if (event.data.commandType === 'slurm.resubmit') return onResubmitResult(deps, event);
+  await routeResult(deps, event);
+}
+
+async function routeResult(deps: ServiceDeps, event: EventOf<'relay.command.result'>): Promise<void> {
   const r = event.data;
-  await resultArrived(deps, r);
   switch (r.commandType) {
     case 'slurm.resubmit':
-      return onResubmitResult(deps, event);
+      // onCommandResult's, above: its handling may settle the event.
+      return;
     case 'slurm.enrich':
       // A successful enrichment answers with its sacct event, not a result: only failures come here.
       return history(deps, r.workload, [resultLine(r)]);

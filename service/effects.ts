@@ -168,6 +168,13 @@ export async function history(deps: ServiceDeps, workload: string, lines: string
   await deps.store.appendHistory(lines.map((line) => ({ workload, at, line })));
 }
 
+/**
+ * A handler's answer 'settled': its last write was the record a redelivery of its event finds (a job written
+ * decided, a failed job linked to its retry), so the repeat changes nothing and the event needs no processed
+ * mark — a write each in AWS (service/dispatch.ts).
+ */
+export type Handled = 'settled' | undefined;
+
 /** The newest commands a workload keeps as awaiting a result (a record must stay small). */
 const AWAITING_KEPT = 50;
 

@@ -14,7 +14,15 @@ import { arrayTaskOf } from '../core/sacct.ts';
 import { formatTag } from '../core/tag.ts';
 import { profileFor } from './cluster.ts';
 import type { ServiceDeps } from './deps.ts';
-import { command, countRecoveries, ensureWorkload, history, send, statusAfterStop } from './effects.ts';
+import {
+  command,
+  countRecoveries,
+  ensureWorkload,
+  type Handled,
+  history,
+  send,
+  statusAfterStop,
+} from './effects.ts';
 import { arrayTaskDecided } from './slurm-arrays.ts';
 import { prerequisitesOf, takeWaitingDependents, waitForPrerequisite } from './slurm-dependents.ts';
 
@@ -45,8 +53,13 @@ export async function redecide(deps: ServiceDeps, key: string) {
   });
 }
 
-/** Plans a tagged job's failure and acts on it: at most one attempt per failure, whoever redelivers it. */
-export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionContext): Promise<void> {
+/**
+ * Plans a tagged job's failure and acts on it: at most one attempt per failure, whoever redelivers it.
+ * 'settled' when the job's record, written decided, is its last write: a redelivery of the reading finds
+ * it decided and only adds figures (service/slurm-recovery.ts). An array task is recorded before its array
+ * is told (the array's retries are read from its tasks' records), so its reading keeps its processed mark.
+ */
+export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionContext): Promise<Handled> {
   const { store } = deps;
   const { workload, array, cluster } = ctx;
   const d = job.diagnosis ?? diagnose(job.evidence);
@@ -58,10 +71,14 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   if (prior?.source === job.key) {
     job.nonce ??= prior.nonce;
     job.decided = true;
+    if (array) {
+      await store.putJob(job);
+      await arrayTaskDecided(deps, workload, cluster, array);
+      return;
+    }
+    await send(deps, resubmitCommands(prior.plan, job));
     await store.putJob(job);
-    if (array) await arrayTaskDecided(deps, workload, cluster, array);
-    else await send(deps, resubmitCommands(prior.plan, job));
-    return;
+    return 'settled';
   }
   const counters = countersOf(await store.countAttempts(job.lineage));
   const policy = policyFor(deps.config.policy, ctx.tagName);
@@ -98,16 +115,20 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   }
   if (plan.outcome === 'stop') {
     job.decided = true;
-    await store.putJob(job);
     if (plan.stopReason === 'nothing-failed') {
       await ensureWorkload(deps, workload, 'slurm', 'healthy');
       await history(deps, workload, [`${label}${retryNote}: completed`]);
-      return;
+    } else {
+      await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
+      await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
+      if (array) {
+        await store.putJob(job);
+        await arrayTaskDecided(deps, workload, cluster, array);
+        return;
+      }
     }
-    await ensureWorkload(deps, workload, 'slurm', statusAfterStop(plan));
-    await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report]);
-    if (array) await arrayTaskDecided(deps, workload, cluster, array);
-    return;
+    await store.putJob(job);
+    return 'settled';
   }
 
   // Claimed with the attempt (a redelivery finds it there), stored on the job with its decision.
@@ -138,14 +159,23 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
     return;
   }
   job.decided = true;
-  await store.putJob(job);
   countRecoveries(deps, plan);
-  const waits = array ? [`Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`] : [];
-  await history(deps, workload, [`${label}${retryNote}: ${d.cause} [${evidence}]`, ...plan.report, ...waits]);
+  const line = `${label}${retryNote}: ${d.cause} [${evidence}]`;
   if (array) {
+    await store.putJob(job);
+    await history(deps, workload, [
+      line,
+      ...plan.report,
+      `Job ${job.jobId}'s retry waits for the other tasks of array ${array.jobId}`,
+    ]);
     await ensureWorkload(deps, workload, 'slurm', 'recovering');
     await arrayTaskDecided(deps, workload, cluster, array);
-  } else await send(deps, commands, { workload, kind: 'slurm', status: 'recovering' });
+    return;
+  }
+  await history(deps, workload, [line, ...plan.report]);
+  await send(deps, commands, { workload, kind: 'slurm', status: 'recovering' });
+  await store.putJob(job);
+  return 'settled';
 }
 
 /** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */

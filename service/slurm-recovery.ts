@@ -1,11 +1,11 @@
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
 import { evidenceFromSlurmEvent, mergeEvidence } from '../core/evidence.ts';
-import { commandIds, FOREIGN, jobKey, plainWorkload, tagNameOf, UNTAGGED } from '../core/ids.ts';
+import { commandIds, FOREIGN, jobKey, plainWorkload, UNTAGGED } from '../core/ids.ts';
 import type { JobRecord } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
 import type { ServiceDeps } from './deps.ts';
-import { command, ensureWorkload, history, send } from './effects.ts';
+import { command, ensureWorkload, type Handled, history, send } from './effects.ts';
 import { decide } from './slurm-decision.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
 
@@ -44,50 +44,63 @@ export async function onTracked(deps: ServiceDeps, event: EventOf<'slurm.tracked
 /**
  * jobcomp and epilog events lack MaxRSS (and the tag): ask the relay to read sacct before deciding. A job
  * that completed and that nobody tracks (no tagged job the relay saw, no retry Rebound submitted) is
- * nothing to Rebound: no write, no command, no Slurm call (README "Performance").
+ * nothing to Rebound: no write, no command, no Slurm call (README "Performance"). Any other end is not
+ * written either: its reading brings all it says, and is decided (README "What Rebound costs in AWS").
  */
 export async function onJobEnded(deps: ServiceDeps, event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
   const known = await deps.store.getJob(jobKey(event.cluster, event.data.jobId));
   if (!known && isCompletedEnd(event)) return;
-  const job = known ?? (await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName));
-  // A job Slurm requeued ends once per run (jobcomp says when each ended): a later run is its own end,
-  // decided afresh; an earlier run's end arriving late changes nothing.
+  // A job Slurm requeued ends once per run (jobcomp says when each ended): an earlier run's end arriving
+  // late changes nothing; a later run's end of a decided job is its own end, decided afresh — stored
+  // here, so that its reading finds the job undecided even from a relay that does not say the run.
   const endedAt = event.type === 'slurm.jobcomp' ? event.data.endedAt || undefined : undefined;
-  if (endedAt && job.runEndedAt && endedAt < job.runEndedAt) return;
-  if (endedAt && job.runEndedAt && endedAt > job.runEndedAt) {
-    job.evidence = {};
-    job.decided = false;
-    delete job.diagnosis;
-  }
-  if (endedAt) job.runEndedAt = endedAt;
-  job.evidence = mergeEvidence(evidenceFromSlurmEvent(event), job.evidence);
-  job.name ||= event.data.jobName ?? '';
-  job.updatedAt = deps.now().toISOString();
-  // A retry Rebound submitted that completed: jobcomp's state is final and the retry's workload is known, so it
-  // is decided from its end at once; its reading then only adds sacct's figures (peak memory, CPU time) for
-  // the utilization report, which costs less than a decision (README "What Rebound costs in AWS").
-  if (!job.decided && job.attempt > 0 && job.workload && isCompletedEnd(event))
-    await decide(deps, job, {
-      workload: job.workload,
-      tagName: tagNameOf(job.workload),
-      cluster: event.cluster,
-    });
-  else {
-    await deps.store.putJob(job);
-    if (job.decided) return;
+  if (known) {
+    const run = runOf(known, endedAt);
+    if (run === 'earlier' || (known.decided && run === 'same')) return;
+    if (run === 'later' && known.decided) await deps.store.putJob(nextRun(deps, known, endedAt));
   }
   await send(deps, [
     command({
       type: 'slurm.enrich',
-      id: commandIds.enrich(job.key, endedAt),
-      workload: job.workload ?? UNTAGGED,
-      createdAt: job.updatedAt,
-      jobId: job.jobId,
+      id: commandIds.enrich(jobKey(event.cluster, event.data.jobId), endedAt),
+      workload: known?.workload ?? UNTAGGED,
+      createdAt: deps.now().toISOString(),
+      jobId: event.data.jobId,
       eventId: event.id,
       ...(endedAt ? { endedAt } : {}),
-      ...(event.type === 'slurm.jobcomp' ? { state: event.data.state } : {}),
+      ...endFacts(event),
     }),
   ]);
+}
+
+/** What the end says that the enrichment passes on (a reading made without accounting echoes it). */
+function endFacts(event: EventOf<'slurm.jobcomp' | 'slurm.epilog'>) {
+  const d = event.data;
+  return {
+    ...(d.jobName ? { jobName: d.jobName } : {}),
+    ...(d.exitCode ? { exitCode: d.exitCode } : {}),
+    ...(event.type === 'slurm.jobcomp'
+      ? { state: event.data.state, ...(event.data.nodes ? { nodes: event.data.nodes } : {}) }
+      : {}),
+  };
+}
+
+/** Which run of a job an end (or its reading) is of, against the last run its record saw end. */
+function runOf(job: JobRecord, endedAt: number | undefined): 'earlier' | 'same' | 'later' {
+  if (!endedAt || !job.runEndedAt || endedAt === job.runEndedAt) return 'same';
+  return endedAt < job.runEndedAt ? 'earlier' : 'later';
+}
+
+/** The job's record for a new run: what was read and decided of the last run is forgotten. */
+function nextRun(deps: ServiceDeps, job: JobRecord, endedAt: number | undefined): JobRecord {
+  const { diagnosis: _, runEndedAt, ...rest } = job;
+  return {
+    ...rest,
+    evidence: {},
+    decided: false,
+    runEndedAt: endedAt ?? runEndedAt,
+    updatedAt: deps.now().toISOString(),
+  };
 }
 
 /** jobcomp's word that a job completed (an epilog has no state: a timeout looks like success there). */
@@ -105,7 +118,8 @@ async function onRequeued(deps: ServiceDeps, job: JobRecord, event: EventOf<'slu
   if (event.data.foreign || tag?.kind !== 'workload') return;
   const site = deps.config.mode === 'site' ? event.data.owner?.user : undefined;
   const workload = plainWorkload(tag.workload, site);
-  const where = job.evidence.nodes ? ` on ${job.evidence.nodes}` : '';
+  const nodes = evidenceFromSlurmEvent(event).nodes ?? job.evidence.nodes;
+  const where = nodes ? ` on ${nodes}` : '';
   await ensureWorkload(
     deps,
     workload,
@@ -119,15 +133,19 @@ async function onRequeued(deps: ServiceDeps, job: JobRecord, event: EventOf<'slu
 
 /**
  * The decision for one plain job: its full evidence, diagnosed, planned and (at most once) resubmitted. The
- * reading of a job already decided (a retry decided from its completed end) only adds sacct's figures to its
- * record: 'figures-only', which a redelivery may repeat without harm.
+ * reading of a job already decided (this reading redelivered, or the same run read again) only adds sacct's
+ * figures to its record, which a repeat may do again without harm: 'settled'. So is a decision whose last
+ * write is the job's record, decided.
  */
-export async function onSacct(
-  deps: ServiceDeps,
-  event: EventOf<'slurm.sacct'>,
-): Promise<'figures-only' | undefined> {
+export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>): Promise<Handled> {
   const { store } = deps;
-  const job = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  const loaded = await loadJob(deps, event.cluster, event.data.jobId, event.data.jobName);
+  const { endedAt } = event.data;
+  const run = runOf(loaded, endedAt);
+  // An earlier run's reading arriving late changes nothing; a later run's is decided afresh.
+  if (run === 'earlier') return 'settled';
+  const job = run === 'later' ? nextRun(deps, loaded, endedAt) : loaded;
+  if (endedAt) job.runEndedAt = endedAt;
   job.name ||= event.data.jobName ?? '';
   if (event.data.requeued) {
     await onRequeued(deps, job, event);
@@ -155,16 +173,16 @@ export async function onSacct(
   job.updatedAt = deps.now().toISOString();
   if (job.decided) {
     await store.putJob(job);
-    return 'figures-only';
+    return 'settled';
   }
   const d = job.diagnosis;
   const label = `Job ${job.jobId} (${job.name})`;
   if (foreign) {
     job.decided = true;
-    await store.putJob(job);
     await ensureWorkload(deps, FOREIGN, 'slurm', 'watching');
     await history(deps, FOREIGN, [`${label}: ${d.cause}; ${foreign}: recorded only, never recovered`]);
-    return;
+    await store.putJob(job);
+    return 'settled';
   }
   if (tag?.kind === 'torc-allocation') {
     await onAllocationJobEnded(deps, job, tag);
@@ -173,15 +191,15 @@ export async function onSacct(
 
   if (!tag || !workload) {
     job.decided = true;
-    await store.putJob(job);
     await ensureWorkload(deps, UNTAGGED, 'slurm', 'watching');
     await history(deps, UNTAGGED, [
       `${label}: ${d.cause} (${d.summary}); not tagged rebound:<workload>, recorded only`,
     ]);
-    return;
+    await store.putJob(job);
+    return 'settled';
   }
 
-  await decide(deps, job, {
+  return decide(deps, job, {
     workload,
     tagName: tag.workload,
     cluster: event.cluster,

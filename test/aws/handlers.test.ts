@@ -72,9 +72,33 @@ describe('Lambda functions', () => {
     expect(
       (await api.handler(functionUrlEvent({ method: 'GET', path: '/healthz', headers: {} }))).statusCode,
     ).toBe(200);
-    // Delivered once although posted twice (the DynamoDB dedupe record).
-    const queued = await events.receive(10, 1);
-    expect(queued.map((m) => m.body.id)).toEqual([event.id]);
+    // Posted twice, queued twice (a standard queue is at least once; the webhook keeps no dedupe record):
+    // the worker makes the repeat harmless — one enrich command for the two.
+    const queued: string[] = [];
+    for (let batch = await events.receive(10, 30); batch.length; batch = await events.receive(10, 30)) {
+      queued.push(...batch.map((m) => m.body.id));
+      for (const m of batch) await events.delete(m.receipt);
+    }
+    expect(queued).toEqual([event.id, event.id]);
+  });
+
+  it('worker: a reading posted twice is decided once (one attempt, one resubmission, one history line)', async () => {
+    const reading = sacctEvent('5252', {
+      timeLimit: '00:01:00',
+      comment: 'rebound:twice',
+      partition: 'short',
+    });
+    const body = JSON.stringify(reading);
+    for (let i = 0; i < 2; i++) expect((await post(body)).statusCode).toBe(202);
+    expect((await drainEvents()).flatMap((r) => r.batchItemFailures)).toEqual([]);
+    const sent = await commands.receive(10, 30);
+    expect(sent.map((m) => m.body)).toMatchObject([{ type: 'slurm.resubmit', id: 'lab:5252:a1' }]);
+    for (const m of sent) await commands.delete(m.receipt);
+    expect(await store.listAttempts('twice')).toHaveLength(1);
+    const lines = (await store.listHistory('twice')).map((h) => h.line);
+    expect(lines.filter((l) => l.startsWith('Recovery attempt '))).toEqual([
+      'Recovery attempt 1/2 for twice',
+    ]);
   });
 
   it('worker: turns the event into an enrich command; a bad record is dropped, a failing one reported alone', async () => {

@@ -85,12 +85,12 @@ describe('AWS adapters on error paths', () => {
   });
 
   it('throttling fails only the event it hit: the worker reports it for redelivery, the others succeed', async () => {
-    dynamo.on(GetCommand).resolves({});
-    dynamo.on(PutCommand).callsFake((input) => {
-      if (String(input.Item?.PK).endsWith(':2'))
+    dynamo.on(GetCommand).callsFake((input) => {
+      if (String(input.Key?.PK).endsWith(':2'))
         throw new ProvisionedThroughputExceededException({ message: 'slow down', ...meta });
       return {};
     });
+    dynamo.on(PutCommand).resolves({});
     const queued: unknown[] = [];
     const deps = {
       store: store(),

@@ -42,9 +42,9 @@ describe('a job Slurm requeues', () => {
     await handleEvent(deps, jobcomp(1000, 'NODE_FAIL'));
     const first = deps.commands.sent().at(-1) as CommandOf<'slurm.enrich'>;
     expect(first).toMatchObject({ id: 'enrich:lab:90:e1000', endedAt: 1000, state: 'NODE_FAIL' });
-    // The relay found the job queued again: its reading says so.
+    // The relay found the job queued again: its reading (of the run the enrichment named) says so.
     await handleEvent(deps, {
-      ...sacctEvent('90', { state: 'NODE_FAIL', exitCode: '', requeued: true }),
+      ...sacctEvent('90', { state: 'NODE_FAIL', exitCode: '', requeued: true, nodes: 'vm', endedAt: 1000 }),
       id: eventIds.sacct('lab', '90', 1000),
     });
     expect(sentIds(deps)).toEqual(['enrich:lab:90:e1000']);
@@ -56,11 +56,15 @@ describe('a job Slurm requeues', () => {
     // The run after the requeue runs out of memory: its own end, enriched and decided.
     await handleEvent(deps, jobcomp(2000, 'OUT_OF_MEMORY'));
     expect(sentIds(deps).at(-1)).toBe('enrich:lab:90:e2000');
-    await handleEvent(deps, { ...sacctEvent('90'), id: eventIds.sacct('lab', '90', 2000) });
+    await handleEvent(deps, {
+      ...sacctEvent('90', { endedAt: 2000 }),
+      id: eventIds.sacct('lab', '90', 2000),
+    });
     expect(deps.commands.sent().at(-1)).toMatchObject({ type: 'slurm.resubmit', resources: { mem: '375M' } });
     // The interrupted run's end arriving again (a spooled copy) changes nothing.
     await handleEvent(deps, { ...jobcomp(1000, 'NODE_FAIL'), id: 'jobcomp:lab:90:e1000:again' });
     expect(sentIds(deps).filter((id) => id.startsWith('enrich:'))).toHaveLength(2);
+    expect(await deps.store.getJob('lab:90')).toMatchObject({ decided: true, runEndedAt: 2000 });
   });
 });
 

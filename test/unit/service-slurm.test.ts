@@ -24,7 +24,7 @@ const lines = async (deps: TestDeps, workload: string) =>
   (await deps.store.listHistory(workload)).map((h) => h.line);
 
 describe('plain Slurm recovery in the service', () => {
-  it('a job end becomes one enrich command; its decision waits for sacct', async () => {
+  it('a job end becomes one enrich command and no write; its decision waits for sacct', async () => {
     const deps = testDeps();
     const end = loadEvent('jobcomp/oom', 'slurm.jobcomp');
     await handleEvents(deps, [end, end]);
@@ -32,11 +32,17 @@ describe('plain Slurm recovery in the service', () => {
     expect(sentIds(deps)).toEqual(['enrich:lab:2:e1795619549']);
     // Handled twice, it asked once: a job's end needs no processed mark (service/dispatch.ts).
     expect(await deps.store.wasProcessed(end.id)).toBe(false);
-    expect(deps.commands.sent()[0]).toMatchObject({ type: 'slurm.enrich', jobId: '2', protocol: 2 });
-    expect(await deps.store.getJob('lab:2')).toMatchObject({
-      decided: false,
-      evidence: { slurmState: 'OUT_OF_MEMORY' },
+    // What the end says goes with it, for a reading the relay makes without accounting (a job Slurm
+    // queued again, one nobody tags): the end itself is not written (a write each in AWS).
+    expect(deps.commands.sent()[0]).toMatchObject({
+      type: 'slurm.enrich',
+      jobId: '2',
+      protocol: 2,
+      state: 'OUT_OF_MEMORY',
+      jobName: 'oom',
+      exitCode: '0:125',
     });
+    expect(await deps.store.getJob('lab:2')).toBeUndefined();
   });
 
   it('an OOM is resubmitted with more memory, once, and the result links the new job to its chain', async () => {
@@ -86,41 +92,56 @@ describe('plain Slurm recovery in the service', () => {
     );
   });
 
-  it("a retry's completed end is decided from jobcomp at once; its reading only adds sacct's figures", async () => {
+  it("a retry's completed end is read, then decided once; a later run of the job is decided afresh", async () => {
     const deps = testDeps();
     await handleEvent(deps, sacct('77'));
     await handleEvent(deps, result(lastResubmit(deps), { slurmJobIds: ['78'] }));
     const sent = deps.commands.sent().length;
-    const end = (jobId: string, state: string): Event => ({
+    const end = (jobId: string, state: string, endedAt = 1): Event => ({
       ...sacct(jobId),
-      id: `jobcomp:lab:${jobId}:e1`,
+      id: `jobcomp:lab:${jobId}:e${endedAt}`,
       source: 'jobcomp',
       type: 'slurm.jobcomp',
-      data: { jobId, jobName: 'hog', state, exitCode: '0:0', endedAt: 1 },
+      data: { jobId, jobName: 'hog', state, exitCode: '0:0', endedAt },
     });
+    const retry = await deps.store.getJob('lab:78');
     await handleEvents(deps, [end('78', 'COMPLETED'), end('78', 'COMPLETED')]);
-    expect((await deps.store.getWorkload('nightly'))?.status).toBe('healthy');
-    expect(await deps.store.getJob('lab:78')).toMatchObject({ decided: true });
-    const completedLines = async () => (await lines(deps, 'nightly')).filter((l) => l.endsWith('completed'));
-    expect(await completedLines()).toEqual(["Job 78 (hog) (retry 1 of 3 for job 77's chain): completed"]);
-    // One reading asked for, for the utilization report's figures; it decides nothing again.
+    // Asked to read it, once; nothing written until the reading says.
     expect(
       deps.commands
         .sent()
         .slice(sent)
         .map((c) => c.id),
     ).toEqual(['enrich:lab:78:e1']);
+    expect(await deps.store.getJob('lab:78')).toEqual(retry);
     const reading = sacct('78', {
       state: 'COMPLETED',
       exitCode: '0:0',
       maxRss: '120M',
       comment: 'rebound:nightly/lab:77:a1',
+      endedAt: 1,
     });
     await handleEvents(deps, [reading, reading]);
-    expect((await deps.store.getJob('lab:78'))?.evidence.peakMemoryBytes).toBe(120 * 1024 * 1024);
-    expect(await completedLines()).toHaveLength(1);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('healthy');
+    expect(await deps.store.getJob('lab:78')).toMatchObject({
+      decided: true,
+      runEndedAt: 1,
+      evidence: { peakMemoryBytes: 120 * 1024 * 1024 },
+    });
+    const completedLines = async () => (await lines(deps, 'nightly')).filter((l) => l.endsWith('completed'));
+    expect(await completedLines()).toEqual(["Job 78 (hog) (retry 1 of 3 for job 77's chain): completed"]);
+    // Settled by the job's record, decided: no processed mark; its repeat decided nothing again.
     expect(await deps.store.wasProcessed(reading.id)).toBe(false);
     expect(deps.commands.sent()).toHaveLength(sent + 1);
+    // The same run's end again: nothing. A later run (Slurm ran the job again): its own end, read afresh.
+    await handleEvent(deps, end('78', 'COMPLETED'));
+    expect(deps.commands.sent()).toHaveLength(sent + 1);
+    await handleEvent(deps, end('78', 'OUT_OF_MEMORY', 2));
+    expect(deps.commands.sent().at(-1)).toMatchObject({ id: 'enrich:lab:78:e2' });
+    expect(await deps.store.getJob('lab:78')).toMatchObject({ decided: false, runEndedAt: 2, evidence: {} });
+    // An earlier run's reading arriving late changes nothing.
+    await handleEvent(deps, { ...reading, id: 'sacct:lab:78:e1:late' });
+    expect(await deps.store.getJob('lab:78')).toMatchObject({ decided: false, runEndedAt: 2, evidence: {} });
     // A job that is no retry of Rebound's (a tagged job the queue watch saw) is still read first.
     await handleEvent(deps, {
       ...sacct('90'),
@@ -279,15 +300,22 @@ describe('plain Slurm recovery in the service', () => {
         }
         return put(job);
       };
+      // Every resubmission offered to the queue, repeats included (the queue keeps the first of an id).
+      const offered: string[] = [];
+      const sendCommands = deps.commands.send.bind(deps.commands);
+      deps.commands.send = async (messages) => {
+        for (const { body } of messages) if (body.type === 'slurm.resubmit') offered.push(body.comment);
+        return sendCommands(messages);
+      };
       await expect(handleEvent(deps, sacct('99', { owner: alice }))).rejects.toThrow('stopped here');
-      // Nothing of the decision was written but the claim: no nonce on the job yet, no command sent.
+      // The job's record, decided, is the decision's last write: the claim and the command went before
+      // the crash, but the job carries no nonce yet.
       expect((await deps.store.getJob('lab:99'))?.nonce).toBeUndefined();
-      expect(deps.commands.sent().filter((c) => c.type === 'slurm.resubmit')).toEqual([]);
+      expect(offered).toHaveLength(1);
       await handleEvent(deps, sacct('99', { owner: alice }));
-      const c = lastResubmit(deps);
       const nonce = (await deps.store.getJob('lab:99'))?.nonce;
-      expect(c.comment).toBe(`rebound:nightly/lab:99:a1.${nonce}`);
-      expect((await deps.store.findAttemptByCommand(c.id))?.nonce).toBe(nonce);
+      expect(offered).toEqual([`rebound:nightly/lab:99:a1.${nonce}`, `rebound:nightly/lab:99:a1.${nonce}`]);
+      expect((await deps.store.findAttemptByCommand(lastResubmit(deps).id))?.nonce).toBe(nonce);
     });
   });
 
