@@ -3,7 +3,7 @@ import type { Command } from '../core/commands.ts';
 import type { Replacement } from '../core/dependency.ts';
 import { diagnose } from '../core/diagnose.ts';
 import type { EventOf } from '../core/events.ts';
-import { commandIds, parseJobKey, tagNameOf } from '../core/ids.ts';
+import { commandIds, eventIds, parseJobKey, tagNameOf } from '../core/ids.ts';
 import type { Plan } from '../core/plan.ts';
 import { chainWords } from '../core/plan-report.ts';
 import { countersOf, planRecovery } from '../core/planner.ts';
@@ -55,9 +55,12 @@ export async function redecide(deps: ServiceDeps, key: string) {
 
 /**
  * Plans a tagged job's failure and acts on it: at most one attempt per failure, whoever redelivers it.
- * 'settled' when the job's record, written decided, is its last write: a redelivery of the reading finds
- * it decided and only adds figures (service/slurm-recovery.ts). An array task is recorded before its array
- * is told (the array's retries are read from its tasks' records), so its reading keeps its processed mark.
+ * 'settled' when the job's record is written decided after all but the decision's commands: a redelivery
+ * of the reading finds it decided, adds figures, and sends the commands again if no result has come for
+ * them (`resendDecided`, service/slurm-recovery.ts). The record goes before the commands because their
+ * result links it to the retry (service/slurm-results.ts), which a later write of it must not undo. An
+ * array task is recorded before its array is told (the array's retries are read from its tasks' records),
+ * and its reading keeps its processed mark.
  */
 export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionContext): Promise<Handled> {
   const { store } = deps;
@@ -71,13 +74,12 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   if (prior?.source === job.key) {
     job.nonce ??= prior.nonce;
     job.decided = true;
+    await store.putJob(job);
     if (array) {
-      await store.putJob(job);
       await arrayTaskDecided(deps, workload, cluster, array);
       return;
     }
     await send(deps, resubmitCommands(prior.plan, job));
-    await store.putJob(job);
     return 'settled';
   }
   const counters = countersOf(await store.countAttempts(job.lineage));
@@ -173,9 +175,26 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
     return;
   }
   await history(deps, workload, [line, ...plan.report]);
-  await send(deps, commands, { workload, kind: 'slurm', status: 'recovering' });
   await store.putJob(job);
+  await send(deps, commands, { workload, kind: 'slurm', status: 'recovering' });
   return 'settled';
+}
+
+/**
+ * A reading of a job already decided, again: the resubmission its failure claimed is sent again if it may
+ * never have gone (a stop between the job's record, written decided, and the send) — no retry linked to the
+ * job, no failed result handled for it. The relay's intent journal answers a command that did go.
+ */
+export async function resendDecided(deps: ServiceDeps, job: JobRecord): Promise<void> {
+  if (job.retriedAs) return;
+  const id = commandIds.resubmit(job.lineage, job.attempt + 1);
+  const prior = await deps.store.findAttemptByCommand(id);
+  if (prior?.source !== job.key || (await deps.store.wasProcessed(eventIds.result(id)))) return;
+  await send(deps, resubmitCommands(prior.plan, job), {
+    workload: prior.workload,
+    kind: 'slurm',
+    status: 'recovering',
+  });
 }
 
 /** The planner's view of a recorded job; a limit sacct did not report stays unknown (never guessed). */

@@ -6,7 +6,7 @@ import type { JobRecord } from '../core/ports.ts';
 import { parseTag } from '../core/tag.ts';
 import type { ServiceDeps } from './deps.ts';
 import { command, ensureWorkload, type Handled, history, send } from './effects.ts';
-import { decide } from './slurm-decision.ts';
+import { decide, resendDecided } from './slurm-decision.ts';
 import { onAllocationJobEnded } from './torc-orphans.ts';
 
 // The plain-Slurm path of the worker: a job end becomes an enrich command (the relay reads sacct and
@@ -133,9 +133,9 @@ async function onRequeued(deps: ServiceDeps, job: JobRecord, event: EventOf<'slu
 
 /**
  * The decision for one plain job: its full evidence, diagnosed, planned and (at most once) resubmitted. The
- * reading of a job already decided (this reading redelivered, or the same run read again) only adds sacct's
- * figures to its record, which a repeat may do again without harm: 'settled'. So is a decision whose last
- * write is the job's record, decided.
+ * reading of a job already decided (this reading redelivered, or the same run read again) adds sacct's
+ * figures to its record and sends a resubmission that has had no answer again — both harmless twice:
+ * 'settled'. So is a decision that writes the job's record decided (service/slurm-decision.ts).
  */
 export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>): Promise<Handled> {
   const { store } = deps;
@@ -173,6 +173,8 @@ export async function onSacct(deps: ServiceDeps, event: EventOf<'slurm.sacct'>):
   job.updatedAt = deps.now().toISOString();
   if (job.decided) {
     await store.putJob(job);
+    // An array task's retry goes with its array's (service/slurm-arrays.ts), never alone.
+    if (!event.data.array) await resendDecided(deps, job);
     return 'settled';
   }
   const d = job.diagnosis;

@@ -308,13 +308,12 @@ describe('plain Slurm recovery in the service', () => {
         return sendCommands(messages);
       };
       await expect(handleEvent(deps, sacct('99', { owner: alice }))).rejects.toThrow('stopped here');
-      // The job's record, decided, is the decision's last write: the claim and the command went before
-      // the crash, but the job carries no nonce yet.
+      // The claim was made; the job's record, decided, was not written (no nonce on it), nor the command sent.
       expect((await deps.store.getJob('lab:99'))?.nonce).toBeUndefined();
-      expect(offered).toHaveLength(1);
+      expect(offered).toEqual([]);
       await handleEvent(deps, sacct('99', { owner: alice }));
       const nonce = (await deps.store.getJob('lab:99'))?.nonce;
-      expect(offered).toEqual([`rebound:nightly/lab:99:a1.${nonce}`, `rebound:nightly/lab:99:a1.${nonce}`]);
+      expect(offered).toEqual([`rebound:nightly/lab:99:a1.${nonce}`]);
       expect((await deps.store.findAttemptByCommand(lastResubmit(deps).id))?.nonce).toBe(nonce);
     });
   });

@@ -13,20 +13,57 @@ describe('a failure redelivered after its attempt was claimed', () => {
   it('re-sends the same command and never claims a second attempt', async () => {
     const deps = testDeps({ profile: 'kestrel' });
     const { store } = deps;
-    // A crash after the claim and the send: the job is not marked decided, the event not marked handled.
+    // A crash after the claim: the job is not marked decided, the command not sent.
     store.crashOnPutJob((job) => job.decided);
     await expect(handleEvent(deps, sacct)).rejects.toThrow('injected crash');
     expect(await store.wasProcessed(sacct.id)).toBe(false);
+    expect(deps.commands.offered).toEqual([]);
     await handleEvent(deps, sacct);
-    // Even without its processed mark (expired, say), a third delivery finds the job decided.
-    store.processed.clear();
+    expect(deps.commands.offered).toEqual(['lab:77:a1']);
+    // A third delivery finds the job decided and no result yet: the same command again, which the queue
+    // (and the relay's intent journal) keeps once.
     await handleEvent(deps, sacct);
     expect((await store.listAttempts('nightly')).map((a) => a.attempt)).toEqual([1]);
-    // The crash came after the send (the job's record, decided, is the decision's last write): the
-    // redelivery sent the same command again, which the queue keeps once; the third sent nothing.
     expect(deps.commands.offered).toEqual(['lab:77:a1', 'lab:77:a1']);
     expect(deps.commands.sent().map((c) => c.id)).toEqual(['lab:77:a1']);
     expect(await store.getJob('lab:77')).toMatchObject({ decided: true });
+  });
+
+  it('a stop between the decided record and the send: the redelivery finds it decided and sends', async () => {
+    const deps = testDeps({ profile: 'kestrel' });
+    const send = deps.commands.send.bind(deps.commands);
+    let stopped = false;
+    deps.commands.send = async (messages) => {
+      if (!stopped) {
+        stopped = true;
+        throw new Error('the worker stopped here');
+      }
+      return send(messages);
+    };
+    await expect(handleEvent(deps, sacct)).rejects.toThrow('stopped here');
+    expect(await deps.store.getJob('lab:77')).toMatchObject({ decided: true });
+    expect(deps.commands.sent()).toEqual([]);
+    await handleEvent(deps, sacct);
+    expect(deps.commands.sent()).toMatchObject([{ id: 'lab:77:a1', type: 'slurm.resubmit' }]);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('recovering');
+    expect(await deps.store.listAttempts('nightly')).toHaveLength(1);
+  });
+
+  it('after a failed submission, a redelivered reading does not submit again', async () => {
+    const deps = testDeps({ profile: 'kestrel' });
+    await handleEvent(deps, sacct);
+    const [resubmit] = deps.commands.sent();
+    await handleEvent(
+      deps,
+      resultEvent(resubmit as CommandOf<'slurm.resubmit'>, {
+        ok: false,
+        error: 'sbatch: error: invalid partition',
+      }),
+    );
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
+    await handleEvent(deps, sacct);
+    expect(deps.commands.offered).toEqual(['lab:77:a1']);
+    expect((await deps.store.getWorkload('nightly'))?.status).toBe('needs-attention');
   });
 });
 
