@@ -8,7 +8,7 @@ import type { Plan } from '../core/plan.ts';
 import { chainWords } from '../core/plan-report.ts';
 import { countersOf, planRecovery } from '../core/planner.ts';
 import { policyFor } from '../core/policy.ts';
-import { AttemptAlreadyClaimedError, type JobRecord } from '../core/ports.ts';
+import { AttemptAlreadyClaimedError, type AttemptRecord, type JobRecord } from '../core/ports.ts';
 import type { FailedJob } from '../core/recovery-state.ts';
 import { arrayTaskOf } from '../core/sacct.ts';
 import { formatTag } from '../core/tag.ts';
@@ -70,8 +70,8 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
   // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
   // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
-  const prior = await store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
-  if (prior?.source === job.key) {
+  const priorClaim = () => store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
+  const actOnPrior = async (prior: AttemptRecord): Promise<Handled> => {
     job.nonce ??= prior.nonce;
     job.decided = true;
     await store.putJob(job);
@@ -81,8 +81,17 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
     }
     await send(deps, resubmitCommands(prior.plan, job));
     return 'settled';
+  };
+  const prior = await priorClaim();
+  if (prior?.source === job.key) return actOnPrior(prior);
+  const count = await store.countAttempts(job.lineage);
+  // A worker racing on the same failure claimed its attempt between that look and this count: the planner
+  // would number a second attempt after it, so look again.
+  if (count.claimed > job.attempt) {
+    const raced = await priorClaim();
+    if (raced?.source === job.key) return actOnPrior(raced);
   }
-  const counters = countersOf(await store.countAttempts(job.lineage));
+  const counters = countersOf(count);
   const policy = policyFor(deps.config.policy, ctx.tagName);
   const prerequisites = await prerequisitesOf(deps, cluster, job);
   const plan = planRecovery(

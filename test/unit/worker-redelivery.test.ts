@@ -29,6 +29,24 @@ describe('a failure redelivered after its attempt was claimed', () => {
     expect(await store.getJob('lab:77')).toMatchObject({ decided: true });
   });
 
+  it('a racer that claims between the look for a prior attempt and the count: still one attempt', async () => {
+    const deps = testDeps({ profile: 'kestrel' });
+    const count = deps.store.countAttempts.bind(deps.store);
+    let raced = false;
+    deps.store.countAttempts = async (lineage) => {
+      // The other worker, on the same reading, decides in full between this one's two reads.
+      if (!raced) {
+        raced = true;
+        await handleEvent({ ...deps }, sacct);
+      }
+      return count(lineage);
+    };
+    await handleEvent(deps, sacct);
+    expect(raced).toBe(true);
+    expect((await deps.store.listAttempts('nightly')).map((a) => a.attempt)).toEqual([1]);
+    expect(new Set(deps.commands.offered)).toEqual(new Set(['lab:77:a1']));
+  });
+
   it('a stop between the decided record and the send: the redelivery finds it decided and sends', async () => {
     const deps = testDeps({ profile: 'kestrel' });
     const send = deps.commands.send.bind(deps.commands);
