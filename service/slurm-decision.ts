@@ -70,7 +70,7 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   // Redelivered after this job's attempt was claimed (a crash before it was marked decided): that
   // attempt's commands again (ids deduplicated downstream) — never a second attempt for one failure.
   // The attempt a job's failure makes is the next in its chain, so its command id is known: one lookup.
-  const priorClaim = () => store.findAttemptByCommand(commandIds.resubmit(job.lineage, job.attempt + 1));
+  const priorClaim = () => store.findAttemptByCommand(failureCommandId(job));
   const actOnPrior = async (prior: AttemptRecord): Promise<Handled> => {
     job.nonce ??= prior.nonce;
     job.decided = true;
@@ -189,6 +189,9 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
   return 'settled';
 }
 
+/** The resubmission a job's failure claims: the next attempt of its chain. */
+const failureCommandId = (job: JobRecord) => commandIds.resubmit(job.lineage, job.attempt + 1);
+
 /**
  * A reading of a job already decided, again: the resubmission its failure claimed is sent again if it may
  * never have gone (a stop between the job's record, written decided, and the send) — no retry linked to the
@@ -196,7 +199,7 @@ export async function decide(deps: ServiceDeps, job: JobRecord, ctx: DecisionCon
  */
 export async function resendDecided(deps: ServiceDeps, job: JobRecord): Promise<void> {
   if (job.retriedAs) return;
-  const id = commandIds.resubmit(job.lineage, job.attempt + 1);
+  const id = failureCommandId(job);
   const prior = await deps.store.findAttemptByCommand(id);
   if (prior?.source !== job.key || (await deps.store.wasProcessed(eventIds.result(id)))) return;
   await send(deps, resubmitCommands(prior.plan, job), {
